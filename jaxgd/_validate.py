@@ -1,0 +1,70 @@
+"""Checks of concrete hyperparameters: one place for the error messages.
+
+Traced values and schedules are passed through unchecked: they are only known
+inside a trace, and a check there would force a host round-trip.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def _values(value: Any) -> list[float]:
+    if callable(value) or isinstance(value, jax.core.Tracer):
+        return []
+    try:
+        arr = np.asarray(value, dtype=float)
+    except Exception:
+        return []
+    return [float(v) for v in arr.ravel()]
+
+
+def positive(name: str, value: Any) -> None:
+    """Require 0 < value < inf (learning rates, eps, scales)."""
+    for v in _values(value):
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be positive and finite, got {name}={v!r}")
+
+
+def nonnegative(name: str, value: Any) -> None:
+    """Require 0 <= value < inf."""
+    for v in _values(value):
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be non-negative and finite, got {name}={v!r}")
+
+
+def decay(name: str, value: Any) -> None:
+    """Require a decay rate in [0, 1)."""
+    for v in _values(value):
+        if not (0.0 <= v < 1.0):
+            raise ValueError(f"{name} must lie in [0, 1), got {name}={v!r}")
+
+
+def in_closed_interval(name: str, value: Any, low: float, high: float) -> None:
+    """Require low <= value <= high."""
+    for v in _values(value):
+        if not (low <= v <= high):
+            raise ValueError(f"{name} must lie in [{low}, {high}], got {name}={v!r}")
+
+
+def finite(name: str, value: Any) -> None:
+    """Require a finite value."""
+    for v in _values(value):
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {name}={v!r}")
+
+
+def positive_int(name: str, value: Any) -> None:
+    """Require a Python int >= 1 (static sizes and counts)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+
+
+def one_of(name: str, value: Any, options: tuple[Any, ...]) -> None:
+    """Require value to be one of the options."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {name}={value!r}")

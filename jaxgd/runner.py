@@ -1,0 +1,182 @@
+"""Run an optimizer on a loss under ``jit`` and ``lax.scan``, recording a Trajectory."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgd import _validate
+from jaxgd._recipe import Static, combine, partition
+
+__all__ = ["Trajectory", "run", "tree_norm"]
+
+
+class Trajectory(NamedTuple):
+    """The record of a run of T steps.
+
+    Attributes:
+      steps: (R,) the step index of each row of ``params``: 0, k, 2k, ... and T.
+      params: the iterates x_t at those steps (each leaf with a leading axis R).
+      loss: (T + 1,) f(x_t) for t = 0 .. T.
+      grad_norm: (T + 1,) ||grad f(x_t)||.
+      update_ratio: (T,) ||u_t|| / ||x_t||, the update-to-parameter ratio (r ~ 1e-3 heuristic).
+      final_params: x_T.
+      final_state: the optimizer state after T updates.
+    """
+
+    steps: jax.Array
+    params: Any
+    loss: jax.Array
+    grad_norm: jax.Array
+    update_ratio: jax.Array
+    final_params: Any
+    final_state: Any
+
+
+def tree_norm(tree: Any) -> jax.Array:
+    """Euclidean norm of all leaves of a pytree taken together."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return jnp.zeros([])
+    return jnp.sqrt(sum(jnp.sum(jnp.abs(x) ** 2) for x in leaves))
+
+
+def _check_inputs(params: Any, steps: int, record_every: int) -> None:
+    _validate.positive_int("steps", steps)
+    _validate.positive_int("record_every", record_every)
+    leaves = jax.tree.leaves(params)
+    if not leaves:
+        raise ValueError("params is an empty pytree")
+    for leaf in leaves:
+        if not isinstance(leaf, jax.core.Tracer):
+            arr = np.asarray(leaf)
+            if arr.dtype.kind not in "fc":
+                raise TypeError(f"params must be floating point, got a leaf of dtype {arr.dtype}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError("params contain non-finite values")
+
+
+def _leading(tree: Any) -> set[int]:
+    return {jnp.shape(x)[0] if jnp.ndim(x) else -1 for x in jax.tree.leaves(tree)}
+
+
+def run(
+    optimizer: optax.GradientTransformation,
+    loss: Callable[..., jax.Array],
+    params: Any,
+    steps: int,
+    *,
+    record_every: int = 1,
+    batches: Any = None,
+    key: jax.Array | None = None,
+) -> Trajectory:
+    """Run ``optimizer`` on ``loss`` from ``params`` for ``steps`` updates.
+
+    ``loss`` is called as ``loss(params)``, or ``loss(params, batch)`` when
+    ``batches`` (a pytree whose leaves have a leading axis of length ``steps``)
+    is given, with ``key`` appended (a fresh key each step, split from ``key``)
+    when a PRNG key is given. The final loss f(x_T) reuses the last batch.
+
+    Transforms that take extra arguments (line searches, reduce-on-plateau)
+    receive ``value``, ``grad`` and ``value_fn``, as ``optax.lbfgs`` expects.
+
+    The whole run is one ``jit``-compiled ``lax.scan``. The optimizer's and the
+    loss's array leaves are traced arguments: running again with other
+    hyperparameter values of the same shape reuses the compiled program. It is
+    ``vmap``-able over hyperparameters and initial points.
+    """
+    _check_inputs(params, steps, record_every)
+    if batches is not None and _leading(batches) != {steps}:
+        raise ValueError(f"every leaf of batches needs a leading axis of length steps={steps}, got {_leading(batches)}")
+    if key is not None:
+        key = jnp.asarray(key)
+    dynamic, static = partition((optimizer, loss))
+    return _run(dynamic, static, params, batches, key, steps=steps, record_every=record_every)
+
+
+def _loss_args(batch: Any, key: Any) -> tuple:
+    return tuple(a for a in (batch, key) if a is not None)
+
+
+def _evaluate(loss_fn: Callable, params: Any, args: tuple) -> tuple[jax.Array, Any]:
+    value, grad = jax.value_and_grad(loss_fn)(params, *args)
+    return value, grad
+
+
+def _check_loss_output(loss_fn: Callable, params: Any, args: tuple) -> None:
+    out = jax.eval_shape(loss_fn, params, *args)
+    if not hasattr(out, "shape") or out.shape != ():
+        shape = getattr(out, "shape", type(out).__name__)
+        raise TypeError(f"loss must return a scalar, got {shape}")
+
+
+@functools.partial(jax.jit, static_argnames=("static", "steps", "record_every"))
+def _run(
+    dynamic: list, static: Static, params: Any, batches: Any, key: Any, *, steps: int, record_every: int
+) -> Trajectory:
+    optimizer, loss_fn = combine(dynamic, static)
+    extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
+    keys = jax.random.split(key, steps) if key is not None else None
+    xs_all = (batches, keys)
+    first = jax.tree.map(lambda x: x[0], xs_all)
+    _check_loss_output(loss_fn, params, _loss_args(*first))
+
+    def one_step(carry, xs):
+        x, state = carry
+        args = _loss_args(*xs)
+        value, grad = _evaluate(loss_fn, x, args)
+        if extra:
+
+            def value_fn(p):
+                return loss_fn(p, *args)
+
+            updates, state = optimizer.update(grad, state, x, value=value, grad=grad, value_fn=value_fn)
+        else:
+            updates, state = optimizer.update(grad, state, x)
+        new_x = optax.apply_updates(x, updates)
+        ratio = tree_norm(updates) / tree_norm(x)
+        return (new_x, state), (value, tree_norm(grad), ratio)
+
+    def chunk(carry, xs):
+        return jax.lax.scan(one_step, carry, xs, length=record_every)
+
+    n_outer, rem = divmod(steps, record_every)
+    head = jax.tree.map(lambda x: x[: n_outer * record_every].reshape(n_outer, record_every, *x.shape[1:]), xs_all)
+    tail = jax.tree.map(lambda x: x[n_outer * record_every :], xs_all)
+
+    def outer(carry, xs):
+        carry_out, metrics = chunk(carry, xs)
+        return carry_out, (carry[0], metrics)
+
+    carry = (params, optimizer.init(params))
+    recorded = []
+    metrics = []
+    if n_outer:
+        carry, (rec, m) = jax.lax.scan(outer, carry, head, length=n_outer)
+        recorded.append(rec)
+        metrics.append(jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), m))
+    recorded.append(jax.tree.map(lambda a: a[None], carry[0]))
+    if rem:
+        carry, m = jax.lax.scan(one_step, carry, tail, length=rem)
+        metrics.append(m)
+        recorded.append(jax.tree.map(lambda a: a[None], carry[0]))
+    final_params, final_state = carry
+    last = jax.tree.map(lambda x: x[-1], xs_all)
+    final_value, final_grad = _evaluate(loss_fn, final_params, _loss_args(*last))
+    loss_hist, gnorm_hist, ratio_hist = (jnp.concatenate(parts) for parts in zip(*metrics))
+    recorded_steps = list(range(0, n_outer * record_every + 1, record_every)) + ([steps] if rem else [])
+    return Trajectory(
+        steps=jnp.asarray(recorded_steps, jnp.int32),
+        params=jax.tree.map(lambda *a: jnp.concatenate(a), *recorded),
+        loss=jnp.concatenate([loss_hist, final_value[None]]),
+        grad_norm=jnp.concatenate([gnorm_hist, tree_norm(final_grad)[None]]),
+        update_ratio=ratio_hist,
+        final_params=final_params,
+        final_state=final_state,
+    )
