@@ -54,11 +54,11 @@ def constant(count: ArrayLike, value: ArrayLike) -> jax.Array:
 
 def _check_piecewise(boundaries, values):
     b = None if isinstance(boundaries, jax.core.Tracer) else np.asarray(boundaries).ravel().tolist()
-    v = jnp.shape(values)
-    if len(v) != 1 or v[0] != jnp.shape(boundaries)[0] + 1:
+    v, nb = np.shape(values), np.shape(boundaries)
+    if len(v) != 1 or len(nb) != 1 or v[0] != nb[0] + 1:
         raise ValueError(
-            f"piecewise_constant needs len(values) == len(boundaries) + 1, got {v} values for "
-            f"{jnp.shape(boundaries)} boundaries"
+            f"piecewise_constant needs len(values) == len(boundaries) + 1, got values of shape {v} "
+            f"and boundaries of shape {nb}"
         )
     if b is not None and any(b[i] >= b[i + 1] for i in range(len(b) - 1)):
         raise ValueError(f"boundaries must be strictly increasing, got boundaries={boundaries!r}")
