@@ -181,6 +181,7 @@ def scale_by_nesterov_1983(learning_rate: Hyperparameter) -> optax.GradientTrans
 
 
 class AdagradState(NamedTuple):
+    count: jax.Array
     sum_of_squares: optax.Updates
 
 
@@ -200,18 +201,19 @@ def scale_by_adagrad(
     _validate.nonnegative("eps", eps)
 
     def init_fn(params):
-        return AdagradState(jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params))
+        return AdagradState(_count(), jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params))
 
     def update_fn(updates, state, params=None):
         del params
+        e = value_at(eps, state.count)
         acc = jax.tree.map(lambda r, g: r + g * g, state.sum_of_squares, updates)
         if eps_in_sqrt:
             new = jax.tree.map(
-                lambda g, r: jnp.where(r > 0, g * jax.lax.rsqrt(r + eps), 0.0).astype(g.dtype), updates, acc
+                lambda g, r: jnp.where(r > 0, g * jax.lax.rsqrt(r + e), 0.0).astype(g.dtype), updates, acc
             )
         else:
-            new = jax.tree.map(lambda g, r: (g / (eps + jnp.sqrt(r))).astype(g.dtype), updates, acc)
-        return new, AdagradState(acc)
+            new = jax.tree.map(lambda g, r: (g / (e + jnp.sqrt(r))).astype(g.dtype), updates, acc)
+        return new, AdagradState(_increment(state.count), acc)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -242,9 +244,10 @@ def scale_by_adadelta(rho: Hyperparameter = 0.95, eps: Hyperparameter = 1e-6) ->
     def update_fn(updates, state, params=None):
         del params
         r = value_at(rho, state.count)
+        e = value_at(eps, state.count)
         sq_grad = jax.tree.map(lambda e, g: (r * e + (1 - r) * g * g).astype(e.dtype), state.sq_grad, updates)
         new = jax.tree.map(
-            lambda g, eg, ed: (jnp.sqrt(ed + eps) / jnp.sqrt(eg + eps) * g).astype(g.dtype),
+            lambda g, eg, ed: (jnp.sqrt(ed + e) / jnp.sqrt(eg + e) * g).astype(g.dtype),
             updates,
             sq_grad,
             state.sq_delta,
@@ -290,8 +293,9 @@ def scale_by_rms(
     def update_fn(updates, state, params=None):
         del params
         rho = value_at(decay, state.count)
+        e = value_at(eps, state.count)
         nu = jax.tree.map(lambda n, g: (rho * n + (1 - rho) * g * g).astype(n.dtype), state.nu, updates)
-        new = jax.tree.map(lambda g, n: (g * _rms_scale(n, eps, eps_in_sqrt)).astype(g.dtype), updates, nu)
+        new = jax.tree.map(lambda g, n: (g * _rms_scale(n, e, eps_in_sqrt)).astype(g.dtype), updates, nu)
         return new, RmsState(_increment(state.count), nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -330,11 +334,10 @@ def scale_by_centered_rms(
     def update_fn(updates, state, params=None):
         del params
         rho = value_at(decay, state.count)
+        e = value_at(eps, state.count)
         mu = jax.tree.map(lambda m, g: (rho * m + (1 - rho) * g).astype(m.dtype), state.mu, updates)
         nu = jax.tree.map(lambda n, g: (rho * n + (1 - rho) * g * g).astype(n.dtype), state.nu, updates)
-        new = jax.tree.map(
-            lambda g, m, n: (g * _rms_scale(n - m * m, eps, eps_in_sqrt)).astype(g.dtype), updates, mu, nu
-        )
+        new = jax.tree.map(lambda g, m, n: (g * _rms_scale(n - m * m, e, eps_in_sqrt)).astype(g.dtype), updates, mu, nu)
         return new, CenteredRmsState(_increment(state.count), mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -376,6 +379,7 @@ def scale_by_adam(
         del params
         beta1 = value_at(b1, state.count)
         beta2 = value_at(b2, state.count)
+        e = value_at(eps, state.count)
         t = _increment(state.count)
         tf = t.astype(jnp.result_type(float))
         mu = jax.tree.map(lambda m, g: (beta1 * m + (1 - beta1) * g).astype(m.dtype), state.mu, updates)
@@ -388,7 +392,10 @@ def scale_by_adam(
         else:
             mu_hat = jax.tree.map(lambda m: m / c1, mu)
         new = jax.tree.map(
-            lambda g, m, n: (m / (jnp.sqrt(n / c2 + eps_root) + eps)).astype(g.dtype), updates, mu_hat, nu
+            lambda g, m, n: (m / (jnp.sqrt(n / c2 + value_at(eps_root, state.count)) + e)).astype(g.dtype),
+            updates,
+            mu_hat,
+            nu,
         )
         return new, AdamState(t, mu, nu)
 
@@ -415,10 +422,11 @@ def scale_by_adamax(
         del params
         beta1 = value_at(b1, state.count)
         beta2 = value_at(b2, state.count)
+        e = value_at(eps, state.count)
         t = _increment(state.count)
         c1 = 1 - beta1 ** t.astype(jnp.result_type(float))
         mu = jax.tree.map(lambda m, g: (beta1 * m + (1 - beta1) * g).astype(m.dtype), state.mu, updates)
-        nu = jax.tree.map(lambda u, g: jnp.maximum(beta2 * u, jnp.abs(g) + eps).astype(u.dtype), state.nu, updates)
+        nu = jax.tree.map(lambda u, g: jnp.maximum(beta2 * u, jnp.abs(g) + e).astype(u.dtype), state.nu, updates)
         new = jax.tree.map(lambda g, m, u: (m / c1 / u).astype(g.dtype), updates, mu, nu)
         return new, AdamState(t, mu, nu)
 
