@@ -1,6 +1,6 @@
 """jaxgd: gradient-based optimizers as pure optax transformations, with problems, analysis and sweeps."""
 
-from jaxgd import problems, schedules, transforms
+from jaxgd import analysis, curvature, problems, schedules, transforms
 from jaxgd._recipe import Optimizer, Schedule
 from jaxgd.optimizers import (
     adadelta,
@@ -29,7 +29,9 @@ __all__ = [
     "adagrad",
     "adam",
     "adamax",
+    "analysis",
     "chain",
+    "curvature",
     "momentum",
     "nadam",
     "nesterov",
