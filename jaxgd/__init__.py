@@ -1,6 +1,6 @@
 """jaxgd: gradient-based optimizers as pure optax transformations, with problems, analysis and sweeps."""
 
-from jaxgd import analysis, curvature, problems, schedules, transforms
+from jaxgd import analysis, curvature, nn, problems, schedules, transforms
 from jaxgd._recipe import Optimizer, Schedule
 from jaxgd.optimizers import (
     adadelta,
@@ -36,6 +36,7 @@ __all__ = [
     "nadam",
     "nesterov",
     "nesterov_1983",
+    "nn",
     "problems",
     "rmsprop",
     "run",
