@@ -1,27 +1,135 @@
-"""The ``jaxgd`` command line."""
+"""The ``jaxgd`` command line: reproduce the experiments, sweep hyperparameters, analyse a problem.
+
+    jaxgd reproduce [NAME ...] [--out DIR] [--small] [--list]
+    jaxgd sweep --problem P --optimizer O --param NAME=SPEC [--param ...] [--steps N] [--out DIR]
+    jaxgd analyze PROBLEM [--json FILE]
+    jaxgd list
+
+Errors in the arguments (an unknown problem, optimizer, hyperparameter or
+experiment, a malformed range) print a message naming the valid choices and
+exit with status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
+import inspect
+import itertools
+import json
+import math
+import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["available_experiments", "experiments_dir", "main"]
+__all__ = [
+    "available_experiments",
+    "build_parser",
+    "experiment_summary",
+    "experiments_dir",
+    "main",
+    "parse_param",
+    "write_index",
+]
+
+USAGE_ERROR = 2
+
+EPILOG_SWEEP = """\
+range syntax for --param NAME=SPEC:
+  0.1,0.2,0.5          a list of values
+  log:1e-4:1e-1:20     20 values spaced evenly in log between 1e-4 and 1e-1
+  lin:0:0.99:12        12 values spaced evenly between 0 and 0.99
+every combination of the values runs (a full grid), all in one jit(vmap(...)), in chunks.
+
+examples:
+  jaxgd sweep --problem ravine50 --optimizer sgd --param learning_rate=log:1e-4:0.05:64 --steps 200
+  jaxgd sweep --problem rosenbrock --optimizer momentum \\
+      --param learning_rate=log:1e-5:1e-2:32 --param momentum=lin:0:0.95:16 --steps 2000 --out sweep_rb
+"""
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as a message, exit status 2."""
+
+
+# --------------------------------------------------------------------------- registries
+
+
+def _optimizers() -> dict[str, Callable]:
+    from jaxgd import optimizers
+
+    return {name: getattr(optimizers, name) for name in optimizers.__all__ if name != "chain"}
+
+
+def _problem(name: str):
+    from jaxgd import problems
+
+    if name not in problems.REGISTRY:
+        raise UsageError(f"unknown problem {name!r}; valid problems: {', '.join(sorted(problems.REGISTRY))}")
+    return problems.REGISTRY[name]()
+
+
+def _optimizer_factory(name: str) -> Callable:
+    table = _optimizers()
+    if name not in table:
+        raise UsageError(f"unknown optimizer {name!r}; valid optimizers: {', '.join(sorted(table))}")
+    return table[name]
+
+
+def _numeric_hyperparameters(factory: Callable) -> list[str]:
+    """The arguments of an optimizer factory that take numbers (not flags or conventions): what a sweep may vary."""
+
+    def numeric(default: Any) -> bool:
+        if default is inspect.Parameter.empty or default is None:
+            return True
+        return isinstance(default, (int, float)) and not isinstance(default, bool)
+
+    return [n for n, p in inspect.signature(factory).parameters.items() if numeric(p.default)]
+
+
+# --------------------------------------------------------------------------- experiments
 
 
 def experiments_dir() -> Path:
-    """The ``experiments/`` folder of the checkout jaxgd was installed from."""
-    return Path(__file__).resolve().parents[1] / "experiments"
+    """The ``experiments/`` folder of the checkout jaxgd was installed from (``JAXGD_EXPERIMENTS`` overrides)."""
+    override = os.environ.get("JAXGD_EXPERIMENTS")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "experiments"
+
+
+def _module_ast(name: str) -> ast.Module:
+    return ast.parse((experiments_dir() / f"{name}.py").read_text())
+
+
+def _order(name: str) -> int:
+    """An experiment's ``ORDER = n`` (its place in the index; 1000 if it has none), read without running it."""
+    for node in _module_ast(name).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ORDER" for t in node.targets):
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, int):
+                return node.value.value
+    return 1000
 
 
 def available_experiments() -> list[str]:
+    """Names of the experiment scripts (``experiments/*.py`` not starting with an underscore), in index order."""
     d = experiments_dir()
-    return sorted(p.stem for p in d.glob("*.py") if not p.stem.startswith("_")) if d.is_dir() else []
+    names = [p.stem for p in d.glob("*.py") if not p.stem.startswith("_")] if d.is_dir() else []
+    return sorted(names, key=lambda n: (_order(n), n))
+
+
+def experiment_summary(name: str) -> str:
+    """The first line of an experiment's docstring, read without running it."""
+    doc = ast.get_docstring(_module_ast(name)) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
 def _load(name: str):
+    d = str(experiments_dir())
+    if d not in sys.path:
+        sys.path.insert(0, d)  # experiments share experiments/_common.py
     path = experiments_dir() / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"jaxgd_experiment_{name}", path)
     module = importlib.util.module_from_spec(spec)
@@ -29,42 +137,476 @@ def _load(name: str):
     return module
 
 
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_index(out: str | os.PathLike) -> Path:
+    """Write ``index.md`` in ``out``: every experiment whose ``<name>.json`` is there, its files, one line each.
+
+    Built from the files on disk, so running a subset of experiments keeps the
+    others' entries. PNGs are shown inline.
+    """
+    out = Path(out)
+    lines = ["# jaxgd results", ""]
+    found = 0
+    for name in available_experiments():
+        path = out / f"{name}.json"
+        if not path.is_file():
+            continue
+        try:
+            summary = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+        found += 1
+        size = " (small sizes)" if summary.get("small") else ""
+        lines += [f"## {summary.get('title', name)}{size}", "", f"`{name}`: {experiment_summary(name)}", ""]
+        for filename, explanation in summary.get("outputs", {}).items():
+            lines.append(f"- [{filename}]({filename}): {explanation}")
+        lines.append("")
+        for filename in summary.get("outputs", {}):
+            if filename.endswith(".png"):
+                lines += [f"![{filename}]({filename})", ""]
+            elif filename.endswith(".md") and (out / filename).is_file():
+                lines += [(out / filename).read_text().rstrip(), ""]
+    if not found:
+        lines.append("No experiment results here yet: run `jaxgd reproduce`.")
+    index = out / "index.md"
+    _write_text(index, "\n".join(lines) + "\n")
+    return index
+
+
 def _reproduce(args: argparse.Namespace) -> int:
-    names = args.names or available_experiments()
     valid = available_experiments()
+    if args.list:
+        for name in valid:
+            print(f"{name:24s} {experiment_summary(name)}")
+        return 0
+    names = args.names or valid
     unknown = [n for n in names if n not in valid]
     if unknown:
-        print(f"unknown experiment(s): {', '.join(unknown)}; valid names: {', '.join(valid)}", file=sys.stderr)
-        return 2
-    Path(args.out).mkdir(parents=True, exist_ok=True)
+        raise UsageError(f"unknown experiment(s): {', '.join(unknown)}; valid experiments: {', '.join(valid)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    total = time.perf_counter()
     for i, name in enumerate(names, 1):
         start = time.perf_counter()
-        print(f"[{i}/{len(names)}] {name} ...", flush=True)
-        _load(name).main(args.out, small=args.small)
+        print(f"[{i}/{len(names)}] {name}: {experiment_summary(name)}", flush=True)
+        _load(name).main(str(out), small=args.small)
         print(f"[{i}/{len(names)}] {name} done in {time.perf_counter() - start:.1f}s", flush=True)
-    print(f"results written to {Path(args.out).resolve()}")
+    index = write_index(out)
+    print(f"{len(names)} experiment(s) in {time.perf_counter() - total:.1f}s; index: {index.resolve()}")
     return 0
 
 
+# --------------------------------------------------------------------------- sweep
+
+
+def parse_param(text: str) -> tuple[str, list[float], bool]:
+    """Parse ``NAME=SPEC`` (see ``jaxgd sweep --help``) into (name, values, log-spaced)."""
+    import numpy as np
+
+    if "=" not in text:
+        raise UsageError(f"--param needs NAME=SPEC, got {text!r}")
+    name, spec = (s.strip() for s in text.split("=", 1))
+    try:
+        if spec.startswith(("log:", "lin:")):
+            kind, lo, hi, n = spec.split(":")
+            lo_f, hi_f, n_i = float(lo), float(hi), int(n)
+            if n_i < 1:
+                raise UsageError(f"--param {name}: the number of values must be >= 1, got {n_i}")
+            if kind == "log":
+                if lo_f <= 0 or hi_f <= 0:
+                    raise UsageError(f"--param {name}: a log range needs positive bounds, got {lo_f} and {hi_f}")
+                return name, np.geomspace(lo_f, hi_f, n_i).tolist(), True
+            return name, np.linspace(lo_f, hi_f, n_i).tolist(), False
+        values = [float(v) for v in spec.split(",") if v.strip()]
+    except ValueError as err:
+        raise UsageError(f"--param {name}: cannot read range {spec!r} ({err}); see jaxgd sweep --help") from None
+    if not values:
+        raise UsageError(f"--param {name}: no values in {spec!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise UsageError(f"--param {name}: values must be finite, got {values}")
+    positive = all(v > 0 for v in values)
+    spread = positive and max(values) / min(values) >= 20
+    return name, values, spread
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is optional: fall back to plain lines
+        return None
+    return tqdm(total=total, desc=desc, unit="run", file=sys.stderr)
+
+
+def _grid_sweep(factory, loss, x0, names, grid, steps: int, chunk: int, progress: bool):
+    """Final and best loss of every configuration of ``grid`` (runs x names), vmapped in chunks."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import jaxgd
+
+    def one(values):
+        opt = factory(**dict(zip(names, values)))
+        traj = jaxgd.run(opt, loss, x0, steps, record_every=steps)
+        finite = jnp.isfinite(traj.loss)
+        return traj.loss[-1], jnp.min(jnp.where(finite, traj.loss, jnp.inf)), jnp.all(finite)
+
+    batched = jax.jit(jax.vmap(one))
+    n = len(grid)
+    finals, bests, oks = [], [], []
+    bar = _progress(n, "sweep", progress)
+    for lo in range(0, n, chunk):
+        part = jnp.asarray(grid[lo : lo + chunk], x0.dtype)
+        if len(part) < chunk and n > chunk:  # pad the last chunk: one compilation for all chunks
+            part = jnp.concatenate([part, jnp.repeat(part[-1:], chunk - len(part), axis=0)])
+        f, b, ok = batched(part)
+        m = min(chunk, n - lo)
+        finals.append(np.asarray(f)[:m])
+        bests.append(np.asarray(b)[:m])
+        oks.append(np.asarray(ok)[:m])
+        if bar is not None:
+            bar.update(m)
+        elif progress:
+            print(f"sweep: {lo + m}/{n} runs", file=sys.stderr, flush=True)
+    if bar is not None:
+        bar.close()
+    return np.concatenate(finals), np.concatenate(bests), np.concatenate(oks)
+
+
+def _theory_lines(problem) -> dict[str, float]:
+    """2/lambda_max and eta* from the Hessian at the problem's (first) minimiser, when it has one."""
+    if problem.minimizers is None:
+        return {}
+    from jaxgd import analysis
+
+    try:
+        eig = analysis.hessian_eigenvalues(problem, problem.minimizers[0])
+    except ValueError:
+        return {}
+    if float(analysis.lambda_min(eig)) <= 0:
+        return {}
+    return {"stability_bound": float(analysis.stability_bound(eig)), "optimal_lr": float(analysis.optimal_lr(eig))}
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    problem = _problem(args.problem)
+    factory = _optimizer_factory(args.optimizer)
+    valid = _numeric_hyperparameters(factory)
+    params = [parse_param(p) for p in args.param] or [("learning_rate", [1e-3, 1e-2, 1e-1], True)]
+    names = [p[0] for p in params]
+    for name in names:
+        if name not in valid:
+            raise UsageError(f"optimizer {args.optimizer!r} has no hyperparameter {name!r}; valid: {', '.join(valid)}")
+    if len(set(names)) != len(names):
+        raise UsageError(f"each --param may be given once, got {names}")
+    required = [n for n, p in inspect.signature(factory).parameters.items() if p.default is inspect.Parameter.empty]
+    missing = [n for n in required if n not in names]
+    if missing:
+        raise UsageError(f"optimizer {args.optimizer!r} needs --param for {', '.join(missing)}")
+    if args.steps < 1:
+        raise UsageError(f"--steps must be >= 1, got {args.steps}")
+    if args.chunk < 1:
+        raise UsageError(f"--chunk must be >= 1, got {args.chunk}")
+
+    import jax
+    import numpy as np
+
+    from jaxgd import plot
+
+    loss = jax.tree_util.Partial(problem.fn, **problem.data)
+    grid = np.array(list(itertools.product(*(p[1] for p in params))), dtype=float)
+    print(f"sweep: {args.optimizer} on {problem.name}, {len(grid)} runs x {args.steps} steps", file=sys.stderr)
+    start = time.perf_counter()
+    final, best, finite = _grid_sweep(
+        factory, loss, problem.x0, names, grid, args.steps, args.chunk, progress=not args.quiet
+    )
+    seconds = time.perf_counter() - start
+    fmin = float(problem.minimum) if problem.minimum is not None else 0.0
+    order = np.where(np.isfinite(final), final, np.inf)
+    best_i = int(np.argmin(order))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = _theory_lines(problem) if "learning_rate" in names else {}
+    result = {
+        "problem": problem.name,
+        "optimizer": args.optimizer,
+        "steps": args.steps,
+        "hyperparameters": names,
+        "grid": grid.tolist(),
+        "final_loss": final.tolist(),
+        "best_loss": best.tolist(),
+        "diverged": (~finite).tolist(),
+        "minimum": fmin if problem.minimum is not None else None,
+        "best": {"index": best_i, **dict(zip(names, grid[best_i].tolist())), "final_loss": float(final[best_i])},
+        "theory_at_minimizer": lines,
+        "seconds": seconds,
+    }
+    stem = f"sweep_{args.optimizer}_{problem.name}"
+    path = out / f"{stem}.json"
+    _write_text(path, json.dumps(result, indent=2))
+    figure = out / f"{stem}.png"
+    if len(names) == 2:
+        x, y = params[0][1], params[1][1]
+        z = (final - fmin).reshape(len(x), len(y)).T
+        region = None
+        if args.optimizer == "momentum" and names == ["learning_rate", "momentum"] and lines:
+            from jaxgd import analysis
+
+            eig = analysis.hessian_eigenvalues(problem, problem.minimizers[0])
+
+            def region(a, b):
+                return np.asarray(analysis.momentum_stability_region(eig, a[0], b[:, 0]).stable)
+
+        ax = plot.heatmap(
+            x,
+            y,
+            z,
+            xlabel=names[0],
+            ylabel=names[1],
+            log_x=params[0][2],
+            log_y=params[1][2],
+            region=region,
+            title=f"{args.optimizer} on {problem.name}, {args.steps} steps",
+        )
+    else:  # final loss against the first hyperparameter (the best over any others)
+        x = np.asarray(params[0][1])
+        ranked = np.where(np.isfinite(final), final - fmin, np.inf).reshape(len(x), -1)
+        y = np.where(np.isfinite(ranked.min(axis=1)), ranked.min(axis=1), np.nan)
+        label = args.optimizer if len(names) == 1 else f"{args.optimizer} (best over {', '.join(names[1:])})"
+        ax = plot.sweep_plot(
+            x,
+            {label: y},
+            stability_bound=lines.get("stability_bound") if names[0] == "learning_rate" else None,
+            optimal_lr=lines.get("optimal_lr") if names[0] == "learning_rate" else None,
+            xlabel=names[0],
+            ceiling=1e10,
+            title=f"{args.optimizer} on {problem.name}, {args.steps} steps",
+        )
+    plot.save(ax, figure)
+    summary = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, grid[best_i]))
+    print(f"{len(grid)} runs in {seconds:.1f}s; best: {summary}, final loss {final[best_i]:.4g}")
+    print(f"wrote {path} and {figure}")
+    return 0
+
+
+# --------------------------------------------------------------------------- analyze
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def analyze_problem(problem, *, samples: int = 256, seed: int = 0) -> dict:
+    """Curvature facts about a problem: the Hessian at its start and at each known critical point, kappa, bounds."""
+    import jax
+    import numpy as np
+
+    from jaxgd import analysis
+
+    def at(x) -> dict:
+        x = jax.numpy.asarray(x, problem.x0.dtype)
+        eig = analysis.hessian_eigenvalues(problem, x)
+        row = {
+            "x": np.asarray(x, float).tolist(),
+            "f": float(problem(x)),
+            "grad_norm": float(np.linalg.norm(np.asarray(jax.grad(problem)(x), float))),
+            "eigenvalues": np.asarray(eig, float).tolist(),
+            "lambda_min": float(analysis.lambda_min(eig)),
+            "lambda_max": float(analysis.lambda_max(eig)),
+        }
+        try:
+            row["kind"] = analysis.classify_eigenvalues(eig)
+        except ValueError:
+            row["kind"] = "unknown"
+        if row["lambda_min"] > 0:
+            hb = analysis.heavy_ball_optimal(eig)
+            kappa = float(analysis.condition_number(eig))
+            row.update(
+                kappa=kappa,
+                stability_bound=float(analysis.stability_bound(eig)),
+                optimal_lr=float(analysis.optimal_lr(eig)),
+                gd_rate_at_optimal_lr=float(analysis.gd_optimal_rate(kappa)),
+                heavy_ball_optimal={
+                    "learning_rate": float(hb.learning_rate),
+                    "momentum": float(hb.momentum),
+                    "rate": float(hb.rate),
+                },
+                nesterov_rate=float(analysis.nesterov_rate(kappa)),
+            )
+            row["gd_iterations_to_1e-6"] = float(
+                analysis.iterations_to_tolerance(analysis.gd_optimal_rate(kappa), 1e-6)
+            )
+        elif row["lambda_max"] > 0:
+            row["stability_bound"] = float(analysis.stability_bound(eig))
+        return row
+
+    start = at(problem.x0)
+    definiteness = {
+        "minimum": "positive definite",
+        "maximum": "negative definite",
+        "strict saddle": "indefinite",
+        "degenerate": "singular (semi-definite)",
+    }
+    start["kind"] = "Hessian " + definiteness.get(start["kind"], start["kind"])  # x0 is not a critical point
+    report: dict[str, Any] = {"problem": problem.name, "dim": problem.dim, "start": start}
+    points: list[tuple[str, Any]] = []
+    if problem.minimizers is not None:
+        points += [("minimizer", m) for m in np.asarray(problem.minimizers)]
+    for kind, pts in getattr(problem, "critical_points", {}).items():
+        points += [(kind, p) for p in np.asarray(pts)]
+    report["critical_points"] = [{"listed_as": k, **at(p)} for k, p in points]
+    if problem.minimum is not None:
+        report["minimum"] = float(problem.minimum)
+    if problem.box is not None and problem.dim == 2:
+        cr = analysis.estimate_curvature(problem, jax.random.key(seed), problem.box, samples)
+        report["curvature_over_box"] = {
+            "box": [list(b) for b in problem.box],
+            "samples": samples,
+            "alpha_estimate": float(cr.alpha),
+            "beta_estimate": float(cr.beta),
+        }
+    return report
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    problem = _problem(args.problem)
+    report = analyze_problem(problem, samples=args.samples)
+    print(f"{problem.name}: dimension {problem.dim}")
+
+    def show(title: str, row: dict) -> None:
+        print(f"\n{title}: x = {_fmt(row['x'])}, f = {_fmt(row['f'])}, |grad| = {_fmt(row['grad_norm'])}")
+        ev = row["eigenvalues"]
+        shown = ev if len(ev) <= 8 else [*ev[:4], "...", *ev[-4:]]
+        print(f"  Hessian eigenvalues: {_fmt(shown)}  -> {row['kind']}")
+        for key in ("kappa", "stability_bound", "optimal_lr", "gd_rate_at_optimal_lr", "nesterov_rate"):
+            if key in row:
+                print(f"  {key:24s} {_fmt(row[key])}")
+        if "heavy_ball_optimal" in row:
+            hb = row["heavy_ball_optimal"]
+            print(
+                f"  {'heavy ball (Polyak)':24s} eta={_fmt(hb['learning_rate'])}, momentum={_fmt(hb['momentum'])}, "
+                f"rate={_fmt(hb['rate'])}"
+            )
+
+    show("at the start x0", report["start"])
+    for row in report["critical_points"]:
+        show(f"critical point ({row['listed_as']})", row)
+    if not report["critical_points"]:
+        print("\nno known critical points")
+    if "curvature_over_box" in report:
+        c = report["curvature_over_box"]
+        print(
+            f"\nover the box {c['box']} ({c['samples']} samples): smallest Hessian eigenvalue "
+            f"{_fmt(c['alpha_estimate'])} (alpha), largest {_fmt(c['beta_estimate'])} (beta)"
+        )
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_text(path, json.dumps(report, indent=2))
+        print(f"\nwrote {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- list
+
+
+def _list(args: argparse.Namespace) -> int:
+    from jaxgd import problems
+
+    print("problems:    " + ", ".join(sorted(problems.REGISTRY)))
+    print("optimizers:  " + ", ".join(sorted(_optimizers())))
+    for name, factory in sorted(_optimizers().items()):
+        print(f"  {name:14s} hyperparameters: {', '.join(_numeric_hyperparameters(factory))}")
+    print("experiments: " + ", ".join(available_experiments()))
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxgd", description="jaxgd: study gradient-based optimizers in JAX.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="jaxgd",
+        description="jaxgd: study gradient-based optimizers in JAX. "
+        "Run the course's experiments, sweep hyperparameters, or analyse a test problem's curvature.",
+        epilog="Run 'jaxgd COMMAND --help' for a command's options; 'jaxgd list' shows problems and optimizers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     rep = sub.add_parser(
         "reproduce",
-        help="run the experiments (all by default) and write figures and a summary",
-        description="Run experiments from the experiments/ folder; each writes PNGs and JSON into --out.",
+        help="run the experiments (all by default): figures, numbers and an index page",
+        description="Run experiments from the experiments/ folder. Each writes PNG figures and a JSON/CSV of its "
+        "numbers into --out; index.md there lists every file with one line of explanation.",
     )
-    rep.add_argument("names", nargs="*", help="experiments to run (default: all)")
+    rep.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all; see --list)")
     rep.add_argument("--out", default="results", help="output folder (default: results)")
-    rep.add_argument("--small", action="store_true", help="small sizes, for a quick check")
+    rep.add_argument("--small", action="store_true", help="small sizes, for a quick check (seconds, not minutes)")
+    rep.add_argument("--list", action="store_true", help="list the experiments and exit")
     rep.set_defaults(func=_reproduce)
+
+    sw = sub.add_parser(
+        "sweep",
+        help="sweep an optimizer's hyperparameters on a problem: result file and plot",
+        description="Run an optimizer on a built-in problem over a grid of hyperparameter values, all runs in one "
+        "jit(vmap(...)) per chunk. Writes sweep_OPTIMIZER_PROBLEM.json (every run's final and best loss) and a "
+        "plot: final loss against the hyperparameter (one --param, with 2/lambda_max and eta* from the Hessian "
+        "at the minimiser) or a heatmap (two --param).",
+        epilog=EPILOG_SWEEP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sw.add_argument("--problem", required=True, help="a built-in problem (see 'jaxgd list')")
+    sw.add_argument("--optimizer", required=True, help="an optimizer: " + ", ".join(sorted(_optimizers())))
+    sw.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help="a hyperparameter and its values (repeatable; default learning_rate=0.001,0.01,0.1)",
+    )
+    sw.add_argument("--steps", type=int, default=500, help="optimizer steps per run (default: 500)")
+    sw.add_argument("--chunk", type=int, default=1024, help="runs per vmapped chunk (default: 1024)")
+    sw.add_argument("--out", default="sweep_results", help="output folder (default: sweep_results)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=_sweep)
+
+    an = sub.add_parser(
+        "analyze",
+        help="curvature of a problem: Hessian spectrum, kappa, 2/lambda_max, eta*, critical points",
+        description="Print the Hessian eigenvalues at the start and at every known critical point of a built-in "
+        "problem, their classification (minimum, maximum, strict saddle, degenerate), and where positive definite "
+        "the condition number kappa, the GD stability bound 2/lambda_max, eta* = 2/(L + mu) and the predicted "
+        "rates of GD, Polyak's heavy ball and Nesterov; for 2-D problems, curvature estimates over the plot box.",
+    )
+    an.add_argument("problem", metavar="PROBLEM", help="a built-in problem (see 'jaxgd list')")
+    an.add_argument("--json", metavar="FILE", help="also write the numbers to FILE as JSON")
+    an.add_argument("--samples", type=int, default=256, help="points sampled in the box (default: 256)")
+    an.set_defaults(func=_analyze)
+
+    ls = sub.add_parser("list", help="list the problems, optimizers (with hyperparameters) and experiments")
+    ls.set_defaults(func=_list)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UsageError as err:
+        print(f"jaxgd {args.command}: error: {err}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 if __name__ == "__main__":

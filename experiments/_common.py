@@ -1,0 +1,258 @@
+"""Helpers shared by the experiment scripts: vmapped runs, exact linear rates, rate fits, whole-file output.
+
+Not an experiment itself (the leading underscore keeps it out of ``jaxgd reproduce``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxgd
+from jaxgd import analysis, plot
+
+SMALL_ENV = "JAXGD_SMALL"
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.ndarray, jax.Array)):
+        return _jsonable(np.asarray(x).tolist())
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return float(x)
+    return x
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """JSON, written whole. Non-finite floats are written as Infinity / NaN (Python's json reads them back)."""
+    _write_text(Path(path), json.dumps(_jsonable(obj), indent=2))
+    return Path(path)
+
+
+def write_csv(path: Path, rows: Sequence[dict]) -> Path:
+    """CSV of a list of dicts (the first row's keys are the header), written whole."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _jsonable(v) for k, v in row.items()})
+    _write_text(Path(path), buf.getvalue())
+    return Path(path)
+
+
+class Report:
+    """Collects an experiment's output files (name -> one-line explanation) and numbers; writes ``<name>.json``.
+
+    ``jaxgd reproduce`` builds its index page from these JSON files.
+    """
+
+    def __init__(self, out: str | os.PathLike, name: str, title: str, small: bool):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.name, self.title, self.small = name, title, small
+        self.outputs: dict[str, str] = {}
+        self.results: dict[str, Any] = {}
+
+    def figure(self, fig_or_ax: Any, filename: str, explanation: str) -> Path:
+        path = self.out / filename
+        plot.save(fig_or_ax, path, dpi=60 if self.small else 110)
+        self.outputs[filename] = explanation
+        return path
+
+    def csv(self, rows: Sequence[dict], filename: str, explanation: str) -> Path:
+        path = write_csv(self.out / filename, rows)
+        self.outputs[filename] = explanation
+        return path
+
+    def finish(self) -> dict:
+        summary = {
+            "experiment": self.name,
+            "title": self.title,
+            "small": self.small,
+            "outputs": {**self.outputs, f"{self.name}.json": "all the numbers of this experiment, as JSON"},
+            "results": _jsonable(self.results),
+        }
+        write_json(self.out / f"{self.name}.json", summary)
+        return summary
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_lrs(
+    make_optimizer: Callable[[jax.Array], Any],
+    loss: Callable,
+    x0: Any,
+    lrs: Sequence[float],
+    steps: int,
+    *,
+    record_every: int = 1,
+) -> jaxgd.Trajectory:
+    """One ``vmap`` of ``jaxgd.run`` over learning rates: a Trajectory whose leaves have a leading axis len(lrs).
+
+    A :class:`jaxgd.Problem` is run through :func:`as_loss` (fewer compilations).
+    """
+    if isinstance(loss, jaxgd.Problem):
+        loss = as_loss(loss)
+    lrs = jnp.asarray(lrs, jnp.asarray(x0).dtype)
+    return jax.vmap(lambda lr: jaxgd.run(make_optimizer(lr), loss, x0, steps, record_every=record_every))(lrs)
+
+
+def as_loss(problem: jaxgd.Problem) -> jax.tree_util.Partial:
+    """The problem's function with its data as a ``Partial``: problems that differ only in data share a compilation.
+
+    (A Problem's name and box are static, so ``ravine(10)`` and ``ravine(50)``
+    would otherwise compile ``jaxgd.run`` twice.)
+    """
+    return jax.tree_util.Partial(problem.fn, **problem.data)
+
+
+def index(tree: Any, i: int) -> Any:
+    """Row ``i`` of a batched pytree (one run out of a vmapped Trajectory)."""
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+def diverged(loss: Any, threshold: float = 1e10) -> np.ndarray:
+    """True where a loss curve (last axis = steps) ever became non-finite or exceeded ``threshold``."""
+    loss = np.asarray(loss, dtype=float)
+    return np.any(~np.isfinite(loss) | (loss > threshold), axis=-1)
+
+
+# --------------------------------------------------------------------------- theory for quadratics
+
+
+def linear_rate(method: str, lr: float, momentum: float, eigenvalues: Sequence[float]) -> float:
+    """Exact asymptotic rate of ||x_t - x*|| on a quadratic with the given Hessian eigenvalues.
+
+    The spectral radius of the iteration matrix, max over eigenvalues lambda of
+    the largest root modulus of the method's characteristic polynomial:
+
+    * ``gd``:         z - (1 - eta lambda)                          (:func:`jaxgd.analysis.gd_rate`)
+    * ``heavy_ball``: z^2 - (1 + b - eta lambda) z + b              (:func:`jaxgd.analysis.heavy_ball_rate`)
+    * ``nesterov``:   z^2 - (1 + b)(1 - eta lambda) z + b (1 - eta lambda)   (look-ahead form, computed here)
+    """
+    eig = np.asarray(eigenvalues, dtype=float).ravel()
+    if method == "gd":
+        return float(analysis.gd_rate(lr, eig))
+    if method == "heavy_ball":
+        return float(analysis.heavy_ball_rate(lr, momentum, eig))
+    if method != "nesterov":
+        raise ValueError(f"method must be 'gd', 'heavy_ball' or 'nesterov', got {method!r}")
+    h = lr * eig
+    return float(max(np.max(np.abs(np.roots([1.0, -(1.0 + momentum) * (1.0 - x), momentum * (1.0 - x)]))) for x in h))
+
+
+def measured_rate(distances: Any, *, floor: float = 1e-30, skip: float = 0.2) -> float:
+    """Per-step rate fitted to a curve of ||x_t - x*||: exp(slope of a least-squares line through log distance).
+
+    The same fit as :func:`jaxgd.analysis.fit_rate`, in NumPy (no dispatch cost
+    per call). The fit drops the first ``skip`` fraction of the usable points
+    (the transient) and every point from where the curve first falls below
+    ``floor`` or stops being finite (underflow, divergence). NaN with fewer than 2 usable points.
+    """
+    d = np.asarray(distances, dtype=float)
+    ok = np.isfinite(d) & (d > floor)
+    stop = int(np.argmin(ok)) if not ok.all() else len(d)
+    start = int(skip * stop) if stop >= 10 else 0
+    if stop - start < 2:
+        return float("nan")
+    t = np.arange(start, stop)
+    return float(np.exp(np.polyfit(t, np.log(d[start:stop]), 1)[0]))
+
+
+def distances(traj: jaxgd.Trajectory, xstar: Any) -> np.ndarray:
+    """||x_t - x*|| along the recorded iterates (last axis = recorded steps)."""
+    p = np.asarray(traj.params, dtype=float)
+    return np.linalg.norm(p - np.asarray(xstar, dtype=float), axis=-1)
+
+
+def small_from_env(small: bool) -> bool:
+    """``small`` or the ``JAXGD_SMALL=1`` environment variable."""
+    return small or os.environ.get(SMALL_ENV, "") not in ("", "0")
+
+
+def script(main: Callable[..., dict]) -> None:
+    """Command line for running one experiment file directly: ``python experiments/X.py [--out DIR] [--small]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(main.__module__ and __import__(main.__module__).__doc__) or None)
+    parser.add_argument("--out", default="results", help="output folder (default: results)")
+    parser.add_argument("--small", action="store_true", help="small sizes, for a quick check")
+    args = parser.parse_args()
+    summary = main(args.out, small=args.small)
+    print(f"{summary['title']}: wrote {', '.join(summary['outputs'])} to {args.out}")
+
+
+def lr_study(
+    report: Report,
+    problem: Any,
+    label: str,
+    make_optimizer: Callable[[jax.Array], Any],
+    lrs: Sequence[float],
+    steps: int,
+    *,
+    tag: str,
+    method: str | None = None,
+    momentum: float = 0.0,
+    log: bool = False,
+    record_every: int = 1,
+    ncols: int = 3,
+) -> list[dict]:
+    """Run one optimizer at several learning rates on a 2-D problem (one vmap) and write its figures.
+
+    Writes a panel grid of paths (one panel per learning rate) and the loss curves.
+    Returns one row per learning rate: final loss, distance to the minimiser,
+    divergence and, on a quadratic with ``method`` given, the exact predicted
+    rate (:func:`linear_rate`) against the measured one.
+    """
+    traj = run_lrs(make_optimizer, problem, problem.x0, lrs, steps, record_every=record_every)
+    xstar = np.asarray(problem.minimizers, dtype=float)[0] if problem.minimizers is not None else None
+    div = diverged(traj.loss)
+    rows = []
+    for i, lr in enumerate(lrs):
+        row = {"problem": problem.name, "optimizer": label, "lr": float(lr), "steps": steps}
+        row["final_loss"] = float(traj.loss[i, -1])
+        row["best_loss"] = float(np.nanmin(np.asarray(traj.loss[i], dtype=float)))
+        row["diverged"] = bool(div[i])
+        row["final_x"] = np.asarray(traj.final_params[i], dtype=float).tolist()
+        if xstar is not None:
+            row["final_distance"] = float(np.linalg.norm(np.asarray(traj.final_params[i], dtype=float) - xstar))
+        if record_every == 1:
+            row["first_step"] = (np.asarray(traj.params[i, 1], float) - np.asarray(traj.params[i, 0], float)).tolist()
+        if method is not None:
+            eig = np.asarray(problem.data["diag"], dtype=float)
+            row["predicted_rate"] = linear_rate(method, float(lr), momentum, eig)
+            row["measured_rate"] = measured_rate(distances(index(traj, i), xstar)) if record_every == 1 else None
+        rows.append(row)
+    panels = {rf"$\eta$ = {lr:g}": {label: index(traj.params, i)} for i, lr in enumerate(lrs)}
+    fig = plot.path_panels(problem, panels, ncols=ncols, log=log, suptitle=f"{label} on {problem.name}, {steps} steps")
+    report.figure(fig, f"{tag}_paths.png", f"{label} paths on {problem.name}, one panel per learning rate {list(lrs)}.")
+    curves = {rf"$\eta$ = {lr:g}": traj.loss[i] for i, lr in enumerate(lrs)}
+    ax = plot.loss_curves(curves, title=f"{label} on {problem.name}")
+    report.figure(ax, f"{tag}_loss.png", f"Loss curves of {label} on {problem.name} (log scale; a cross = diverged).")
+    return rows

@@ -1,0 +1,41 @@
+"""AdaGrad and Adam on the ravine x1^2 + 50 x2^2 from (4, 0.5).
+
+Both rescale each coordinate by its gradient history, so the first step is
+eta sign(g) in every coordinate (checked) whatever the curvature: the ravine's
+stiff direction no longer sets the learning rate. AdaGrad's steps then shrink
+like 1/sqrt(t); Adam's stay near eta and hover around the minimum at a
+distance that grows with eta.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from _common import Report, lr_study
+
+import jaxgd
+
+ORDER = 40  # place in the index page
+NAME = "adaptive_ravine"
+TITLE = "AdaGrad and Adam on the ravine"
+ADAGRAD_LRS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
+ADAM_LRS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5)
+
+
+def main(out: str = "results", small: bool = False) -> dict:
+    report = Report(out, NAME, TITLE, small)
+    problem = jaxgd.problems.ravine(50.0)
+    steps = 150 if small else 1000
+    rows = lr_study(report, problem, "AdaGrad", jaxgd.adagrad, ADAGRAD_LRS, steps, tag="adagrad")
+    rows += lr_study(report, problem, "Adam", jaxgd.adam, ADAM_LRS, steps, tag="adam")
+    g0 = np.sign(np.asarray(problem.data["diag"]) * np.asarray(problem.x0))
+    for r in rows:
+        r["first_step_expected"] = (-r["lr"] * g0).tolist()
+    report.csv(rows, f"{NAME}.csv", "Per run: final loss, best loss, distance to the minimum, first step.")
+    report.results["runs"] = rows
+    return report.finish()
+
+
+if __name__ == "__main__":
+    from _common import script
+
+    script(main)

@@ -1,0 +1,126 @@
+"""Learning-rate sweeps against theory: final loss vs eta on the three quadratics, and heavy ball over (eta, momentum).
+
+GD on f = 1/2 sum lambda_i x_i^2 is linear, so after T steps the loss is exactly
+f_T = 1/2 sum_i lambda_i x0_i^2 (1 - eta lambda_i)^(2T): the sweep is drawn
+with that curve, with 2/lambda_max (divergence above) and eta* = 2/(L + mu)
+(fastest) from :mod:`jaxgd.analysis`. The heatmap of heavy ball's final loss on
+x1^2 + 50 x2^2 carries the edge of its stability region, 0 < eta lambda_max < 2 + 2b.
+Every configuration of a panel runs in one ``vmap``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from _common import Report, as_loss, run_lrs
+
+import jaxgd
+from jaxgd import analysis, plot
+
+ORDER = 80  # place in the index page
+NAME = "sweep_theory"
+TITLE = "Learning-rate sweeps with the stability bound and eta*"
+
+
+def predicted_final_loss(lrs, eigenvalues, x0, steps: int) -> np.ndarray:
+    """Closed-form f(x_T) of GD on a diagonal quadratic: 1/2 sum_i lambda_i x0_i^2 (1 - eta lambda_i)^(2T)."""
+    lam, x0 = np.asarray(eigenvalues, float), np.asarray(x0, float)
+    eta = np.asarray(lrs, float)[:, None]
+    with np.errstate(over="ignore"):
+        return 0.5 * np.sum(lam * x0**2 * (1 - eta * lam) ** (2 * steps), axis=1)
+
+
+def main(out: str = "results", small: bool = False) -> dict:
+    report = Report(out, NAME, TITLE, small)
+    n_lr = 60 if small else 300
+    steps = 100
+    lrs = np.geomspace(1e-3, 1.2, n_lr)
+    fig, axes = plot.subplots(1, 3, size=(4.6, 3.8))
+    results = {}
+    for ax, problem in zip(
+        axes[0], (jaxgd.problems.isotropic(), jaxgd.problems.ravine(10.0), jaxgd.problems.ravine(50.0))
+    ):
+        eig = analysis.hessian_eigenvalues(problem, problem.x0)
+        bound, eta_star = float(analysis.stability_bound(eig)), float(analysis.optimal_lr(eig))
+        sel = lrs[lrs < 2.5 * bound]
+        traj = run_lrs(jaxgd.sgd, problem, problem.x0, sel, steps, record_every=steps)
+        final = np.asarray(traj.loss[:, -1], dtype=float)
+        theory = predicted_final_loss(sel, eig, problem.x0, steps)
+        plot.sweep_plot(
+            sel,
+            {"GD (measured)": final},
+            stability_bound=bound,
+            optimal_lr=eta_star,
+            ceiling=1e6,
+            ax=ax,
+            title=f"{problem.name}, {steps} steps",
+        )
+        ok = np.isfinite(theory) & (theory > 1e-40) & (theory < 1e6)  # float32's range
+        ax.loglog(sel[ok], theory[ok], "k-", lw=0.6, alpha=0.6, label="closed form")
+        ax.legend(fontsize=6)
+        start = float(problem(problem.x0))
+        grew = ~(final <= start)  # NaN / inf count as grown
+        results[problem.name] = {
+            "lrs": sel,
+            "final_loss": final,
+            "predicted_final_loss": theory,
+            "stability_bound": bound,
+            "eta_star": eta_star,
+            "largest_lr_not_growing": float(sel[~grew].max()),
+            "smallest_lr_growing": float(sel[grew].min()) if grew.any() else None,
+            "argmin_lr": float(sel[np.argmin(np.where(np.isfinite(final), final, np.inf))]),
+        }
+    report.figure(
+        fig, "sweep_gd_quadratics.png", "GD final loss vs eta (log-log) with 2/lambda_max, eta* and the closed form."
+    )
+
+    # heavy ball over (eta, momentum) on the ravine, one vmap over the whole grid
+    problem = jaxgd.problems.ravine(50.0)
+    eig = analysis.hessian_eigenvalues(problem, problem.x0)
+    hb_lrs = np.geomspace(1e-3, 0.1, 14 if small else 50)
+    momenta = np.linspace(0.0, 0.98, 12 if small else 40)
+    aa, bb = np.meshgrid(hb_lrs, momenta)
+    hb_steps = 150 if small else 300
+    loss = as_loss(problem)
+    grid = jnp.asarray(np.stack([aa.ravel(), bb.ravel()], 1), problem.x0.dtype)
+    traj = jax.vmap(
+        lambda ab: jaxgd.run(jaxgd.momentum(ab[0], ab[1]), loss, problem.x0, hb_steps, record_every=hb_steps)
+    )(grid)
+    final = np.asarray(traj.loss[:, -1], dtype=float).reshape(aa.shape)
+    region = analysis.momentum_stability_region(eig, hb_lrs, momenta)
+    rate = np.asarray(region.rate, dtype=float)
+
+    def stable(x, y):
+        return np.asarray(analysis.momentum_stability_region(eig, x[0], y[:, 0]).stable)
+
+    ax = plot.heatmap(
+        hb_lrs,
+        momenta,
+        np.where(final < 1e6, final, np.inf),
+        region=stable,
+        title=f"heavy ball on {problem.name}, final loss after {hb_steps} steps (grey: diverged)",
+    )
+    report.figure(
+        ax, "sweep_momentum_heatmap.png", "Heavy-ball final loss over (eta, momentum) with the stability edge."
+    )
+    start = float(problem(problem.x0))
+    clear = np.abs(rate - 1) > 0.02  # cells not on the edge
+    agree = (~(final <= start) == (rate > 1)) | ~clear
+    results["heavy_ball_grid"] = {
+        "lrs": hb_lrs,
+        "momenta": momenta,
+        "final_loss": final,
+        "predicted_rate": rate,
+        "predicted_stable": np.asarray(region.stable),
+        "cells_off_edge": int(clear.sum()),
+        "cells_disagreeing_off_edge": int((~agree).sum()),
+    }
+    report.results.update(results)
+    return report.finish()
+
+
+if __name__ == "__main__":
+    from _common import script
+
+    script(main)

@@ -1,0 +1,191 @@
+"""Every experiment runs at its small size (through ``jaxgd reproduce --small``), and its numbers agree with theory.
+
+One module-scoped run of all experiments; each test then reads one experiment's JSON.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from jaxgd import cli
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    assert cli.main(["reproduce", "--small", "--out", str(out)]) == 0
+    return out
+
+
+def numbers(results, name):
+    return json.loads((results / f"{name}.json").read_text())
+
+
+def test_every_experiment_wrote_its_files_and_the_index(results):
+    names = cli.available_experiments()
+    assert len(names) >= 9
+    index = (results / "index.md").read_text()
+    for name in names:
+        summary = numbers(results, name)
+        assert summary["small"] is True and summary["experiment"] == name
+        assert f"`{name}`" in index
+        for filename, explanation in summary["outputs"].items():
+            path = results / filename
+            assert path.is_file() and path.stat().st_size > 0, filename
+            assert explanation and f"[{filename}]({filename}): {explanation}" in index
+            if filename.endswith(".png"):
+                data = path.read_bytes()
+                assert data[:8] == PNG_MAGIC and len(data) > 2000, filename
+        assert any(f.endswith(".png") for f in summary["outputs"]), name
+    assert not list(results.glob("*.tmp")) and not list(results.glob(".*.tmp"))
+
+
+def test_gd_quadratics_diverge_exactly_above_two_over_lambda_max(results):
+    runs = numbers(results, "gd_quadratics")["results"]["runs"]
+    assert {r["problem"] for r in runs} == {"isotropic", "ravine10", "ravine50"}
+    for r in runs:
+        bound = {"isotropic": 1.0, "ravine10": 0.1, "ravine50": 0.02}[r["problem"]]
+        assert math.isclose(r["stability_bound"], bound, rel_tol=1e-6)
+        assert r["diverged"] == (r["lr"] > bound), r
+        # exact rate of ||x - x*||: max_i |1 - eta lambda_i|, measured on the same run
+        assert math.isclose(
+            r["predicted_rate"], max(abs(1 - r["lr"] * 2), abs(1 - r["lr"] * 2 * bound**-1)), rel_tol=1e-6
+        )
+        if abs(r["predicted_rate"] - 1) > 0.01:
+            assert math.isclose(r["measured_rate"], r["predicted_rate"], rel_tol=2e-3), r
+    r50 = {r["lr"]: r for r in runs if r["problem"] == "ravine50"}
+    assert set(r50) == {0.001, 0.005, 0.01, 0.015, 0.019, 0.02, 0.021}
+    assert r50[0.021]["diverged"] and not r50[0.019]["diverged"] and r50[0.019]["final_loss"] < 1e-6
+    # at eta = 2/lambda_max the x2 coordinate flips sign forever: f -> 50 * 0.5^2 = 12.5
+    assert math.isclose(r50[0.02]["final_loss"], 12.5, rel_tol=1e-2)
+
+
+def test_momentum_stability_region_edge_on_the_ravine(results):
+    runs = numbers(results, "momentum_ravine")["results"]["runs"]
+    assert {r["momentum"] for r in runs} == {0.9, 0.5}
+    for r in runs:
+        assert math.isclose(r["stability_bound"], (2 + 2 * r["momentum"]) / 100)
+        assert r["diverged"] == (r["lr"] > r["stability_bound"]), r
+        if r["predicted_rate"] < 0.99:
+            assert math.isclose(r["measured_rate"], r["predicted_rate"], rel_tol=5e-3), r
+    at = {(r["momentum"], r["lr"]): r for r in runs}
+    assert at[(0.5, 0.035)]["diverged"] and not at[(0.9, 0.035)]["diverged"]
+    # underdamped heavy ball contracts at sqrt(b) whatever eta (complex roots)
+    assert math.isclose(at[(0.9, 0.02)]["predicted_rate"], math.sqrt(0.9), rel_tol=1e-6)
+
+
+def test_nesterov_rates_and_bound(results):
+    res = numbers(results, "nesterov_ravine")["results"]
+    assert math.isclose(res["stability_bound"], 3.8 / 2.8 / 100)
+    for r in res["runs"]:
+        assert r["diverged"] == (r["lr"] > res["stability_bound"]), r
+        if r["predicted_rate"] < 0.99:
+            assert math.isclose(r["measured_rate"], r["predicted_rate"], rel_tol=5e-3), r
+        # the first step of the look-ahead form is (1 + mu) eta g
+        np.testing.assert_allclose(r["first_step"], [-1.9 * r["lr"] * 8.0, -1.9 * r["lr"] * 50.0], rtol=1e-4)
+
+
+def test_adaptive_first_step_is_eta_sign_g_and_adam_moves_at_most_eta_per_step(results):
+    runs = numbers(results, "adaptive_ravine")["results"]["runs"]
+    for r in runs:
+        np.testing.assert_allclose(r["first_step"], r["first_step_expected"], rtol=1e-4)
+        assert not r["diverged"]
+    adam = {r["lr"]: r for r in runs if r["optimizer"] == "Adam"}
+    # monotone gradients: |m_hat| <= sqrt(v_hat), so each coordinate moves at most eta per step
+    r = adam[0.001]
+    moved = np.abs(np.subtract(r["final_x"], [4.0, 0.5]))
+    assert np.all(moved <= r["steps"] * 0.001 * (1 + 1e-4))
+    adagrad = {r["lr"]: r["final_loss"] for r in runs if r["optimizer"] == "AdaGrad"}
+    assert adagrad[0.5] < adagrad[0.05] < adagrad[0.005] < adagrad[0.001]  # AdaGrad's steps shrink: bigger eta wins
+
+
+def test_rosenbrock_panels(results):
+    res = numbers(results, "rosenbrock_panels")["results"]
+    # Hessian of Rosenbrock [[1200 x^2 - 400 y + 2, -400 x], [-400 x, 200]] at (-1.5, 2) and at (1, 1)
+    h0 = np.array([[1200 * 2.25 - 800 + 2, 600.0], [600.0, 200.0]])
+    h1 = np.array([[802.0, -400.0], [-400.0, 200.0]])
+    assert math.isclose(res["lambda_max_at_start"], np.linalg.eigvalsh(h0).max(), rel_tol=1e-5)
+    np.testing.assert_allclose(res["eigenvalues_at_minimum"], np.linalg.eigvalsh(h1), rtol=1e-4)
+    runs = res["runs"]
+    assert len(runs) == 18
+    optimizers = {r["optimizer"] for r in runs}
+    assert optimizers == {"GD", "heavy ball 0.9", "heavy ball 0.5", "NAG 0.9", "AdaGrad", "Adam"}
+    f0 = 100 * (2 - 2.25) ** 2 + 2.5**2
+    for r in runs:
+        if not r["diverged"]:
+            assert r["final_loss"] < f0
+    gd = sorted((r["lr"], r["final_loss"]) for r in runs if r["optimizer"] == "GD")
+    assert [lr for lr, _ in gd] == pytest.approx([1e-5, 1e-4, 1e-3])
+    # below the stability bound, a larger step gets further along the valley
+    assert gd[0][1] > gd[1][1] > gd[2][1]
+
+
+def test_schedule_comparison_noise_floor(results):
+    runs = {r["schedule"]: r for r in numbers(results, "schedule_comparison")["results"]["runs"]}
+    assert len(runs) >= 9
+    const = [r for r in runs.values() if "predicted_final_mean_f" in r]
+    assert len(const) == 2
+    for r in const:  # exact E f(x_t) of noisy GD, 32 seeds
+        assert math.isclose(r["final_mean_f"], r["predicted_final_mean_f"], rel_tol=0.2), r
+    floor = runs["constant 0.05"]["predicted_floor"]
+    assert math.isclose(floor, 0.05 / (2 * (2 - 0.1)) + 0.05 / (2 * (2 - 1.0)))
+    for name in ("step decay (x0.5 every T/8)", "exponential (x0.01 over T)", "reduce on plateau (x0.5)"):
+        assert runs[name]["final_mean_f"] < 0.5 * floor, name  # decaying the rate goes below the floor
+
+
+def test_convergence_theory_table(results):
+    rows = numbers(results, "convergence_theory")["results"]["rows"]
+    assert any(r["problem"].startswith("random_kappa") for r in rows)
+    for r in rows:
+        kappa = r["kappa"]
+        assert math.isclose(r["eta_star"], 2 / (r["lambda_max"] + r["lambda_min"]), rel_tol=1e-5)
+        assert math.isclose(r["stability_bound"], 2 / r["lambda_max"], rel_tol=1e-5)
+        assert math.isclose(r["gd_predicted_rate"], (kappa - 1) / (kappa + 1), rel_tol=1e-5, abs_tol=1e-6)
+        q = math.sqrt(kappa)
+        assert math.isclose(r["heavy_ball_predicted_rate"], (q - 1) / (q + 1), rel_tol=1e-5, abs_tol=1e-6)
+        if kappa > 1.5:
+            assert math.isclose(r["gd_measured_rate"], r["gd_predicted_rate"], rel_tol=0.01), r
+            assert math.isclose(r["heavy_ball_measured_rate"], r["heavy_ball_predicted_rate"], rel_tol=0.05), r
+            assert r["heavy_ball_measured_rate"] < r["gd_measured_rate"]  # acceleration
+            assert r["nesterov_measured_rate"] <= r["nesterov_predicted_rate"] * 1.001  # NAG's bound holds
+            assert r["gd_measured_iters"] <= r["gd_predicted_iters"]  # the worst case is an upper bound
+    problems = {r["problem"]: r for r in rows}
+    assert math.isclose(problems["ravine50"]["kappa"], 50, rel_tol=1e-6)
+    assert math.isclose(problems["ravine50"]["eta_star"], 2 / 102, rel_tol=1e-6)
+
+
+def test_sweep_theory_divergence_edge_and_closed_form(results):
+    res = numbers(results, "sweep_theory")["results"]
+    for name in ("isotropic", "ravine10", "ravine50"):
+        r = res[name]
+        assert r["largest_lr_not_growing"] <= r["stability_bound"] * (1 + 1e-6) < r["smallest_lr_growing"]
+        final, theory = np.array(r["final_loss"], float), np.array(r["predicted_final_loss"], float)
+        ok = (theory > 1e-30) & (theory < 1e6)
+        np.testing.assert_allclose(final[ok], theory[ok], rtol=2e-2)
+    grid = res["heavy_ball_grid"]
+    assert grid["cells_off_edge"] > 50 and grid["cells_disagreeing_off_edge"] == 0
+    stable = np.array(grid["predicted_stable"])
+    lrs, momenta = np.array(grid["lrs"]), np.array(grid["momenta"])
+    np.testing.assert_array_equal(stable, lrs[None, :] * 100 < 2 + 2 * momenta[:, None])
+
+
+def test_saddle_escape_time_is_logarithmic(results):
+    res = numbers(results, "saddle_escape")["results"]
+    assert res["classification"] == "strict saddle"
+    assert res["gd_from_stable_subspace_final_distance"] < 1e-10  # converges to the saddle from x2 = 0
+    runs = res["runs"]
+    gd = [r for r in runs if r["optimizer"].startswith("GD")]
+    hb = [r for r in runs if r["optimizer"].startswith("heavy ball")]
+    adam = [r for r in runs if r["optimizer"].startswith("Adam")]
+    assert len(gd) == len(hb) == len(adam) >= 5
+    for r in gd:
+        assert r["escape_step"] == r["predicted_exact"] == math.ceil(math.log(1 / r["delta"]) / math.log(1.1) - 1e-9)
+    for g, h in zip(gd, hb):
+        assert 0 < h["escape_step"] < g["escape_step"]
+        assert abs(h["escape_step"] - h["predicted_asymptotic"]) < 5  # growth rate = root of the companion matrix
+    steps = [r["escape_step"] for r in adam]
+    assert min(steps) > 0 and max(steps) - min(steps) <= 3  # Adam's escape hardly depends on delta
