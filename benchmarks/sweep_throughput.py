@@ -1,0 +1,214 @@
+"""Sweep throughput: jaxgd.sweep against hand-written optax sweeps, a Python loop, and memory as steps grow.
+
+Heavy ball (momentum 0.9) on 2-D Rosenbrock from (-1.5, 2), learning rates log-spaced in [1e-6, 1e-2]:
+
+  (a) jaxgd.sweep (in-loop summaries: final, best, divergence step, grad norm) vs a hand-written
+      optax.inject_hyperparams(optax.sgd) + vmap + lax.scan computing the same summaries (target >= 1.0);
+  (b) vs a Python loop of per-learning-rate jitted runs (target >= 100x);
+  (c) in-loop summaries vs a hand-written final-loss-only sweep (target: <= 1.2x the time);
+  (d) compiled memory of one sweep as steps grow 1e3 -> 1e5 (target: flat).
+
+Prints optimizer-steps/s (runs x steps / seconds, median of --repeats) and the ratios.
+
+    python benchmarks/sweep_throughput.py            # 16384 rates x 5000 steps
+    python benchmarks/sweep_throughput.py --small    # 1024 rates x 500 steps, quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxgd
+from jaxgd import sweeps as S
+
+X0 = (-1.5, 2.0)
+
+
+def rosenbrock(x):
+    return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2
+
+
+def make_momentum(learning_rate):
+    return jaxgd.momentum(learning_rate, 0.9)
+
+
+def timed(fn, repeats: int) -> float:
+    jax.block_until_ready(fn())  # compile and warm up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def hand_written(steps: int, summaries: bool):
+    """What one would write by hand: inject_hyperparams + vmap + lax.scan."""
+    x0 = jnp.asarray(X0)
+
+    def run_one(lr):
+        opt = optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=0.9)
+        state = opt.init(x0)
+        if not summaries:
+
+            def step(c, _):
+                x, s = c
+                u, s = opt.update(jax.grad(rosenbrock)(x), s, x)
+                return (optax.apply_updates(x, u), s), None
+
+            (x, _), _ = jax.lax.scan(step, (x0, state), None, length=steps)
+            return rosenbrock(x)
+
+        f0, g0 = jax.value_and_grad(rosenbrock)(x0)
+        limit = 1e4 * jnp.abs(f0)
+
+        def step(c, t):
+            x, s, f, g, best, div = c
+            u, s2 = opt.update(g, s, x)
+            x2 = optax.apply_updates(x, u)
+            f2, g2 = jax.value_and_grad(rosenbrock)(x2)
+            bad = ~(jnp.isfinite(f2) & (f2 <= limit))
+            ok = (div < 0) & ~bad
+            keep = lambda a, b: jax.tree.map(lambda p, q: jnp.where(ok, p, q), a, b)  # noqa: E731
+            return (
+                keep(x2, x),
+                keep(s2, s),
+                jnp.where(ok, f2, f),
+                keep(g2, g),
+                jnp.where(ok, jnp.minimum(best, f2), best),
+                jnp.where((div < 0) & bad, t + 1, div),
+            ), None
+
+        init = (x0, state, f0, g0, f0, jnp.asarray(-1, jnp.int32))
+        (x, _, f, g, best, div), _ = jax.lax.scan(step, init, jnp.arange(steps, dtype=jnp.int32))
+        return jnp.where(div < 0, f, jnp.inf), best, div, jnp.linalg.norm(g)
+
+    return jax.jit(jax.vmap(run_one))
+
+
+def python_loop(steps: int):
+    """One jitted run per learning rate (compiled once: the rate is an argument), called in a Python loop."""
+    x0 = jnp.asarray(X0)
+
+    @jax.jit
+    def run_one(lr):
+        opt = optax.sgd(lr, momentum=0.9)
+
+        def step(c, _):
+            x, s = c
+            u, s = opt.update(jax.grad(rosenbrock)(x), s, x)
+            return (optax.apply_updates(x, u), s), None
+
+        (x, _), _ = jax.lax.scan(step, (x0, opt.init(x0)), None, length=steps)
+        return rosenbrock(x)
+
+    return run_one
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="1024 rates x 500 steps, 8 loop rates, memory to 1e4")
+    parser.add_argument("--lrs", type=int, default=None, help="number of learning rates (default 16384)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per run (default 5000)")
+    parser.add_argument("--loop-lrs", type=int, default=None, help="rates run in the Python loop (default 64)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    n_lrs = args.lrs or (1024 if args.small else 16384)
+    steps = args.steps or (500 if args.small else 5000)
+    n_loop = args.loop_lrs or (8 if args.small else 64)
+    mem_steps = (100, 1000, 10_000) if args.small else (1000, 10_000, 100_000)
+
+    print(f"jax {jax.__version__}, {jax.devices()[0].platform}: {jax.device_count()} device(s) {jax.devices()[0]}")
+    print(f"heavy ball (0.9) on Rosenbrock from {X0}: {n_lrs} learning rates in [1e-6, 1e-2] x {steps} steps")
+    lrs = np.geomspace(1e-6, 1e-2, n_lrs)
+    problem = jaxgd.problems.rosenbrock()
+    work = n_lrs * steps
+
+    def ours():
+        r = S.sweep(make_momentum, problem, {"learning_rate": lrs}, steps, keep_params=False)
+        return r.final_loss
+
+    lrs_dev = jnp.asarray(lrs, jnp.float32)
+    hand_sum, hand_final = hand_written(steps, True), hand_written(steps, False)
+    t_ours = timed(ours, args.repeats)
+    t_hand = timed(lambda: hand_sum(lrs_dev), args.repeats)
+    t_final = timed(lambda: hand_final(lrs_dev), args.repeats)
+
+    # Same summaries from both (on the finite runs) before comparing speeds.
+    res = S.sweep(make_momentum, problem, {"learning_rate": lrs}, steps, keep_params=False)
+    _, h_best, h_div, _ = (np.asarray(a) for a in hand_sum(lrs_dev))
+    print(
+        f"agreement with hand-written: diverged {int(res.diverged.sum())} vs {int((h_div >= 0).sum())} runs, "
+        f"divergence steps equal in {np.mean(res.diverge_step == h_div):.1%}, best loss within 1e-3 relative in "
+        f"{np.mean(np.isclose(res.best_loss, h_best, rtol=1e-3, atol=1e-6)):.1%} of runs"
+    )
+
+    loop = python_loop(steps)
+    loop_lrs = lrs[:: max(1, n_lrs // n_loop)][:n_loop]
+
+    def loop_all():
+        return [loop(jnp.float32(lr)) for lr in loop_lrs]
+
+    t_loop = timed(loop_all, 1) * n_lrs / len(loop_lrs)
+
+    def rate(t: float) -> str:
+        return f"{work / t:.3e} steps/s ({t:.3f} s)"
+
+    print(f"jaxgd.sweep, summaries:                 {rate(t_ours)}")
+    print(f"hand-written, same summaries:           {rate(t_hand)}")
+    print(f"hand-written, final loss only:          {rate(t_final)}")
+    print(f"Python loop of jitted runs (extrap.):   {rate(t_loop)}  [{len(loop_lrs)} rates timed]")
+    print(f"(a) jaxgd / hand-written (steps/s):     {t_hand / t_ours:.2f}   target >= 1.0")
+    print(f"(b) jaxgd / Python loop (steps/s):      {t_loop / t_ours:.1f}   target >= 100")
+    print(f"(c) summaries / final-only (time):      {t_ours / t_final:.2f}   target <= 1.2")
+
+    # (d) memory: XLA's compiled buffer sizes of one chunk, and the device's peak where it reports one.
+    print("(d) memory as steps grow (one chunk, compiled by XLA):")
+    sizes = []
+    for n in mem_steps:
+        cols = (jnp.asarray(lrs, jnp.float32),)
+        part, static = jaxgd._recipe.partition(jax.tree_util.Partial(problem.fn, **problem.data))
+        x0_table = jnp.asarray(problem.x0)[None, None]
+        scal = [jnp.float32(v) for v in (-np.inf, 1e4, np.inf)]
+        kw = dict(
+            make_optimizer=make_momentum,
+            names=("learning_rate",),
+            loss_static=static,
+            many_problems=False,
+            many_starts=False,
+            steps=n,
+            curve_every=None,
+            track_tol=False,
+            keep_params=False,
+        )
+        compiled = S._sweep_chunk.lower(cols, part, x0_table, *scal, **kw).compile()
+        mem = compiled.memory_analysis()
+        total = None
+        if mem is not None:
+            total = mem.temp_size_in_bytes + mem.output_size_in_bytes + mem.argument_size_in_bytes
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(cols, part, x0_table, *scal))
+        dt = time.perf_counter() - t0
+        stats = jax.devices()[0].memory_stats() or {}
+        peak = stats.get("peak_bytes_in_use")
+        sizes.append(total)
+        print(
+            f"    steps={n:>7}: buffers {total / 2**20 if total is not None else float('nan'):8.2f} MiB"
+            + (f", device peak {peak / 2**20:8.2f} MiB" if peak is not None else "")
+            + f", {n_lrs * n / dt:.3e} steps/s"
+        )
+    if all(s is not None for s in sizes):
+        print(
+            f"    ratio of buffers at {mem_steps[-1]} vs {mem_steps[0]} steps: {sizes[-1] / sizes[0]:.3f}  target ~1.0"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1100 @@
+"""Hyperparameter sweeps: thousands of runs under one ``jit(vmap(lax.scan))``, chunked, saved and sharded.
+
+A jaxgd optimizer is a pytree of its hyperparameters, so ``make_optimizer(**hp)``
+called inside ``vmap`` with traced scalars is an optimizer per run: no
+``optax.inject_hyperparams`` and none of its casts (optax issue 1532).
+
+The pieces:
+
+* spaces, tables of configurations: :func:`grid` (the product of lists),
+  :func:`random_search` with :func:`log_uniform` and :func:`uniform` samplers
+  (Bergstra & Bengio 2012), :func:`refine` (coarse to fine);
+* :func:`sweep`: every configuration x problem x start point, with per-run
+  summaries computed inside the loop (memory O(runs), not O(runs x steps));
+* :class:`SweepResult`: the table and the summaries as arrays, ``best()``,
+  ``save()``/``load()`` (one ``.npz`` written whole);
+* :func:`lr_range_test`: many constant learning rates in parallel for a short budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import io
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgd import _validate
+from jaxgd._recipe import Static, combine, partition
+from jaxgd.problems import Problem
+from jaxgd.runner import _check_loss_output, tree_norm
+
+__all__ = [
+    "Best",
+    "LRRangeTest",
+    "Sampler",
+    "Space",
+    "SweepResult",
+    "coarse_to_fine",
+    "grid",
+    "log_uniform",
+    "lr_range_test",
+    "random_search",
+    "refine",
+    "sweep",
+    "uniform",
+]
+
+_SUMMARIES = ("final_loss", "best_loss", "final_grad_norm", "tol_step", "diverge_step")
+_RANK_BY = ("final_loss", "best_loss", "final_grad_norm", "tol_step")
+
+
+# --------------------------------------------------------------------------- spaces
+
+
+class Space:
+    """A table of hyperparameter configurations: ``columns[name][i]`` is the value of ``name`` in configuration i.
+
+    ``scales[name]`` is ``"log"`` or ``"linear"``: how :func:`refine` narrows that axis.
+    ``kind`` is ``"grid"``, ``"random"`` or ``"table"``.
+    """
+
+    def __init__(self, columns: Mapping[str, Any], scales: Mapping[str, str] | None = None, kind: str = "table"):
+        if not columns:
+            raise ValueError("a space needs at least one hyperparameter")
+        cols = {str(k): _column(k, v) for k, v in columns.items()}
+        lengths = {len(v) for v in cols.values()}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"every column of a space needs the same length, got { {k: len(v) for k, v in cols.items()} }"
+            )
+        self.columns = cols
+        self.scales = {k: (scales or {}).get(k, _infer_scale(v)) for k, v in cols.items()}
+        for k, s in self.scales.items():
+            _validate.one_of(f"scale of {k}", s, ("log", "linear"))
+        self.kind = kind
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def __repr__(self) -> str:
+        return f"Space({self.kind}, {len(self)} configurations of {', '.join(self.names)})"
+
+
+def _column(name: str, values: Any) -> np.ndarray:
+    try:
+        arr = np.asarray(values)
+    except Exception as err:
+        raise TypeError(f"hyperparameter {name!r}: cannot read values {values!r} ({err})") from None
+    arr = arr.reshape(-1) if arr.ndim == 0 else arr
+    if arr.ndim != 1:
+        raise ValueError(f"hyperparameter {name!r}: values must be a flat list, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"hyperparameter {name!r}: empty list of values")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"hyperparameter {name!r}: values must be real numbers, got dtype {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"hyperparameter {name!r}: values must be finite, got {arr.tolist()}")
+    return arr if arr.dtype.kind in "iu" else arr.astype(np.float64)
+
+
+def _infer_scale(values: np.ndarray) -> str:
+    v = np.asarray(values, float)
+    return "log" if np.all(v > 0) and v.max() / v.min() >= 20 else "linear"
+
+
+def grid(**axes: Any) -> Space:
+    """The full grid: every combination of the listed values (the first name varies slowest).
+
+    ``grid(learning_rate=np.geomspace(1e-4, 1e-1, 16), momentum=[0.0, 0.9])`` has 32
+    configurations. A scalar is a fixed value. An axis of positive values spanning
+    a factor of 20 or more is refined on a log scale.
+    """
+    if not axes:
+        raise ValueError("grid needs at least one hyperparameter")
+    cols = {k: _column(k, v) for k, v in axes.items()}
+    mesh = np.meshgrid(*cols.values(), indexing="ij")
+    return Space({k: m.reshape(-1) for k, m in zip(cols, mesh)}, kind="grid")
+
+
+class Sampler(NamedTuple):
+    """A distribution for :func:`random_search`: ``"log_uniform"`` or ``"uniform"`` on [low, high]."""
+
+    kind: str
+    low: float
+    high: float
+
+
+def log_uniform(low: float, high: float) -> Sampler:
+    """log10 x ~ Uniform(log10 low, log10 high): e.g. eta = 10^U(-6, 1) (Bergstra & Bengio 2012)."""
+    _validate.positive("low", low)
+    _validate.positive("high", high)
+    if not high > low:
+        raise ValueError(f"log_uniform needs low < high, got low={low!r}, high={high!r}")
+    return Sampler("log_uniform", float(low), float(high))
+
+
+def uniform(low: float, high: float) -> Sampler:
+    """x ~ Uniform(low, high)."""
+    _validate.finite("low", low)
+    _validate.finite("high", high)
+    if not high > low:
+        raise ValueError(f"uniform needs low < high, got low={low!r}, high={high!r}")
+    return Sampler("uniform", float(low), float(high))
+
+
+def random_search(key: jax.Array, num: int, **samplers: Sampler | float) -> Space:
+    """``num`` configurations drawn independently from the samplers (a float is a fixed value).
+
+    Reproducible: the same key gives the same table; each name draws from its own
+    ``jax.random.fold_in(key, i)``, in float64 on the host.
+    """
+    _validate.positive_int("num", num)
+    if not samplers:
+        raise ValueError("random_search needs at least one hyperparameter")
+    cols, scales = {}, {}
+    for i, (name, s) in enumerate(samplers.items()):
+        if isinstance(s, Sampler):
+            seed = np.asarray(jax.random.key_data(jax.random.fold_in(key, i))).ravel()
+            u = np.random.default_rng(seed.astype(np.uint64).tolist()).uniform(size=num)
+            if s.kind == "log_uniform":
+                cols[name] = 10.0 ** (np.log10(s.low) + u * (np.log10(s.high) - np.log10(s.low)))
+                scales[name] = "log"
+            else:
+                cols[name] = s.low + u * (s.high - s.low)
+                scales[name] = "linear"
+        else:
+            col = _column(name, s)
+            if col.size != 1:
+                raise ValueError(f"random_search: {name!r} must be a sampler or one fixed value, got {col.size} values")
+            cols[name] = np.repeat(col, num)
+    return Space(cols, scales, kind="random")
+
+
+def _as_space(space: Space | Mapping[str, Any]) -> Space:
+    if isinstance(space, Space):
+        return space
+    if isinstance(space, Mapping):
+        return grid(**space)
+    raise TypeError(f"space must be a Space or a dict of value lists, got {type(space).__name__}")
+
+
+# --------------------------------------------------------------------------- results
+
+
+class Best(NamedTuple):
+    """The best configuration: its index in the space, its hyperparameters and the value it was ranked by."""
+
+    index: int
+    hyperparams: dict[str, float]
+    value: float
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepResult:
+    """The outcome of a sweep: one row per run, runs ordered (configuration, problem, start).
+
+    With C configurations, P problems and S starts there are R = C P S runs, so
+    ``result.final_loss.reshape(C, P, S)`` puts the axes back.
+
+    Attributes:
+      hyperparams: name -> (R,) the configuration of each run.
+      problem_index, start_index: (R,) which problem and which start point each run used.
+      final_loss: (R,) f(x_T); +inf where the run diverged.
+      best_loss: (R,) min_t f(x_t) over the steps before divergence.
+      final_grad_norm: (R,) ||grad f|| at the final (or frozen) iterate.
+      tol_step: (R,) first t with f(x_t) <= tol; -1 if never (or no tol).
+      diverge_step: (R,) the step t at which f(x_t) became non-finite or exceeded the
+        blow-up threshold; -1 if the run did not diverge. The run was frozen at x_{t-1}.
+      final_params: the final (or frozen) iterates, leaves with a leading axis R; None if not kept.
+      curve: (R, K) f(x_t) at the steps ``curve_steps`` (NaN from divergence on), or None.
+      curve_steps: (K,) or None.
+      steps: the number of steps of every run.
+      num_configs, num_problems, num_starts: C, P, S.
+      completed: the number of configurations run so far (C once finished; fewer in a
+        partial file of an interrupted sweep, whose remaining rows are NaN / -1).
+      info: the settings (tol, blow-up, scales, ...), as JSON-able values.
+    """
+
+    hyperparams: dict[str, np.ndarray]
+    problem_index: np.ndarray
+    start_index: np.ndarray
+    final_loss: np.ndarray
+    best_loss: np.ndarray
+    final_grad_norm: np.ndarray
+    tol_step: np.ndarray
+    diverge_step: np.ndarray
+    final_params: Any
+    curve: np.ndarray | None
+    curve_steps: np.ndarray | None
+    steps: int
+    num_configs: int
+    num_problems: int
+    num_starts: int
+    completed: int
+    info: dict
+
+    @property
+    def num_runs(self) -> int:
+        return self.num_configs * self.num_problems * self.num_starts
+
+    def __len__(self) -> int:
+        return self.num_runs
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """(R,) True where the run diverged."""
+        return self.diverge_step >= 0
+
+    @property
+    def done(self) -> bool:
+        return self.completed == self.num_configs
+
+    def config_scores(self, by: str = "final_loss", reduce: str = "max") -> np.ndarray:
+        """(C,) a score per configuration, lower is better: ``by`` reduced over problems and starts.
+
+        ``by`` is one of final_loss, best_loss, final_grad_norm, tol_step (a run
+        that never reached tol scores +inf). A configuration with a diverged run,
+        or not yet run, scores +inf. ``reduce`` is ``"max"`` (the worst case) or ``"mean"``.
+        """
+        _validate.one_of("by", by, _RANK_BY)
+        _validate.one_of("reduce", reduce, ("max", "mean"))
+        v = np.asarray(getattr(self, by), float).copy()
+        if by == "tol_step":
+            v[v < 0] = np.inf
+        v[self.diverged | ~np.isfinite(v)] = np.inf
+        v = v.reshape(self.num_configs, -1)
+        v[self.completed :] = np.inf
+        return v.max(1) if reduce == "max" else v.mean(1)
+
+    def best(self, by: str = "final_loss", reduce: str = "max") -> Best:
+        """The configuration with the lowest :meth:`config_scores`; ValueError if every run diverged."""
+        scores = self.config_scores(by, reduce)
+        if not np.any(np.isfinite(scores)):
+            raise ValueError(f"no configuration has a finite {by} (every one diverged, or none has run)")
+        i = int(np.argmin(scores))
+        row = i * self.num_problems * self.num_starts
+        return Best(i, {k: v[row].item() for k, v in self.hyperparams.items()}, float(scores[i]))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result to ``path`` as one ``.npz``: a temporary file in the same folder, then ``os.replace``."""
+        arrays = {f"hp/{k}": v for k, v in self.hyperparams.items()}
+        arrays.update({k: getattr(self, k) for k in ("problem_index", "start_index", *_SUMMARIES)})
+        if self.curve is not None:
+            arrays["curve"], arrays["curve_steps"] = self.curve, self.curve_steps
+        params_keys = None
+        if self.final_params is not None:
+            flat = jax.tree_util.tree_flatten_with_path(self.final_params)[0]
+            params_keys = [jax.tree_util.keystr(p) for p, _ in flat]
+            arrays.update({f"params/{i}": np.asarray(v) for i, (_, v) in enumerate(flat)})
+        meta = {
+            "steps": self.steps,
+            "num_configs": self.num_configs,
+            "num_problems": self.num_problems,
+            "num_starts": self.num_starts,
+            "completed": self.completed,
+            "names": list(self.hyperparams),
+            "params_keys": params_keys,
+            "info": self.info,
+        }
+        arrays["meta"] = np.asarray(json.dumps(meta))
+        _atomic_savez(path, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SweepResult:
+        """Read a file written by :meth:`save`. ``final_params`` comes back as one array when it was one,
+        else as a dict from ``jax.tree_util.keystr`` paths to arrays."""
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            keys = meta["params_keys"]
+            params = None
+            if keys is not None:
+                leaves = [z[f"params/{i}"] for i in range(len(keys))]
+                params = leaves[0] if keys == [""] else dict(zip(keys, leaves))
+            return cls(
+                hyperparams={k: z[f"hp/{k}"] for k in meta["names"]},
+                problem_index=z["problem_index"],
+                start_index=z["start_index"],
+                **{k: z[k] for k in _SUMMARIES},
+                final_params=params,
+                curve=z["curve"] if "curve" in z else None,
+                curve_steps=z["curve_steps"] if "curve_steps" in z else None,
+                steps=meta["steps"],
+                num_configs=meta["num_configs"],
+                num_problems=meta["num_problems"],
+                num_starts=meta["num_starts"],
+                completed=meta["completed"],
+                info=meta["info"],
+            )
+
+
+def _atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        with open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+# --------------------------------------------------------------------------- one run
+
+
+class _Carry(NamedTuple):
+    x: Any
+    state: Any
+    value: jax.Array
+    grad: Any
+    best: jax.Array
+    tol_step: jax.Array
+    div_step: jax.Array
+    t: jax.Array
+
+
+class _Summary(NamedTuple):
+    final_loss: jax.Array
+    best_loss: jax.Array
+    final_grad_norm: jax.Array
+    tol_step: jax.Array
+    diverge_step: jax.Array
+    final_params: Any
+    curve: Any
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
+def _run_one(
+    optimizer: optax.GradientTransformation,
+    loss_fn: Callable,
+    x0: Any,
+    tol: jax.Array,
+    blowup: jax.Array,
+    max_loss: jax.Array,
+    *,
+    steps: int,
+    curve_every: int | None,
+    track_tol: bool,
+    keep_params: bool,
+) -> _Summary:
+    """One run with its summaries in the scan carry; vmapped by :func:`_sweep_chunk`.
+
+    The carry holds x_t with f(x_t) and grad f(x_t) already evaluated, so each
+    step costs one ``value_and_grad`` (as in :func:`jaxgd.run`) and a bad
+    candidate x_{t+1} is rejected before it is accepted: the run stays frozen.
+    Only the loss is checked at each step (a check of every gradient entry costs
+    a reduction per leaf and halves throughput); a non-finite gradient with a
+    finite loss makes the next loss non-finite, caught one step later.
+    """
+    extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
+    value_and_grad = jax.value_and_grad(loss_fn)
+    f0, g0 = value_and_grad(x0)
+    inf = jnp.asarray(jnp.inf, f0.dtype)
+    scale = jnp.where(f0 != 0, jnp.abs(f0), inf)
+    limit = jnp.minimum(max_loss.astype(f0.dtype), jnp.where(jnp.isfinite(blowup), blowup * scale, inf))
+    lowest = jnp.asarray(-jnp.finfo(f0.dtype).max, f0.dtype)
+    limit = jnp.minimum(limit, -lowest)
+    ok0 = jnp.isfinite(f0) & _all_finite(g0)
+    minus1 = jnp.asarray(-1, jnp.int32)
+    zero = jnp.asarray(0, jnp.int32)
+    reached0 = ok0 & (f0 <= tol) if track_tol else jnp.asarray(False)
+    carry = _Carry(
+        x=x0,
+        state=optimizer.init(x0),
+        value=f0,
+        grad=g0,
+        best=jnp.where(ok0, f0, inf),
+        tol_step=jnp.where(reached0, zero, minus1),
+        div_step=jnp.where(ok0, minus1, zero),
+        t=zero,
+    )
+
+    def advance(c: _Carry, _: Any) -> tuple[_Carry, None]:
+        """One unconditional step; the summaries are updated only if the run is still healthy."""
+        if extra:
+            updates, state = optimizer.update(c.grad, c.state, c.x, value=c.value, grad=c.grad, value_fn=loss_fn)
+        else:
+            updates, state = optimizer.update(c.grad, c.state, c.x)
+        x = optax.apply_updates(c.x, updates)
+        value, grad = value_and_grad(x)
+        t = c.t + 1
+        active = c.div_step < 0
+        bad = ~((value <= limit) & (value >= lowest))  # also true for NaN and +-inf
+        ok = active & ~bad
+        tol_step = c.tol_step
+        if track_tol:
+            tol_step = jnp.where(ok & (tol_step < 0) & (value <= tol), t, tol_step)
+        best = jnp.where(ok, jnp.minimum(c.best, value), c.best)
+        div_step = jnp.where(active & bad, t, c.div_step)
+        return _Carry(x, state, value, grad, best, tol_step, div_step, t), None
+
+    def step(c: _Carry, _: Any) -> tuple[_Carry, None]:
+        # The step runs in a scan of length 1 so that XLA materialises the candidate before the
+        # selects that freeze a diverged run: fused into each select, it was recomputed per leaf (5x slower).
+        new, _ = jax.lax.scan(advance, c, None, length=1)
+        ok = new.div_step < 0
+
+        def keep(a, b):
+            return jax.tree.map(lambda p, q: jnp.where(ok, p, q), a, b)
+
+        frozen = keep((new.x, new.state, new.value, new.grad), (c.x, c.state, c.value, c.grad))
+        return new._replace(x=frozen[0], state=frozen[1], value=frozen[2], grad=frozen[3]), None
+
+    def recorded(c: _Carry) -> jax.Array:
+        return jnp.where(c.div_step < 0, c.value, jnp.nan)
+
+    curve = None
+    if curve_every is None:
+        carry, _ = jax.lax.scan(step, carry, None, length=steps)
+    else:
+        n_outer, rem = divmod(steps, curve_every)
+
+        def outer(c, _):
+            c_out, _ = jax.lax.scan(step, c, None, length=curve_every)
+            return c_out, recorded(c)
+
+        parts = []
+        if n_outer:
+            carry, points = jax.lax.scan(outer, carry, None, length=n_outer)
+            parts.append(points)
+        if rem or not n_outer:
+            parts.append(recorded(carry)[None])
+            carry, _ = jax.lax.scan(step, carry, None, length=rem)
+        parts.append(recorded(carry)[None])
+        curve = jnp.concatenate(parts)
+    diverged = carry.div_step >= 0
+    return _Summary(
+        final_loss=jnp.where(diverged, inf, carry.value),
+        best_loss=carry.best,
+        final_grad_norm=tree_norm(carry.grad),
+        tol_step=carry.tol_step,
+        diverge_step=carry.div_step,
+        final_params=carry.x if keep_params else None,
+        curve=curve,
+    )
+
+
+def _curve_steps(steps: int, every: int) -> np.ndarray:
+    n_outer, rem = divmod(steps, every)
+    return np.asarray(list(range(0, n_outer * every + 1, every)) + ([steps] if rem else []), np.int32)
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=(
+        "make_optimizer",
+        "names",
+        "loss_static",
+        "many_problems",
+        "many_starts",
+        "steps",
+        "curve_every",
+        "track_tol",
+        "keep_params",
+    ),
+)
+def _sweep_chunk(
+    columns: tuple,
+    loss_dynamic: list,
+    x0s: Any,
+    tol: jax.Array,
+    blowup: jax.Array,
+    max_loss: jax.Array,
+    *,
+    make_optimizer: Callable,
+    names: tuple[str, ...],
+    loss_static: Static,
+    many_problems: bool,
+    many_starts: bool,
+    steps: int,
+    curve_every: int | None,
+    track_tol: bool,
+    keep_params: bool,
+) -> _Summary:
+    """Summaries of shape (chunk, P, S): configurations x problems x starts, each axis a ``vmap``.
+
+    ``loss_dynamic`` leaves carry a leading problem axis P when ``many_problems``;
+    ``x0s`` leaves carry leading axes (P, S).
+    """
+    run = functools.partial(
+        _run_one, steps=steps, curve_every=curve_every, track_tol=track_tol, keep_params=keep_params
+    )
+
+    def lead(fn, many):
+        if many:
+            return jax.vmap(fn)
+        return lambda *a: jax.tree.map(lambda y: y[None], fn(*jax.tree.map(lambda z: z[0], a)))
+
+    def per_config(values):
+        optimizer = make_optimizer(**dict(zip(names, values)))
+
+        def per_problem(dyn, x0_row):
+            loss_fn = combine(dyn, loss_static)
+            return lead(lambda x0: run(optimizer, loss_fn, x0, tol, blowup, max_loss), many_starts)(x0_row)
+
+        if many_problems:
+            return jax.vmap(per_problem)(loss_dynamic, x0s)
+        return jax.tree.map(lambda y: y[None], per_problem(loss_dynamic, jax.tree.map(lambda z: z[0], x0s)))
+
+    return jax.vmap(per_config)(columns)
+
+
+# --------------------------------------------------------------------------- checks before compiling
+
+
+def _check_factory(make_optimizer: Callable, space: Space) -> None:
+    if not callable(make_optimizer):
+        raise TypeError(f"make_optimizer must be callable, got {type(make_optimizer).__name__}")
+    try:
+        sig = inspect.signature(make_optimizer)
+    except (TypeError, ValueError):
+        sig = None
+    if sig is not None:
+        params = sig.parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        named = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        unknown = [n for n in space.names if n not in named] if not takes_any else []
+        if unknown:
+            raise ValueError(
+                f"make_optimizer does not take {', '.join(map(repr, unknown))}; it takes {', '.join(sorted(named))}"
+            )
+        missing = [
+            n
+            for n, p in params.items()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in space.names
+        ]
+        if missing:
+            raise ValueError(f"make_optimizer needs {', '.join(map(repr, missing))}, which the space does not give")
+    # Build the optimizer at the extreme rows of each column: range checks fail here, before compiling.
+    rows = sorted({int(f(col)) for col in space.columns.values() for f in (np.argmin, np.argmax)})
+    for i in rows:
+        opt = make_optimizer(**{k: v[i].item() for k, v in space.columns.items()})
+        if not (hasattr(opt, "init") and hasattr(opt, "update")):
+            raise TypeError(f"make_optimizer must return an optax GradientTransformation, got {type(opt).__name__}")
+
+
+def _check_tree(name: str, tree: Any) -> None:
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        raise ValueError(f"{name} is an empty pytree")
+    for leaf in leaves:
+        arr = np.asarray(leaf)
+        if arr.dtype.kind not in "fc":
+            raise TypeError(f"{name} must be floating point, got a leaf of dtype {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains non-finite values")
+
+
+def _losses(problem: Any) -> tuple[list[Any], list[Any] | None]:
+    """Losses (callable pytrees) and their default starts (or None) from a Problem, a loss or a list of them."""
+    items = list(problem) if isinstance(problem, (list, tuple)) else [problem]
+    if not items:
+        raise ValueError("an empty list of problems")
+    losses, starts = [], []
+    for p in items:
+        if isinstance(p, Problem):
+            losses.append(jax.tree_util.Partial(p.fn, **p.data))
+            starts.append(p.x0)
+        elif callable(p):
+            losses.append(p)
+            starts.append(None)
+        else:
+            raise TypeError(f"a problem must be a jaxgd.Problem or a callable loss, got {type(p).__name__}")
+    return losses, (None if any(s is None for s in starts) else starts)
+
+
+def _stack(trees: list[Any]) -> Any:
+    return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *trees)
+
+
+def _fingerprint(arrays: list[Any], settings: dict) -> str:
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for a in arrays:
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _devices(devices: Any) -> list[Any]:
+    if devices is None:
+        return list(jax.devices())
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        available = jax.devices()
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices={devices}, but {len(available)} device(s) are available")
+        return list(available[:devices])
+    devices = list(devices)
+    if not devices:
+        raise ValueError("devices is an empty list")
+    return devices
+
+
+def _auto_chunk(per_run_bytes: int, runs_per_config: int, devices: list[Any]) -> int:
+    budget = 1 << 30
+    try:
+        stats = devices[0].memory_stats() or {}
+        if "bytes_limit" in stats:
+            budget = int(stats["bytes_limit"]) // 4
+    except Exception:  # memory_stats is not implemented on every backend
+        pass
+    return max(1, budget * len(devices) // max(1, per_run_bytes * runs_per_config))
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="sweep", unit="run", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def sweep(
+    make_optimizer: Callable[..., optax.GradientTransformation],
+    problem: Problem | Callable[[Any], jax.Array] | Sequence[Problem | Callable[[Any], jax.Array]],
+    space: Space | Mapping[str, Any],
+    steps: int,
+    *,
+    x0: Any = None,
+    x0s: Any = None,
+    tol: float | None = None,
+    blowup: float | None = 1e4,
+    max_loss: float | None = None,
+    curve_every: int | None = None,
+    keep_params: bool = True,
+    chunk_size: int | None = None,
+    out: str | os.PathLike | None = None,
+    devices: Any = None,
+    progress: bool = False,
+) -> SweepResult:
+    """Run ``make_optimizer(**config)`` for every configuration of ``space``, every problem and every start.
+
+    ``make_optimizer`` takes the space's names as keyword arguments, e.g.
+    ``lambda learning_rate, momentum: jaxgd.momentum(learning_rate, momentum)``
+    or just ``jaxgd.momentum``; inside the sweep it is called with traced scalars.
+    ``problem`` is a :class:`jaxgd.Problem`, a loss ``f(params)`` or a list of
+    either with the same structure (e.g. quadratics of several condition
+    numbers): their array data are stacked and mapped over. Starts: ``x0`` (one
+    pytree), ``x0s`` (leaves with a leading axis S) or each problem's ``x0``.
+
+    Every run takes ``steps`` updates inside one ``jit(vmap(lax.scan))`` and keeps
+    only its summaries (see :class:`SweepResult`); ``curve_every=k`` also records
+    f(x_t) every k steps. A run diverges at step t when f(x_t) is non-finite or
+    f(x_t) > ``max_loss`` or > ``blowup`` |f(x_0)|; it is then
+    frozen at x_{t-1}, so nothing non-finite reaches its summaries.
+
+    Scale: runs go in chunks of ``chunk_size`` runs (default: what fits in about a
+    quarter of device memory, 1 GiB on CPU). With ``out``, the result so far is
+    saved after each chunk (one ``.npz``, written whole) and a sweep that finds
+    its own partial file there resumes after the last saved chunk (a file of a
+    different sweep raises ValueError). With several ``devices`` (default: all of
+    ``jax.devices()``; an int takes the first n) the run axis of each chunk is
+    sharded over a 1-D mesh; under ``jax.distributed`` every process calls
+    ``sweep`` with the same arguments. ``progress=True`` shows a tqdm bar.
+    """
+    _validate.positive_int("steps", steps)
+    if curve_every is not None:
+        _validate.positive_int("curve_every", curve_every)
+    if chunk_size is not None:
+        _validate.positive_int("chunk_size", chunk_size)
+    if tol is not None:
+        _validate.finite("tol", tol)
+    if blowup is not None:
+        _validate.positive("blowup", blowup)
+    if max_loss is not None:
+        _validate.finite("max_loss", max_loss)
+    space = _as_space(space)
+    _check_factory(make_optimizer, space)
+
+    losses, default_starts = _losses(problem)
+    if x0 is not None and x0s is not None:
+        raise ValueError("give x0 or x0s, not both")
+    if x0 is not None:
+        x0s = jax.tree.map(lambda a: jnp.asarray(a)[None], x0)
+    if x0s is None and default_starts is None:
+        raise ValueError("a loss that is not a jaxgd.Problem needs a start: pass x0 (or x0s)")
+    num_problems = len(losses)
+    if x0s is not None:
+        _check_tree("x0s", x0s)
+        lead = {np.shape(a)[0] if np.ndim(a) else -1 for a in jax.tree.leaves(x0s)}
+        if len(lead) != 1 or -1 in lead:
+            raise ValueError(f"every leaf of x0s needs the same leading axis (one row per start), got {lead}")
+        num_starts = lead.pop()
+        x0_table = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a), (num_problems, *jnp.shape(a))), x0s)
+    else:
+        num_starts = 1
+        for s in default_starts:
+            _check_tree("the problem's x0", s)
+        try:
+            x0_table = jax.tree.map(lambda a: a[:, None], _stack(default_starts))
+        except ValueError as err:
+            raise ValueError(f"the problems' starts differ in shape ({err}); pass x0s") from None
+
+    parts = [partition(loss) for loss in losses]
+    loss_static = parts[0][1]
+    for i, (dyn, st) in enumerate(parts[1:], 1):
+        shapes0 = [(np.shape(a), jnp.result_type(a)) for a in parts[0][0]]
+        if st != loss_static or [(np.shape(a), jnp.result_type(a)) for a in dyn] != shapes0:
+            raise ValueError(
+                f"problem {i} differs in structure from problem 0 (another function, or data of other shapes): "
+                "problems swept together must differ only in the values of their data"
+            )
+    loss_dynamic = _stack([p[0] for p in parts]) if num_problems > 1 else parts[0][0]
+    first_x0 = jax.tree.map(lambda a: a[0, 0], x0_table)
+    try:
+        hash(loss_static)
+    except TypeError:
+        raise TypeError("the loss has unhashable static parts; make its arrays pytree leaves") from None
+    _check_loss_output(combine(parts[0][0], loss_static), first_x0, ())
+
+    dtype = jnp.result_type(*[a.dtype for a in jax.tree.leaves(first_x0)])
+    real = jnp.finfo(dtype).dtype
+    names = space.names
+    columns_np = tuple(v.astype(real) if v.dtype.kind == "f" else v.astype(np.int32) for v in space.columns.values())
+    num_configs = len(space)
+    runs_per_config = num_problems * num_starts
+    track_tol = tol is not None
+    scalar = functools.partial(jnp.asarray, dtype=real)
+    tol_a, blowup_a = scalar(tol if tol is not None else -np.inf), scalar(blowup if blowup is not None else np.inf)
+    max_loss_a = scalar(max_loss if max_loss is not None else np.inf)
+    curve_steps = _curve_steps(steps, curve_every) if curve_every is not None else None
+
+    # Sizes: one chunk of configurations, a multiple of the number of devices.
+    devs = _devices(devices)
+    n_dev = len(devs)
+    opt0 = make_optimizer(**{k: v[0].item() for k, v in space.columns.items()})
+    state_shape = jax.eval_shape(opt0.init, first_x0)
+    n_elems = sum(math.prod(np.shape(a)) for a in jax.tree.leaves(first_x0))
+    n_state = sum(math.prod(a.shape) for a in jax.tree.leaves(state_shape))
+    per_run = 8 * jnp.dtype(real).itemsize * (4 * n_elems + 2 * n_state + 16 + (len(curve_steps) if curve_every else 0))
+    if chunk_size is None:
+        per_chunk = _auto_chunk(per_run, runs_per_config, devs)
+    else:
+        per_chunk = max(1, chunk_size // runs_per_config)
+    per_chunk = min(per_chunk, num_configs)
+    per_chunk = -(-per_chunk // n_dev) * n_dev
+
+    settings = {
+        "names": list(names),
+        "steps": steps,
+        "tol": tol,
+        "blowup": blowup,
+        "max_loss": max_loss,
+        "curve_every": curve_every,
+        "keep_params": keep_params,
+        "num_problems": num_problems,
+        "num_starts": num_starts,
+        "factory": getattr(make_optimizer, "__qualname__", type(make_optimizer).__name__),
+        "dtype": jnp.dtype(real).name,
+    }
+    fingerprint = _fingerprint([*columns_np, *jax.tree.leaves(loss_dynamic), *jax.tree.leaves(x0_table)], settings)
+    info = {
+        "tol": tol,
+        "blowup": blowup,
+        "max_loss": max_loss,
+        "curve_every": curve_every,
+        "kind": space.kind,
+        "scales": space.scales,
+        "fingerprint": fingerprint,
+    }
+
+    # Output arrays (R = configs x problems x starts), maybe resumed from a partial file.
+    R = num_configs * runs_per_config
+    hyperparams = {k: np.repeat(v, runs_per_config) for k, v in space.columns.items()}
+    grid_idx = np.indices((num_configs, num_problems, num_starts)).reshape(3, -1)
+    result = SweepResult(
+        hyperparams=hyperparams,
+        problem_index=grid_idx[1].astype(np.int32),
+        start_index=grid_idx[2].astype(np.int32),
+        final_loss=np.full(R, np.nan, real),
+        best_loss=np.full(R, np.nan, real),
+        final_grad_norm=np.full(R, np.nan, real),
+        tol_step=np.full(R, -1, np.int32),
+        diverge_step=np.full(R, -1, np.int32),
+        final_params=(
+            jax.tree.map(lambda a: np.full((R, *np.shape(a)), np.nan, np.asarray(a).dtype), first_x0)
+            if keep_params
+            else None
+        ),
+        curve=np.full((R, len(curve_steps)), np.nan, real) if curve_every is not None else None,
+        curve_steps=curve_steps,
+        steps=steps,
+        num_configs=num_configs,
+        num_problems=num_problems,
+        num_starts=num_starts,
+        completed=0,
+        info=info,
+    )
+    completed = 0
+    if out is not None and os.path.exists(out):
+        saved = SweepResult.load(out)
+        if saved.info.get("fingerprint") != fingerprint:
+            raise ValueError(f"{os.fspath(out)!r} holds a different sweep; remove it or choose another out path")
+        completed = saved.completed
+        _copy_rows(result, saved, completed * runs_per_config)
+
+    run_kwargs = dict(
+        make_optimizer=make_optimizer,
+        names=names,
+        loss_static=loss_static,
+        many_problems=num_problems > 1,
+        many_starts=num_starts > 1,
+        steps=steps,
+        curve_every=curve_every,
+        track_tol=track_tol,
+        keep_params=keep_params,
+    )
+    replicated = sharded = None
+    if n_dev > 1:
+        mesh = jax.sharding.Mesh(np.asarray(devs), ("runs",))
+        sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
+        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    shared = (loss_dynamic, x0_table, tol_a, blowup_a, max_loss_a)
+    if replicated is not None:
+        shared = jax.device_put(shared, replicated)
+
+    bar = _progress(R, progress)
+    if bar is not None:
+        bar.update(completed * runs_per_config)
+    try:
+        while completed < num_configs:
+            lo, hi = completed, min(completed + per_chunk, num_configs)
+            idx = np.minimum(np.arange(lo, lo + per_chunk), num_configs - 1)  # pad with the last configuration
+            cols = tuple(c[idx] for c in columns_np)
+            if sharded is not None:
+                cols = jax.device_put(cols, sharded)
+            summary = _run_chunk(cols, shared, run_kwargs)
+            _store(result, summary, lo, hi, runs_per_config)
+            completed = hi
+            result = dataclasses.replace(result, completed=completed)
+            if out is not None:
+                result.save(out)
+            if bar is not None:
+                bar.update((hi - lo) * runs_per_config)
+    finally:
+        if bar is not None:
+            bar.close()
+    return result
+
+
+def _run_chunk(cols: tuple, shared: tuple, run_kwargs: dict) -> _Summary:
+    """One compiled chunk, fetched to the host (gathered across processes under ``jax.distributed``)."""
+    summary = _sweep_chunk(cols, *shared, **run_kwargs)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(summary, tiled=True)
+    return jax.tree.map(np.asarray, summary)
+
+
+def _store(result: SweepResult, summary: _Summary, lo: int, hi: int, runs_per_config: int) -> None:
+    n = hi - lo
+    rows = slice(lo * runs_per_config, hi * runs_per_config)
+
+    def flat(a):
+        a = np.asarray(a)[:n]
+        return a.reshape(n * runs_per_config, *a.shape[3:])
+
+    for k in _SUMMARIES:
+        getattr(result, k)[rows] = flat(getattr(summary, k))
+    if result.curve is not None:
+        result.curve[rows] = flat(summary.curve)
+    if result.final_params is not None:
+        for dst, src in zip(jax.tree.leaves(result.final_params), jax.tree.leaves(summary.final_params)):
+            dst[rows] = flat(src)
+
+
+def _copy_rows(result: SweepResult, saved: SweepResult, n: int) -> None:
+    for k in _SUMMARIES:
+        getattr(result, k)[:n] = getattr(saved, k)[:n]
+    if result.curve is not None:
+        result.curve[:n] = saved.curve[:n]
+    if result.final_params is not None:
+        src = saved.final_params
+        src_leaves = [src] if isinstance(src, np.ndarray) else list(src.values())
+        for dst, s in zip(jax.tree.leaves(result.final_params), src_leaves):
+            dst[:n] = s[:n]
+
+
+# --------------------------------------------------------------------------- coarse to fine
+
+
+def refine(
+    result: SweepResult,
+    num: int | None = None,
+    *,
+    key: jax.Array | None = None,
+    keep: int | None = None,
+    by: str = "final_loss",
+    reduce: str = "max",
+) -> Space:
+    """A narrower space around the ``keep`` best configurations of ``result``.
+
+    For each hyperparameter the new range spans the kept configurations' values,
+    widened to the neighbouring values the sweep tried (a grid: the best value's
+    two grid neighbours; a random search, default ``keep`` = 10% of the runs:
+    the next value tried outside their range). Then ``num`` points per axis on the
+    axis's scale (log or linear): a grid, or with ``key`` a random search of ``num``
+    configurations. Default ``num``: as many values per axis as before (grid) or
+    as many configurations (random).
+    """
+    scores = result.config_scores(by, reduce)
+    if not np.any(np.isfinite(scores)):
+        raise ValueError("refine: no configuration has a finite score to refine around")
+    kind = result.info.get("kind", "table")
+    if keep is None:
+        keep = 1 if kind == "grid" else max(2, math.ceil(0.1 * result.num_configs))
+    _validate.positive_int("keep", keep)
+    order = np.argsort(scores, kind="stable")[:keep]
+    order = order[np.isfinite(scores[order])]
+    step = result.num_problems * result.num_starts
+    ranges: dict[str, tuple[float, float]] = {}
+    counts: dict[str, int] = {}
+    for name, col in result.hyperparams.items():
+        values = col[::step]
+        tried = np.unique(values)
+        counts[name] = len(tried)
+        lo, hi = values[order].min(), values[order].max()
+        below, above = tried[tried < lo], tried[tried > hi]
+        ranges[name] = (float(below.max() if below.size else lo), float(above.min() if above.size else hi))
+    scales = result.info.get("scales", {})
+    if key is not None:
+        n = num if num is not None else result.num_configs
+        samplers: dict[str, Sampler | float] = {}
+        for name, (lo, hi) in ranges.items():
+            if lo == hi:
+                samplers[name] = lo
+            elif scales.get(name) == "log" and lo > 0:
+                samplers[name] = log_uniform(lo, hi)
+            else:
+                samplers[name] = uniform(lo, hi)
+        return random_search(key, n, **samplers)
+    axes = {}
+    for name, (lo, hi) in ranges.items():
+        n = num if num is not None else counts[name]
+        if lo == hi:
+            axes[name] = [lo]
+        elif scales.get(name) == "log" and lo > 0:
+            axes[name] = np.geomspace(lo, hi, n)
+        else:
+            axes[name] = np.linspace(lo, hi, n)
+    space = grid(**axes)
+    space.scales = {k: scales.get(k, space.scales[k]) for k in space.names}
+    return space
+
+
+def coarse_to_fine(
+    make_optimizer: Callable[..., optax.GradientTransformation],
+    problem: Any,
+    space: Space | Mapping[str, Any],
+    steps: int,
+    *,
+    rounds: int = 3,
+    num: int | None = None,
+    key: jax.Array | None = None,
+    by: str = "final_loss",
+    **sweep_kwargs: Any,
+) -> list[SweepResult]:
+    """``rounds`` sweeps, each over :func:`refine` of the one before; returns every round's result."""
+    _validate.positive_int("rounds", rounds)
+    results = [sweep(make_optimizer, problem, space, steps, **sweep_kwargs)]
+    for r in range(1, rounds):
+        sub = None if key is None else jax.random.fold_in(key, r)
+        space = refine(results[-1], num, key=sub, by=by)
+        results.append(sweep(make_optimizer, problem, space, steps, **sweep_kwargs))
+    return results
+
+
+# --------------------------------------------------------------------------- learning-rate range test
+
+
+class LRRangeTest(NamedTuple):
+    """A learning-rate range test.
+
+    Attributes:
+      learning_rates: (n,) the constant rates tried, increasing.
+      final_loss: (n,) f(x_T) after the budget, averaged over problems and starts; +inf where any run diverged.
+      diverge_step: (n,) the earliest divergence step over problems and starts, -1 if none.
+      suggested: the rate with the lowest final loss.
+      largest_stable: the largest rate none of whose runs diverged (an estimate of the stability edge,
+        2 / lambda_max for GD on a quadratic); NaN if every rate diverged.
+      result: the underlying :class:`SweepResult`.
+    """
+
+    learning_rates: np.ndarray
+    final_loss: np.ndarray
+    diverge_step: np.ndarray
+    suggested: float
+    largest_stable: float
+    result: SweepResult
+
+
+def lr_range_test(
+    make_optimizer: Callable[..., optax.GradientTransformation],
+    problem: Any,
+    steps: int = 100,
+    *,
+    learning_rates: Sequence[float] | None = None,
+    low: float = 1e-6,
+    high: float = 10.0,
+    num: int = 64,
+    **sweep_kwargs: Any,
+) -> LRRangeTest:
+    """Run ``num`` constant learning rates, log-spaced in [low, high], in parallel for ``steps`` steps.
+
+    Unlike fastai's single run with an exponentially growing rate (Smith 2017),
+    each rate gets its own run from the same start, so the loss after the
+    budget is a function of the rate alone: no mixing of early and late steps.
+    ``make_optimizer`` takes ``learning_rate`` (e.g. ``jaxgd.sgd``, or
+    ``lambda learning_rate: jaxgd.momentum(learning_rate, 0.9)``). The
+    suggestion is the rate with the lowest final loss; on a quadratic with GD it
+    approaches eta* = 2 / (lambda_max + lambda_min) as ``steps`` grows, below the
+    stability edge 2 / lambda_max (see :mod:`jaxgd.analysis`).
+    """
+    if learning_rates is None:
+        lrs = log_uniform(low, high)  # validates the bounds
+        _validate.positive_int("num", num)
+        learning_rates = np.geomspace(lrs.low, lrs.high, num)
+    lrs_arr = np.sort(np.asarray(learning_rates, float))
+    res = sweep(make_optimizer, problem, {"learning_rate": lrs_arr}, steps, **sweep_kwargs)
+    per = res.num_problems * res.num_starts
+    diverged = res.diverged.reshape(-1, per)
+    final = res.final_loss.reshape(-1, per).astype(float).mean(1)
+    final[diverged.any(1)] = np.inf
+    dstep = np.where(diverged, res.diverge_step.reshape(-1, per), np.iinfo(np.int32).max).min(1)
+    dstep = np.where(diverged.any(1), dstep, -1).astype(np.int32)
+    lrs_used = res.hyperparams["learning_rate"][::per].astype(float)
+    suggested = float(lrs_used[np.argmin(final)]) if np.any(np.isfinite(final)) else float("nan")
+    stable = ~diverged.any(1)
+    largest = float(lrs_used[stable].max()) if stable.any() else float("nan")
+    return LRRangeTest(lrs_used, final, dstep, suggested, largest, res)

@@ -1,0 +1,50 @@
+"""jaxgd.sweep sharded over 8 (forced host) CPU devices gives the same numbers as one device."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import json
+    import jax
+    import numpy as np
+    import jaxgd
+    from jaxgd import sweeps as S
+
+    assert len(jax.devices()) == 8, jax.devices()
+    seen = []
+    inner = S._sweep_chunk
+
+    def spy(*args, **kwargs):
+        out = inner(*args, **kwargs)
+        seen.append(len(out.final_loss.sharding.device_set))
+        return out
+
+    S._sweep_chunk = spy
+    problems = [jaxgd.problems.quadratic(np.array([1.0, k])) for k in (1.0, 30.0)]
+    space = S.grid(learning_rate=np.geomspace(1e-3, 0.2, 13), momentum=[0.0, 0.5, 0.9])
+    kw = dict(tol=1e-3, curve_every=7, chunk_size=2 * 16)
+    sharded = S.sweep(jaxgd.momentum, problems, space, 60, **kw)
+    one = S.sweep(jaxgd.momentum, problems, space, 60, devices=1, **kw)
+    fields = ("final_loss", "best_loss", "final_grad_norm", "tol_step", "diverge_step", "final_params", "curve")
+    equal = {k: bool(np.array_equal(getattr(sharded, k), getattr(one, k), equal_nan=True)) for k in fields}
+    print(json.dumps({"equal": equal, "seen": seen, "diverged": int(sharded.diverged.sum()), "runs": sharded.num_runs}))
+    """
+)
+
+
+def test_sharded_over_8_cpu_devices_equals_one_device():
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert all(out["equal"].values()), out["equal"]
+    assert out["runs"] == 13 * 3 * 2
+    assert 0 < out["diverged"] < out["runs"]  # both kinds of run are compared
+    # 39 configurations in chunks of 16 (a multiple of 8): 3 sharded chunks over 8 devices, then 3 on one device.
+    assert out["seen"] == [8, 8, 8, 1, 1, 1]
