@@ -16,7 +16,6 @@ import argparse
 import ast
 import importlib.util
 import inspect
-import itertools
 import json
 import math
 import os
@@ -43,7 +42,8 @@ range syntax for --param NAME=SPEC:
   0.1,0.2,0.5          a list of values
   log:1e-4:1e-1:20     20 values spaced evenly in log between 1e-4 and 1e-1
   lin:0:0.99:12        12 values spaced evenly between 0 and 0.99
-every combination of the values runs (a full grid), all in one jit(vmap(...)), in chunks.
+every combination of the values runs (a full grid) through jaxgd.sweep, in chunks; the result is
+saved as a .npz after each chunk, and the same command run again resumes an interrupted sweep.
 
 examples:
   jaxgd sweep --problem ravine50 --optimizer sgd --param learning_rate=log:1e-4:0.05:64 --steps 200
@@ -234,52 +234,6 @@ def parse_param(text: str) -> tuple[str, list[float], bool]:
     return name, values, spread
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is optional: fall back to plain lines
-        return None
-    return tqdm(total=total, desc=desc, unit="run", file=sys.stderr)
-
-
-def _grid_sweep(factory, loss, x0, names, grid, steps: int, chunk: int, progress: bool):
-    """Final and best loss of every configuration of ``grid`` (runs x names), vmapped in chunks."""
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    import jaxgd
-
-    def one(values):
-        opt = factory(**dict(zip(names, values)))
-        traj = jaxgd.run(opt, loss, x0, steps, record_every=steps)
-        finite = jnp.isfinite(traj.loss)
-        return traj.loss[-1], jnp.min(jnp.where(finite, traj.loss, jnp.inf)), jnp.all(finite)
-
-    batched = jax.jit(jax.vmap(one))
-    n = len(grid)
-    finals, bests, oks = [], [], []
-    bar = _progress(n, "sweep", progress)
-    for lo in range(0, n, chunk):
-        part = jnp.asarray(grid[lo : lo + chunk], x0.dtype)
-        if len(part) < chunk and n > chunk:  # pad the last chunk: one compilation for all chunks
-            part = jnp.concatenate([part, jnp.repeat(part[-1:], chunk - len(part), axis=0)])
-        f, b, ok = batched(part)
-        m = min(chunk, n - lo)
-        finals.append(np.asarray(f)[:m])
-        bests.append(np.asarray(b)[:m])
-        oks.append(np.asarray(ok)[:m])
-        if bar is not None:
-            bar.update(m)
-        elif progress:
-            print(f"sweep: {lo + m}/{n} runs", file=sys.stderr, flush=True)
-    if bar is not None:
-        bar.close()
-    return np.concatenate(finals), np.concatenate(bests), np.concatenate(oks)
-
-
 def _theory_lines(problem) -> dict[str, float]:
     """2/lambda_max and eta* from the Hessian at the problem's (first) minimiser, when it has one."""
     if problem.minimizers is None:
@@ -315,24 +269,38 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.chunk < 1:
         raise UsageError(f"--chunk must be >= 1, got {args.chunk}")
 
-    import jax
     import numpy as np
 
+    import jaxgd
     from jaxgd import plot
 
-    loss = jax.tree_util.Partial(problem.fn, **problem.data)
-    grid = np.array(list(itertools.product(*(p[1] for p in params))), dtype=float)
-    print(f"sweep: {args.optimizer} on {problem.name}, {len(grid)} runs x {args.steps} steps", file=sys.stderr)
+    space = jaxgd.grid(**{name: values for name, values, _ in params})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"sweep_{args.optimizer}_{problem.name}"
+    print(f"sweep: {args.optimizer} on {problem.name}, {len(space)} runs x {args.steps} steps", file=sys.stderr)
     start = time.perf_counter()
-    final, best, finite = _grid_sweep(
-        factory, loss, problem.x0, names, grid, args.steps, args.chunk, progress=not args.quiet
-    )
+    saved = out / f"{stem}.npz"
+
+    def run_sweep():
+        return jaxgd.sweep(
+            factory, problem, space, args.steps, chunk_size=args.chunk, out=saved, progress=not args.quiet
+        )
+
+    try:  # an interrupted run of the same sweep resumes from its saved chunks
+        swept = run_sweep()
+    except ValueError as err:
+        if "holds a different sweep" not in str(err):
+            raise
+        print(f"sweep: replacing {saved}, the result of a different sweep", file=sys.stderr)
+        saved.unlink()
+        swept = run_sweep()
     seconds = time.perf_counter() - start
+    grid = np.stack([np.asarray(swept.hyperparams[name], dtype=float) for name in names], axis=1)
+    final, best, diverged = swept.final_loss, swept.best_loss, swept.diverged
     fmin = float(problem.minimum) if problem.minimum is not None else 0.0
     order = np.where(np.isfinite(final), final, np.inf)
     best_i = int(np.argmin(order))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     lines = _theory_lines(problem) if "learning_rate" in names else {}
     result = {
         "problem": problem.name,
@@ -342,13 +310,12 @@ def _sweep(args: argparse.Namespace) -> int:
         "grid": grid.tolist(),
         "final_loss": final.tolist(),
         "best_loss": best.tolist(),
-        "diverged": (~finite).tolist(),
+        "diverged": diverged.tolist(),
         "minimum": fmin if problem.minimum is not None else None,
         "best": {"index": best_i, **dict(zip(names, grid[best_i].tolist())), "final_loss": float(final[best_i])},
         "theory_at_minimizer": lines,
         "seconds": seconds,
     }
-    stem = f"sweep_{args.optimizer}_{problem.name}"
     path = out / f"{stem}.json"
     _write_text(path, json.dumps(result, indent=2))
     figure = out / f"{stem}.png"
@@ -392,7 +359,7 @@ def _sweep(args: argparse.Namespace) -> int:
     plot.save(ax, figure)
     summary = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, grid[best_i]))
     print(f"{len(grid)} runs in {seconds:.1f}s; best: {summary}, final loss {final[best_i]:.4g}")
-    print(f"wrote {path} and {figure}")
+    print(f"wrote {path}, {saved} (jaxgd.SweepResult.load) and {figure}")
     return 0
 
 
