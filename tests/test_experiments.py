@@ -189,3 +189,14 @@ def test_saddle_escape_time_is_logarithmic(results):
         assert abs(h["escape_step"] - h["predicted_asymptotic"]) < 5  # growth rate = root of the companion matrix
     steps = [r["escape_step"] for r in adam]
     assert min(steps) > 0 and max(steps) - min(steps) <= 3  # Adam's escape hardly depends on delta
+
+
+def test_random_search_tries_more_learning_rates_than_the_grid(results):
+    best = numbers(results, "search_digits")["results"]["best"]
+    n = numbers(results, "search_digits")["results"]["runs_per_strategy"]
+    assert best["grid"]["runs"] == best["random"]["runs"] == n
+    assert best["grid"]["distinct_learning_rates"] ** 2 == n
+    assert best["random"]["distinct_learning_rates"] == n
+    for strategy in ("grid", "random"):
+        assert best[strategy]["val_accuracy"] > 0.9, best
+        assert 1e-2 <= best[strategy]["learning_rate"] <= 10.0
