@@ -527,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         help="sweep an optimizer's hyperparameters on a problem: result file and plot",
         description="Run an optimizer on a built-in problem over a grid of hyperparameter values, all runs in one "
-        "jit(vmap(...)) per chunk. Writes sweep_OPTIMIZER_PROBLEM.json (every run's final and best loss) and a "
+        "jit(vmap(...)) per chunk. Writes sweep_OPTIMIZER_PROBLEM.json (every run's final and best loss), "
+        "sweep_OPTIMIZER_PROBLEM.npz (the whole jaxgd.SweepResult, saved per chunk) and a "
         "plot: final loss against the hyperparameter (one --param, with 2/lambda_max and eta* from the Hessian "
         "at the minimiser) or a heatmap (two --param).",
         epilog=EPILOG_SWEEP,
