@@ -69,6 +69,57 @@ def test_divergence_step_frozen_params_and_tolerance_step_match_closed_form():
     assert res.tol_step[0] > res.tol_step[1] > 0
 
 
+@pytest.mark.parametrize("where", ["first", "last", "middle"])
+def test_exact_summaries_whatever_the_block_size(where):
+    # The fast loop checks blocks as a whole; divergence step, frozen x_{d-1}, best loss and tol step are
+    # recovered by a replay. Put the divergence step d and the tol step on the first step of a block,
+    # on its last step, and inside it; compare with the closed form of GD on x1^2 + 50 x2^2.
+    eta_div, eta_tol, steps, tol = 0.0203, 0.0195, 400, 1e-3
+    t = np.arange(steps + 1)
+    x_div, f_div = ravine_closed_form(eta_div, t)
+    d = int(np.nonzero(f_div > 1e4 * 28.5)[0][0])
+    x_tol, f_tol = ravine_closed_form(eta_tol, t)
+    k = int(np.nonzero(f_tol <= tol)[0][0])
+    assert 10 < d < steps and 10 < k < steps
+    for target in (d, k):
+        block = {"first": target - 1, "last": target, "middle": 7}[where]  # steps t0+1 .. t0+block form a block
+        with jax.enable_x64(True):
+            ravine = jaxgd.problems.ravine(50.0)
+            res = S.sweep(jaxgd.sgd, ravine, {"learning_rate": [eta_div, eta_tol]}, steps, tol=tol, block=block)
+        assert list(res.diverge_step) == [d, -1] and list(res.tol_step) == [-1, k]
+        np.testing.assert_allclose(res.final_params[0], x_div[d - 1], rtol=1e-10)
+        np.testing.assert_allclose(res.best_loss[0], f_div[:d].min(), rtol=1e-10)
+        np.testing.assert_allclose(res.final_grad_norm[0], np.hypot(2 * x_div[d - 1, 0], 100 * x_div[d - 1, 1]))
+        np.testing.assert_allclose(res.final_params[1], x_tol[-1], rtol=1e-8, atol=1e-300)
+        np.testing.assert_allclose(res.best_loss[1], f_tol.min(), rtol=1e-8)
+        assert res.final_loss[0] == np.inf
+
+
+def test_tol_reached_then_diverged_in_the_same_block_and_a_bad_start():
+    # lr = 0.0203: f dips from 28.5 to 27.32 at step 4 (the x1 term shrinks first), then diverges at step 170.
+    steps, tol, eta = 300, 27.5, 0.0203
+    t = np.arange(steps + 1)
+    x, f = ravine_closed_form(eta, t)
+    d = int(np.nonzero(f > 1e4 * 28.5)[0][0])
+    k = int(np.nonzero(f <= tol)[0][0])
+    assert (k, d) == (3, 170)
+    for block in (1, 4, d + 5):  # with d + 5, tol and divergence fall in the same block
+        with jax.enable_x64(True):
+            res = S.sweep(jaxgd.sgd, jaxgd.problems.ravine(50.0), {"learning_rate": [eta]}, steps, tol=tol, block=block)
+        assert (res.diverge_step[0], res.tol_step[0]) == (d, k)
+        np.testing.assert_allclose(res.final_params[0], x[d - 1], rtol=1e-10)
+        np.testing.assert_allclose(res.best_loss[0], f[:d].min(), rtol=1e-10)
+
+    def log_loss(x):  # NaN at a negative start: diverged at step 0, frozen at x_0
+        return jnp.sum(jnp.log(x))
+
+    res = S.sweep(jaxgd.sgd, log_loss, {"learning_rate": [0.1]}, 10, x0=jnp.array([-1.0, 2.0]))
+    assert res.diverge_step[0] == 0 and res.best_loss[0] == np.inf and res.final_loss[0] == np.inf
+    np.testing.assert_array_equal(res.final_params[0], [-1.0, 2.0])
+    with pytest.raises(ValueError, match="block"):
+        S.sweep(jaxgd.sgd, RAVINE, {"learning_rate": [0.1]}, 10, block=0)
+
+
 def test_diverged_runs_leave_the_others_untouched():
     stable = np.array([0.001, 0.01, 0.019])
     mixed = np.array([0.001, 0.5, 0.01, 1e3, 0.019])  # 1e3 overflows to inf within a few steps in float32
