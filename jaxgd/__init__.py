@@ -1,6 +1,6 @@
 """jaxgd: gradient-based optimizers as pure optax transformations, with problems, analysis and sweeps."""
 
-from jaxgd import analysis, curvature, nn, problems, schedules, sweeps, transforms
+from jaxgd import analysis, curvature, linesearch, nn, problems, schedules, second_order, sweeps, transforms
 from jaxgd._recipe import Optimizer, Schedule
 from jaxgd.optimizers import (
     adadelta,
@@ -17,6 +17,17 @@ from jaxgd.optimizers import (
 )
 from jaxgd.problems import Problem
 from jaxgd.runner import Trajectory, run, tree_norm
+from jaxgd.second_order import (
+    MinimizeResult,
+    bfgs,
+    lbfgs,
+    minimize,
+    newton,
+    newton_cg,
+    nonlinear_cg,
+    regularized_newton,
+    saddle_free_newton,
+)
 from jaxgd.sweeps import (
     Space,
     SweepResult,
@@ -33,6 +44,7 @@ from jaxgd.sweeps import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "MinimizeResult",
     "Optimizer",
     "Problem",
     "Schedule",
@@ -44,23 +56,33 @@ __all__ = [
     "adam",
     "adamax",
     "analysis",
+    "bfgs",
     "chain",
     "coarse_to_fine",
     "curvature",
     "grid",
+    "lbfgs",
+    "linesearch",
     "log_uniform",
     "lr_range_test",
+    "minimize",
     "momentum",
     "nadam",
     "nesterov",
     "nesterov_1983",
+    "newton",
+    "newton_cg",
     "nn",
+    "nonlinear_cg",
     "problems",
     "random_search",
     "refine",
+    "regularized_newton",
     "rmsprop",
     "run",
+    "saddle_free_newton",
     "schedules",
+    "second_order",
     "sgd",
     "sweep",
     "sweeps",

@@ -200,3 +200,16 @@ def test_random_search_tries_more_learning_rates_than_the_grid(results):
     for strategy in ("grid", "random"):
         assert best[strategy]["val_accuracy"] > 0.9, best
         assert 1e-2 <= best[strategy]["learning_rate"] <= 10.0
+
+
+def test_second_order_methods_beat_gd_and_newton_solves_the_quadratic_in_one_step(results):
+    out = numbers(results, "second_order_comparison")["results"]
+    runs = {(r["problem"], r["method"]): r for r in out["runs"]}
+    assert runs[("ravine50", "newton")]["iterations"] == 1
+    # GD at eta* on the ravine: ||grad|| shrinks by (kappa-1)/(kappa+1) per step, as predicted
+    assert abs(runs[("ravine50", "gd")]["iterations"] - out["theory"]["gd_iterations_predicted"]) <= 2
+    for problem in ("ravine50", "rosenbrock", "rosenbrock10", "logistic"):
+        for method in ("newton", "bfgs", "lbfgs", "nonlinear_cg", "newton_cg"):
+            r = runs[(problem, method)]
+            assert r["converged"] and r["grad_norm"] <= 1e-6, r
+            assert r["iterations"] < runs[(problem, "gd")]["iterations"], r

@@ -1,0 +1,507 @@
+"""Line searches: gradient transformations that scale an incoming direction by a step size.
+
+Each is an ``optax.GradientTransformationExtraArgs`` in the style of
+``optax.scale_by_backtracking_linesearch`` and ``optax.scale_by_zoom_linesearch``:
+``update(d, state, x, value=f(x), grad=grad f(x), value_fn=f)`` returns ``a d``
+for a step ``a`` found along the direction ``d``. Place one last in a chain,
+after any direction: a quasi-Newton one (:mod:`jaxgd.second_order`) or a
+first-order one (``jaxgd.chain(jaxgd.sgd(1.0), scale_by_backtracking_linesearch())``).
+
+The state reports the search: the step, the value (and gradient) at the
+accepted point, the number of trials and evaluations, and ``failed``, set when
+no step meeting the search's conditions was found (the step taken is then the
+best step with sufficient decrease, or 0). ``has_aux=True`` accepts objectives
+returning ``(value, aux)`` (optax issue 1053). Keyword arguments of ``update``
+that ``value_fn`` accepts by name (data, say) are passed on to it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgd import _validate
+
+__all__ = [
+    "LinesearchState",
+    "scale_by_backtracking_linesearch",
+    "scale_by_exact_linesearch",
+    "scale_by_zoom_linesearch",
+]
+
+InitialGuess = Literal["one", "keep", "quadratic"]
+
+
+class LinesearchState(NamedTuple):
+    """State of a line search, describing its last round.
+
+    Attributes:
+      learning_rate: the step a accepted (0 when nothing was accepted).
+      value: f at the accepted point x + a d (f(x) when a = 0).
+      grad: grad f at the accepted point, or None when the search does not compute it.
+      value_init: f(x) at the start of the last round (for the next initial guess).
+      slope_init: the slope grad f(x) . d at the start of the last round.
+      num_steps: trial steps evaluated in the last round.
+      n_fev: function evaluations in the last round.
+      n_gev: gradient evaluations in the last round.
+      failed: True when no step met the search's conditions.
+    """
+
+    learning_rate: jax.Array
+    value: jax.Array
+    grad: Any
+    value_init: jax.Array
+    slope_init: jax.Array
+    num_steps: jax.Array
+    n_fev: jax.Array
+    n_gev: jax.Array
+    failed: jax.Array
+
+
+# --------------------------------------------------------------------------- helpers shared with second_order
+
+
+def fn_kwargs(value_fn: Callable, extra_args: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``extra_args`` that ``value_fn`` takes by name (its data, say)."""
+    if not extra_args:
+        return {}
+    try:
+        params = inspect.signature(value_fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(extra_args)
+    return {k: v for k, v in extra_args.items() if k in params}
+
+
+def scalar_fn(value_fn: Callable | None, has_aux: bool, kwargs: dict[str, Any], who: str) -> Callable:
+    """``x -> f(x)``, dropping the aux output when ``has_aux``; a clear error when value_fn is missing."""
+    if value_fn is None:
+        raise TypeError(f"{who} needs the objective: call update(..., value=f(x), grad=g, value_fn=f)")
+
+    def f(x):
+        out = value_fn(x, **kwargs)
+        return out[0] if has_aux else out
+
+    return f
+
+
+def _real_dtype(params: Any) -> Any:
+    return jnp.real(jnp.empty((), jax.tree.leaves(params)[0].dtype)).dtype
+
+
+def _counter() -> jax.Array:
+    return jnp.zeros([], jnp.int32)
+
+
+def _init_state(params: Any, store_grad: bool) -> LinesearchState:
+    dtype = _real_dtype(params)
+    return LinesearchState(
+        learning_rate=jnp.ones([], dtype),
+        value=jnp.asarray(jnp.inf, dtype),
+        grad=optax.tree.zeros_like(params) if store_grad else None,
+        value_init=jnp.asarray(jnp.inf, dtype),
+        slope_init=jnp.zeros([], dtype),
+        num_steps=_counter(),
+        n_fev=_counter(),
+        n_gev=_counter(),
+        failed=jnp.zeros([], bool),
+    )
+
+
+def _check_common(max_steps: Any, c1: Any) -> None:
+    _validate.positive_int("max_steps", max_steps)
+    _validate.in_closed_interval("c1", c1, 0.0, 1.0)
+    for v in _validate._values(c1):
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"c1 must lie in (0, 1), got c1={v!r}")
+
+
+def _initial_guess(
+    strategy: str, state: LinesearchState, value: jax.Array, slope: jax.Array, grad_norm: jax.Array
+) -> jax.Array:
+    """The first trial step: 1, the previous step, or scipy's 2 (f_k - f_{k-1}) / slope (Nocedal & Wright (3.60))."""
+    one = jnp.ones_like(slope)
+    if strategy == "one":
+        return one
+    if strategy == "keep":
+        return jnp.where(state.learning_rate > 0, state.learning_rate, one)
+    prev = jnp.where(jnp.isfinite(state.value_init), state.value_init, value + 0.5 * grad_norm)
+    guess = jnp.minimum(one, 1.01 * 2.0 * (value - prev) / slope)
+    return jnp.where(jnp.isfinite(guess) & (guess > 0), guess, one)
+
+
+# --------------------------------------------------------------------------- backtracking (Armijo)
+
+
+def scale_by_backtracking_linesearch(
+    max_steps: int = 30,
+    c1: jax.typing.ArrayLike = 1e-4,
+    decrease_factor: jax.typing.ArrayLike = 0.5,
+    increase_factor: jax.typing.ArrayLike = jnp.inf,
+    max_learning_rate: jax.typing.ArrayLike = 1.0,
+    *,
+    store_grad: bool = False,
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """Backtracking line search for the Armijo (sufficient decrease) condition::
+
+        f(x + a d) <= f(x) + c1 a grad f(x) . d
+
+    Starts from a = min(increase_factor a_prev, max_learning_rate) (the default,
+    ``increase_factor=inf``, starts every round at max_learning_rate = 1, as
+    Newton's method wants) and multiplies a by ``decrease_factor`` until the
+    condition holds, for at most ``max_steps`` trials. With
+    ``decrease_factor=0.8, increase_factor=1.5`` it is
+    ``optax.scale_by_backtracking_linesearch``'s default. If d is not a descent
+    direction (grad f . d >= 0) or no trial succeeds, the step is 0 and
+    ``failed`` is set. ``store_grad=True`` also returns grad f at the accepted point.
+
+    Reference: Armijo (1966); Nocedal & Wright (2006), Algorithm 3.1.
+    """
+    _check_common(max_steps, c1)
+    _validate.in_closed_interval("decrease_factor", decrease_factor, 0.0, 1.0)
+    for v in _validate._values(decrease_factor):
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"decrease_factor must lie in (0, 1), got decrease_factor={v!r}")
+    for v in _validate._values(increase_factor):
+        if not v >= 1.0:
+            raise ValueError(f"increase_factor must be >= 1, got increase_factor={v!r}")
+    _validate.positive("max_learning_rate", max_learning_rate)
+
+    def init_fn(params):
+        return _init_state(params, store_grad)
+
+    def update_fn(updates, state, params, *, value=None, grad=None, value_fn=None, **extra_args):
+        f = scalar_fn(value_fn, has_aux, fn_kwargs(value_fn, extra_args), "scale_by_backtracking_linesearch")
+        if grad is None:
+            grad = jax.grad(f)(params)
+            value = f(params) if value is None else value
+        value = jnp.asarray(value)
+        slope = optax.tree.vdot(updates, grad).real.astype(value.dtype)
+        descent = slope < 0
+        guess = jnp.minimum(increase_factor * state.learning_rate, max_learning_rate).astype(value.dtype)
+
+        def armijo(a, f_a):
+            return f_a <= value + c1 * a * slope
+
+        def cond(carry):
+            i, _, _, ok = carry
+            return descent & ~ok & (i < max_steps)
+
+        def body(carry):
+            i, a, _, _ = carry
+            a = jnp.where(i > 0, decrease_factor * a, a).astype(value.dtype)
+            f_a = f(optax.tree.add_scale(params, a, updates)).astype(value.dtype)
+            return i + 1, a, f_a, armijo(a, f_a)
+
+        n, a, f_a, ok = jax.lax.while_loop(cond, body, (_counter(), guess, value, jnp.zeros([], bool)))
+        step = jnp.where(ok, a, 0.0).astype(value.dtype)
+        new_value = jnp.where(ok, f_a, value)
+        new_grad = None
+        n_gev = _counter()
+        if store_grad:
+            new_x = optax.tree.add_scale(params, step, updates)
+            new_grad = jax.lax.cond(ok, jax.grad(f), lambda _: grad, new_x)
+            new_grad = optax.tree.cast_like(new_grad, grad)
+            n_gev = ok.astype(jnp.int32)
+        new_state = LinesearchState(
+            learning_rate=jnp.where(ok, a, state.learning_rate).astype(state.learning_rate.dtype),
+            value=new_value.astype(state.value.dtype),
+            grad=new_grad,
+            value_init=value.astype(state.value.dtype),
+            slope_init=slope.astype(state.value.dtype),
+            num_steps=n,
+            n_fev=n,
+            n_gev=n_gev,
+            failed=~ok,
+        )
+        return optax.tree.scale(step, updates), new_state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+# --------------------------------------------------------------------------- strong Wolfe (zoom)
+
+
+class _Zoom(NamedTuple):
+    count: jax.Array
+    zooming: jax.Array
+    done: jax.Array
+    wolfe: jax.Array
+    trial: jax.Array
+    prev: jax.Array  # previous trial (bracketing phase) and its value and slope
+    f_prev: jax.Array
+    s_prev: jax.Array
+    lo: jax.Array
+    f_lo: jax.Array
+    s_lo: jax.Array
+    hi: jax.Array
+    f_hi: jax.Array
+    s_hi: jax.Array
+    best: jax.Array  # best step with sufficient decrease so far, its value and gradient
+    f_best: jax.Array
+    g_best: Any
+
+
+def _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi):
+    """Minimiser of the cubic through (lo, f_lo, s_lo), (hi, f_hi, s_hi), kept in the middle 80% of the
+    interval; bisection when the cubic has no minimiser there (Nocedal & Wright (3.59))."""
+    width = hi - lo
+    d1 = s_lo + s_hi - 3.0 * (f_lo - f_hi) / (lo - hi)
+    rad = d1 * d1 - s_lo * s_hi
+    d2 = jnp.sign(width) * jnp.sqrt(jnp.maximum(rad, 0.0))
+    a = hi - width * (s_hi + d2 - d1) / (s_hi - s_lo + 2.0 * d2)
+    left, right = jnp.minimum(lo, hi), jnp.maximum(lo, hi)
+    margin = 0.1 * jnp.abs(width)
+    ok = jnp.isfinite(a) & (rad >= 0) & (a >= left + margin) & (a <= right - margin)
+    return jnp.where(ok, a, 0.5 * (lo + hi))
+
+
+def scale_by_zoom_linesearch(
+    max_steps: int = 30,
+    c1: jax.typing.ArrayLike = 1e-4,
+    c2: jax.typing.ArrayLike = 0.9,
+    max_learning_rate: jax.typing.ArrayLike = jnp.inf,
+    increase_factor: jax.typing.ArrayLike = 2.0,
+    approx_dec_rtol: jax.typing.ArrayLike | None = None,
+    *,
+    initial_guess: InitialGuess = "one",
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """Line search for the strong Wolfe conditions (bracketing, then zoom)::
+
+        f(x + a d) <= f(x) + c1 a grad f(x) . d        (sufficient decrease)
+        |grad f(x + a d) . d| <= c2 |grad f(x) . d|      (curvature)
+
+    Bracketing grows a from the initial guess by ``increase_factor`` until an
+    interval holding a strong Wolfe step is found; zoom shrinks it by safeguarded
+    cubic interpolation (bisection as fallback). Each trial costs one value and
+    gradient; the value and gradient at the accepted step are kept in the state
+    (so a loop need not evaluate them again). ``initial_guess``: ``"one"``
+    (Newton and quasi-Newton directions), ``"keep"`` (the last step) or
+    ``"quadratic"`` (a = 2 (f_k - f_{k-1}) / slope, scipy's choice, for
+    conjugate gradients). ``approx_dec_rtol`` (None: off) also accepts Hager &
+    Zhang's approximate Wolfe decrease, slope(a) <= (2 c1 - 1) slope(0) with
+    f(x + a d) <= f(x) + approx_dec_rtol |f(x)|, which avoids failures from
+    rounding near a minimiser (optax uses 1e-6). If ``max_steps`` trials find no
+    strong Wolfe step, the best step with sufficient decrease (or 0) is taken
+    and ``failed`` is set.
+
+    References: Nocedal & Wright (2006), Algorithms 3.5 and 3.6; Hager & Zhang (2006).
+    """
+    _check_common(max_steps, c1)
+    for v1 in _validate._values(c1):
+        for v2 in _validate._values(c2):
+            if not v1 < v2 < 1.0:
+                raise ValueError(f"need 0 < c1 < c2 < 1, got c1={v1!r}, c2={v2!r}")
+    for v in _validate._values(max_learning_rate):
+        if not v > 0:
+            raise ValueError(f"max_learning_rate must be positive, got max_learning_rate={v!r}")
+    for v in _validate._values(increase_factor):
+        if not (v > 1.0 and v < jnp.inf):
+            raise ValueError(f"increase_factor must be > 1 and finite, got increase_factor={v!r}")
+    if approx_dec_rtol is not None:
+        _validate.nonnegative("approx_dec_rtol", approx_dec_rtol)
+    _validate.one_of("initial_guess", initial_guess, ("one", "keep", "quadratic"))
+
+    def init_fn(params):
+        return _init_state(params, True)
+
+    def update_fn(updates, state, params, *, value=None, grad=None, value_fn=None, **extra_args):
+        f = scalar_fn(value_fn, has_aux, fn_kwargs(value_fn, extra_args), "scale_by_zoom_linesearch")
+        value_and_grad = jax.value_and_grad(f)
+        if grad is None or value is None:
+            value, grad = value_and_grad(params)
+        value = jnp.asarray(value)
+        dtype = value.dtype
+        slope = optax.tree.vdot(updates, grad).real.astype(dtype)
+        descent = slope < 0
+        guess = _initial_guess(initial_guess, state, value, slope, optax.tree.norm(grad))
+        guess = jnp.minimum(guess, max_learning_rate).astype(dtype)
+        threshold = 10 * jnp.finfo(dtype).eps
+
+        def sufficient(a, f_a, s_a):
+            ok = f_a <= value + c1 * a * slope
+            if approx_dec_rtol is not None:
+                approx = (s_a <= (2 * c1 - 1) * slope) & (f_a <= value + approx_dec_rtol * jnp.abs(value))
+                ok = ok | approx
+            return ok & jnp.isfinite(f_a) & jnp.isfinite(s_a)
+
+        def cond(z: _Zoom):
+            return ~z.done & (z.count < max_steps)
+
+        def body(z: _Zoom) -> _Zoom:
+            a = z.trial
+            f_a, g_a = value_and_grad(optax.tree.add_scale(params, a, updates))
+            f_a = jnp.asarray(f_a).astype(dtype)
+            s_a = optax.tree.vdot(updates, g_a).real.astype(dtype)
+            dec = sufficient(a, f_a, s_a)
+            curv = jnp.abs(s_a) <= -c2 * slope
+            better = dec & (f_a <= z.f_best)
+            best, f_best, g_best = optax.tree.where(better, (a, f_a, g_a), (z.best, z.f_best, z.g_best))
+
+            # bracketing phase (Algorithm 3.5)
+            b_hi = ~dec | ((f_a >= z.f_prev) & (z.count > 0))
+            b_wolfe = ~b_hi & curv
+            b_swap = ~b_hi & ~curv & (s_a >= 0)
+            b_grow = ~b_hi & ~curv & (s_a < 0)
+            at_max = a >= max_learning_rate
+            # zoom phase (Algorithm 3.6)
+            z_hi = ~dec | (f_a >= z.f_lo)
+            z_wolfe = ~z_hi & curv
+            z_flip = ~z_hi & ~curv & (s_a * (z.hi - z.lo) >= 0)
+
+            zoom = z.zooming
+            wolfe = jnp.where(zoom, z_wolfe, b_wolfe)
+            if_b = (
+                jnp.where(b_hi, z.prev, a),
+                jnp.where(b_hi, z.f_prev, f_a),
+                jnp.where(b_hi, z.s_prev, s_a),
+                jnp.where(b_hi, a, z.prev),
+                jnp.where(b_hi, f_a, z.f_prev),
+                jnp.where(b_hi, s_a, z.s_prev),
+            )
+            new_hi_is_lo = z_flip
+            if_z = (
+                jnp.where(z_hi, z.lo, a),
+                jnp.where(z_hi, z.f_lo, f_a),
+                jnp.where(z_hi, z.s_lo, s_a),
+                jnp.where(z_hi, a, jnp.where(new_hi_is_lo, z.lo, z.hi)),
+                jnp.where(z_hi, f_a, jnp.where(new_hi_is_lo, z.f_lo, z.f_hi)),
+                jnp.where(z_hi, s_a, jnp.where(new_hi_is_lo, z.s_lo, z.s_hi)),
+            )
+            lo, f_lo, s_lo, hi, f_hi, s_hi = (jnp.where(zoom, zi, bi) for zi, bi in zip(if_z, if_b))
+            enter_zoom = ~zoom & (b_hi | b_swap)
+            zooming = zoom | enter_zoom
+            grow = ~zoom & b_grow
+            next_trial = jnp.where(
+                grow, jnp.minimum(increase_factor * a, max_learning_rate), _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi)
+            )
+            tiny = zooming & (jnp.abs(hi - lo) <= threshold * jnp.maximum(jnp.abs(hi), jnp.abs(lo)))
+            done = wolfe | (grow & at_max) | tiny
+            best, f_best, g_best = optax.tree.where(wolfe, (a, f_a, g_a), (best, f_best, g_best))
+            return _Zoom(
+                count=z.count + 1,
+                zooming=zooming,
+                done=done,
+                wolfe=wolfe,
+                trial=next_trial.astype(dtype),
+                prev=jnp.where(grow, a, z.prev),
+                f_prev=jnp.where(grow, f_a, z.f_prev),
+                s_prev=jnp.where(grow, s_a, z.s_prev),
+                lo=lo,
+                f_lo=f_lo,
+                s_lo=s_lo,
+                hi=hi,
+                f_hi=f_hi,
+                s_hi=s_hi,
+                best=best,
+                f_best=f_best,
+                g_best=optax.tree.cast_like(g_best, grad),
+            )
+
+        zero = jnp.zeros([], dtype)
+        z0 = _Zoom(
+            count=_counter(),
+            zooming=jnp.zeros([], bool),
+            done=~descent,
+            wolfe=jnp.zeros([], bool),
+            trial=guess,
+            prev=zero,
+            f_prev=value,
+            s_prev=slope,
+            lo=zero,
+            f_lo=value,
+            s_lo=slope,
+            hi=zero,
+            f_hi=value,
+            s_hi=slope,
+            best=zero,
+            f_best=value,
+            g_best=grad,
+        )
+        z = jax.lax.while_loop(cond, body, z0)
+        new_state = LinesearchState(
+            learning_rate=jnp.where(z.best > 0, z.best, state.learning_rate).astype(state.learning_rate.dtype),
+            value=z.f_best.astype(state.value.dtype),
+            grad=optax.tree.cast_like(z.g_best, state.grad),
+            value_init=value.astype(state.value.dtype),
+            slope_init=slope.astype(state.value.dtype),
+            num_steps=z.count,
+            n_fev=z.count,
+            n_gev=z.count,
+            failed=~z.wolfe,
+        )
+        return optax.tree.scale(z.best, updates), new_state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+# --------------------------------------------------------------------------- exact (1-D Newton)
+
+
+def scale_by_exact_linesearch(
+    max_steps: int = 1, tol: jax.typing.ArrayLike = 0.0, *, has_aux: bool = False
+) -> optax.GradientTransformationExtraArgs:
+    """Exact line search by Newton's method on phi(a) = f(x + a d)::
+
+        a <- a - phi'(a) / phi''(a),   from a = 0
+
+    phi'' comes from forward-over-reverse differentiation (a Hessian-vector
+    product). On a quadratic one iteration (the default) gives the exact
+    minimiser a* = -grad f . d / d^T H d, the line search of linear conjugate
+    gradients; elsewhere it is a local 1-D Newton method without safeguards:
+    ``failed`` is set if phi'' <= 0 or the result is not finite (the step is then 0).
+    Iterations stop early once |phi'(a)| <= tol.
+    """
+    _validate.positive_int("max_steps", max_steps)
+    _validate.nonnegative("tol", tol)
+
+    def init_fn(params):
+        return _init_state(params, False)
+
+    def update_fn(updates, state, params, *, value=None, grad=None, value_fn=None, **extra_args):
+        f = scalar_fn(value_fn, has_aux, fn_kwargs(value_fn, extra_args), "scale_by_exact_linesearch")
+        dtype = _real_dtype(params)
+
+        def phi(a):
+            return f(optax.tree.add_scale(params, a, updates))
+
+        dphi = jax.grad(phi)
+        d2phi = jax.grad(dphi)
+
+        def cond(carry):
+            i, a, ok = carry
+            return ok & (i < max_steps) & (jnp.abs(dphi(a)) > tol)
+
+        def body(carry):
+            i, a, _ = carry
+            curv = d2phi(a)
+            a_new = a - dphi(a) / curv
+            return i + 1, a_new.astype(dtype), (curv > 0) & jnp.isfinite(a_new)
+
+        n, a, ok = jax.lax.while_loop(cond, body, (_counter(), jnp.zeros([], dtype), jnp.ones([], bool)))
+        ok = ok & jnp.isfinite(a)
+        step = jnp.where(ok, a, 0.0).astype(dtype)
+        new_value = phi(step) if value is None else jnp.where(ok, phi(step), value)
+        slope = optax.tree.vdot(updates, grad).real if grad is not None else dphi(jnp.zeros([], dtype))
+        new_state = LinesearchState(
+            learning_rate=step.astype(state.learning_rate.dtype),
+            value=jnp.asarray(new_value).astype(state.value.dtype),
+            grad=None,
+            value_init=(state.value_init if value is None else jnp.asarray(value)).astype(state.value.dtype),
+            slope_init=jnp.asarray(slope).astype(state.value.dtype),
+            num_steps=n,
+            n_fev=n + 1,
+            n_gev=2 * n,
+            failed=~ok,
+        )
+        return optax.tree.scale(step, updates), new_state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
