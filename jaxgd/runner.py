@@ -28,6 +28,7 @@ class Trajectory(NamedTuple):
       update_ratio: (T,) ||u_t|| / ||x_t||, the update-to-parameter ratio (r ~ 1e-3 heuristic).
       final_params: x_T.
       final_state: the optimizer state after T updates.
+      final_aux: the loss's aux output at x_T (``has_aux=True``), else None.
     """
 
     steps: jax.Array
@@ -37,6 +38,7 @@ class Trajectory(NamedTuple):
     update_ratio: jax.Array
     final_params: Any
     final_state: Any
+    final_aux: Any = None
 
 
 def tree_norm(tree: Any) -> jax.Array:
@@ -75,6 +77,7 @@ def run(
     record_every: int = 1,
     batches: Any = None,
     key: jax.Array | None = None,
+    has_aux: bool = False,
 ) -> Trajectory:
     """Run ``optimizer`` on ``loss`` from ``params`` for ``steps`` updates.
 
@@ -85,6 +88,9 @@ def run(
 
     Transforms that take extra arguments (line searches, reduce-on-plateau)
     receive ``value``, ``grad`` and ``value_fn``, as ``optax.lbfgs`` expects.
+    With ``has_aux=True`` the loss returns ``(value, aux)``; ``value_fn`` then
+    does too (build such transforms with ``has_aux=True``), and the aux at x_T
+    is kept in ``final_aux``.
 
     The whole run is one ``jit``-compiled ``lax.scan``. The optimizer's and the
     loss's array leaves are traced arguments: running again with other
@@ -97,40 +103,58 @@ def run(
     if key is not None:
         key = jnp.asarray(key)
     dynamic, static = partition((optimizer, loss))
-    return _run(dynamic, static, params, batches, key, steps=steps, record_every=record_every)
+    return _run(dynamic, static, params, batches, key, steps=steps, record_every=record_every, has_aux=bool(has_aux))
 
 
 def _loss_args(batch: Any, key: Any) -> tuple:
     return tuple(a for a in (batch, key) if a is not None)
 
 
-def _evaluate(loss_fn: Callable, params: Any, args: tuple) -> tuple[jax.Array, Any]:
+def _evaluate(loss_fn: Callable, params: Any, args: tuple, has_aux: bool = False) -> tuple[jax.Array, Any, Any]:
+    """(value, grad, aux); aux is None unless ``has_aux``."""
+    if has_aux:
+        (value, aux), grad = jax.value_and_grad(loss_fn, has_aux=True)(params, *args)
+        return value, grad, aux
     value, grad = jax.value_and_grad(loss_fn)(params, *args)
-    return value, grad
+    return value, grad, None
 
 
-def _check_loss_output(loss_fn: Callable, params: Any, args: tuple) -> None:
+def _check_loss_output(loss_fn: Callable, params: Any, args: tuple, has_aux: bool = False) -> None:
     out = jax.eval_shape(loss_fn, params, *args)
+    if has_aux:
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError("with has_aux=True the loss must return a pair (value, aux)")
+        out = out[0]
+    elif isinstance(out, tuple):
+        raise TypeError("the loss returned a tuple; pass has_aux=True if it returns (value, aux)")
     if not hasattr(out, "shape") or out.shape != ():
         shape = getattr(out, "shape", type(out).__name__)
         raise TypeError(f"loss must return a scalar, got {shape}")
 
 
-@functools.partial(jax.jit, static_argnames=("static", "steps", "record_every"))
+@functools.partial(jax.jit, static_argnames=("static", "steps", "record_every", "has_aux"))
 def _run(
-    dynamic: list, static: Static, params: Any, batches: Any, key: Any, *, steps: int, record_every: int
+    dynamic: list,
+    static: Static,
+    params: Any,
+    batches: Any,
+    key: Any,
+    *,
+    steps: int,
+    record_every: int,
+    has_aux: bool = False,
 ) -> Trajectory:
     optimizer, loss_fn = combine(dynamic, static)
     extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
     keys = jax.random.split(key, steps) if key is not None else None
     xs_all = (batches, keys)
     first = jax.tree.map(lambda x: x[0], xs_all)
-    _check_loss_output(loss_fn, params, _loss_args(*first))
+    _check_loss_output(loss_fn, params, _loss_args(*first), has_aux)
 
     def one_step(carry, xs):
         x, state = carry
         args = _loss_args(*xs)
-        value, grad = _evaluate(loss_fn, x, args)
+        value, grad, _ = _evaluate(loss_fn, x, args, has_aux)
         if extra:
 
             def value_fn(p):
@@ -168,7 +192,7 @@ def _run(
         recorded.append(jax.tree.map(lambda a: a[None], carry[0]))
     final_params, final_state = carry
     last = jax.tree.map(lambda x: x[-1], xs_all)
-    final_value, final_grad = _evaluate(loss_fn, final_params, _loss_args(*last))
+    final_value, final_grad, final_aux = _evaluate(loss_fn, final_params, _loss_args(*last), has_aux)
     loss_hist, gnorm_hist, ratio_hist = (jnp.concatenate(parts) for parts in zip(*metrics))
     recorded_steps = list(range(0, n_outer * record_every + 1, record_every)) + ([steps] if rem else [])
     return Trajectory(
@@ -179,4 +203,5 @@ def _run(
         update_ratio=ratio_hist,
         final_params=final_params,
         final_state=final_state,
+        final_aux=final_aux,
     )

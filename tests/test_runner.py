@@ -162,3 +162,24 @@ def test_bad_input_raises_early(kwargs, exc, match):
 def test_divergence_is_data_not_a_crash():
     traj = jaxgd.run(jaxgd.sgd(0.05), quad, X0, 200)
     assert not np.isfinite(float(traj.loss[-1])) or float(traj.loss[-1]) > 1e10
+
+
+def test_loss_with_aux():
+    """has_aux=True: the loss returns (value, aux); value_fn does too, so has_aux transforms run unchanged."""
+    p = jaxgd.problems.rosenbrock()
+
+    def with_aux(x):
+        return p(x), {"residual": x - 1.0}
+
+    plain = jaxgd.run(jaxgd.bfgs(), p, p.x0, 15)
+    aux = jaxgd.run(jaxgd.bfgs(has_aux=True), with_aux, p.x0, 15, has_aux=True)
+    np.testing.assert_array_equal(plain.loss, aux.loss)
+    np.testing.assert_allclose(plain.final_params, aux.final_params, rtol=1e-6)  # other fusion, same maths
+    np.testing.assert_allclose(aux.final_aux["residual"], aux.final_params - 1.0)
+    assert plain.final_aux is None
+    first_order = jaxgd.run(jaxgd.adam(1e-2), with_aux, p.x0, 10, has_aux=True)
+    np.testing.assert_array_equal(first_order.loss, jaxgd.run(jaxgd.adam(1e-2), p, p.x0, 10).loss)
+    with pytest.raises(TypeError, match="has_aux=True"):
+        jaxgd.run(jaxgd.adam(1e-2), with_aux, p.x0, 10)
+    with pytest.raises(TypeError, match="pair"):
+        jaxgd.run(jaxgd.adam(1e-2), p, p.x0, 10, has_aux=True)
