@@ -68,3 +68,34 @@ def one_of(name: str, value: Any, options: tuple[Any, ...]) -> None:
     """Require value to be one of the options."""
     if value not in options:
         raise ValueError(f"{name} must be one of {options}, got {name}={value!r}")
+
+
+def float_tree(name: str, tree: Any) -> None:
+    """Require a non-empty pytree of finite floating-point arrays (traced leaves pass unchecked)."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        raise ValueError(f"{name} is an empty pytree")
+    for leaf in leaves:
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        arr = np.asarray(leaf)
+        if arr.dtype.kind not in "fc":
+            raise TypeError(f"{name} must be floating point, got a leaf of dtype {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains non-finite values (nan or inf)")
+
+
+def scalar_output(fn: Any, params: Any, args: tuple = (), has_aux: bool = False, what: str = "loss") -> None:
+    """Require ``fn(params, *args)`` to return a real scalar, or a pair (scalar, aux) with ``has_aux``."""
+    out = jax.eval_shape(fn, params, *args)
+    if has_aux:
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"with has_aux=True the {what} must return a pair (value, aux)")
+        out = out[0]
+    elif isinstance(out, tuple):
+        raise TypeError(f"the {what} returned a tuple; pass has_aux=True if it returns (value, aux)")
+    if not hasattr(out, "shape") or out.shape != ():
+        shape = getattr(out, "shape", type(out).__name__)
+        raise TypeError(f"the {what} must return a scalar, got shape {shape}")
+    if not np.issubdtype(out.dtype, np.floating):
+        raise TypeError(f"the {what} must return a real floating-point scalar, got dtype {out.dtype}")

@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxgd import _validate
@@ -52,16 +51,7 @@ def tree_norm(tree: Any) -> jax.Array:
 def _check_inputs(params: Any, steps: int, record_every: int) -> None:
     _validate.positive_int("steps", steps)
     _validate.positive_int("record_every", record_every)
-    leaves = jax.tree.leaves(params)
-    if not leaves:
-        raise ValueError("params is an empty pytree")
-    for leaf in leaves:
-        if not isinstance(leaf, jax.core.Tracer):
-            arr = np.asarray(leaf)
-            if arr.dtype.kind not in "fc":
-                raise TypeError(f"params must be floating point, got a leaf of dtype {arr.dtype}")
-            if not np.all(np.isfinite(arr)):
-                raise ValueError("params contain non-finite values")
+    _validate.float_tree("params", params)
 
 
 def _leading(tree: Any) -> set[int]:
@@ -119,19 +109,6 @@ def _evaluate(loss_fn: Callable, params: Any, args: tuple, has_aux: bool = False
     return value, grad, None
 
 
-def _check_loss_output(loss_fn: Callable, params: Any, args: tuple, has_aux: bool = False) -> None:
-    out = jax.eval_shape(loss_fn, params, *args)
-    if has_aux:
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError("with has_aux=True the loss must return a pair (value, aux)")
-        out = out[0]
-    elif isinstance(out, tuple):
-        raise TypeError("the loss returned a tuple; pass has_aux=True if it returns (value, aux)")
-    if not hasattr(out, "shape") or out.shape != ():
-        shape = getattr(out, "shape", type(out).__name__)
-        raise TypeError(f"loss must return a scalar, got {shape}")
-
-
 @functools.partial(jax.jit, static_argnames=("static", "steps", "record_every", "has_aux"))
 def _run(
     dynamic: list,
@@ -149,7 +126,7 @@ def _run(
     keys = jax.random.split(key, steps) if key is not None else None
     xs_all = (batches, keys)
     first = jax.tree.map(lambda x: x[0], xs_all)
-    _check_loss_output(loss_fn, params, _loss_args(*first), has_aux)
+    _validate.scalar_output(loss_fn, params, _loss_args(*first), has_aux)
 
     def one_step(carry, xs):
         x, state = carry

@@ -38,7 +38,7 @@ import optax
 from jaxgd import _validate
 from jaxgd._recipe import Static, combine, partition
 from jaxgd.problems import Problem
-from jaxgd.runner import _check_loss_output, tree_norm
+from jaxgd.runner import tree_norm
 
 __all__ = [
     "Best",
@@ -643,18 +643,6 @@ def _check_factory(make_optimizer: Callable, space: Space) -> None:
             raise TypeError(f"make_optimizer must return an optax GradientTransformation, got {type(opt).__name__}")
 
 
-def _check_tree(name: str, tree: Any) -> None:
-    leaves = jax.tree.leaves(tree)
-    if not leaves:
-        raise ValueError(f"{name} is an empty pytree")
-    for leaf in leaves:
-        arr = np.asarray(leaf)
-        if arr.dtype.kind not in "fc":
-            raise TypeError(f"{name} must be floating point, got a leaf of dtype {arr.dtype}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains non-finite values")
-
-
 def _losses(problem: Any) -> tuple[list[Any], list[Any] | None]:
     """Losses (callable pytrees) and their default starts (or None) from a Problem, a loss or a list of them."""
     items = list(problem) if isinstance(problem, (list, tuple)) else [problem]
@@ -800,7 +788,7 @@ def sweep(
         raise ValueError("a loss that is not a jaxgd.Problem needs a start: pass x0 (or x0s)")
     num_problems = len(losses)
     if x0s is not None:
-        _check_tree("x0s", x0s)
+        _validate.float_tree("x0s", x0s)
         lead = {np.shape(a)[0] if np.ndim(a) else -1 for a in jax.tree.leaves(x0s)}
         if len(lead) != 1 or -1 in lead:
             raise ValueError(f"every leaf of x0s needs the same leading axis (one row per start), got {lead}")
@@ -809,7 +797,7 @@ def sweep(
     else:
         num_starts = 1
         for s in default_starts:
-            _check_tree("the problem's x0", s)
+            _validate.float_tree("the problem's x0", s)
         try:
             x0_table = jax.tree.map(lambda a: a[:, None], _stack(default_starts))
         except ValueError as err:
@@ -830,7 +818,7 @@ def sweep(
         hash(loss_static)
     except TypeError:
         raise TypeError("the loss has unhashable static parts; make its arrays pytree leaves") from None
-    _check_loss_output(combine(parts[0][0], loss_static), first_x0, ())
+    _validate.scalar_output(combine(parts[0][0], loss_static), first_x0)
 
     dtype = jnp.result_type(*[a.dtype for a in jax.tree.leaves(first_x0)])
     real = jnp.finfo(dtype).dtype
