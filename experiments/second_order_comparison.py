@@ -73,10 +73,10 @@ def main(out: str = "results", small: bool = False) -> dict:
         report.results["theory"] = {"kappa": kappa, "gd_rate": rho, "gd_iterations_predicted": predicted_gd}
 
         rosen = jaxgd.problems.rosenbrock()
-        paths = {}
+        x0 = np.asarray(rosen.x0, np.float64)
+        paths = {"GD (eta = 1e-3)": jaxgd.run(jaxgd.sgd(1e-3), rosen, x0, 20_000, record_every=20)}  # drawn first
         for method in ("newton", "bfgs", "lbfgs", "nonlinear_cg"):
-            paths[method] = jaxgd.run(second_order.METHODS[method](), rosen, np.asarray(rosen.x0, np.float64), 60)
-        paths["GD (eta = 1e-3)"] = jaxgd.run(jaxgd.sgd(1e-3), rosen, np.asarray(rosen.x0, np.float64), 20_000)
+            paths[method] = jaxgd.run(second_order.METHODS[method](), rosen, x0, 60)
         ax = plot.contour(rosen, paths, log=True, title="Rosenbrock from (-1.5, 2): 60 steps (GD: 20000)")
         report.figure(ax, "second_order_paths.png", "Paths of Newton, BFGS, L-BFGS, CG and GD on Rosenbrock.")
 
