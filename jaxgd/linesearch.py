@@ -229,24 +229,44 @@ def scale_by_backtracking_linesearch(
 # --------------------------------------------------------------------------- strong Wolfe (zoom)
 
 
-class _Zoom(NamedTuple):
-    count: jax.Array
-    zooming: jax.Array
-    done: jax.Array
-    wolfe: jax.Array
-    trial: jax.Array
-    prev: jax.Array  # previous trial (bracketing phase) and its value and slope
-    f_prev: jax.Array
-    s_prev: jax.Array
-    lo: jax.Array
-    f_lo: jax.Array
-    s_lo: jax.Array
-    hi: jax.Array
-    f_hi: jax.Array
-    s_hi: jax.Array
-    best: jax.Array  # best step with sufficient decrease so far, its value and gradient
-    f_best: jax.Array
-    g_best: Any
+# The zoom search's scalar state, packed in one vector of the value's dtype (flags as 0/1, the
+# trial count as a float), so that each trial of the while loop updates it in one fused kernel
+# rather than one kernel and one buffer per scalar (much cheaper per trial on CPU).
+_ZOOM_FIELDS = (
+    "count",
+    "zooming",
+    "done",
+    "wolfe",
+    "trial",
+    "prev",  # previous trial (bracketing phase) and its value and slope
+    "f_prev",
+    "s_prev",
+    "lo",
+    "f_lo",
+    "s_lo",
+    "hi",
+    "f_hi",
+    "s_hi",
+    "best",  # best step with sufficient decrease so far and its value (its gradient is carried apart)
+    "f_best",
+)
+_ZOOM_FLAGS = ("zooming", "done", "wolfe")
+
+
+def _zoom_unpack(vec: jax.Array) -> dict[str, jax.Array]:
+    out = {name: vec[i] for i, name in enumerate(_ZOOM_FIELDS)}
+    for name in _ZOOM_FLAGS:
+        out[name] = out[name] != 0
+    return out
+
+
+def _zoom_pack(fields: dict[str, Any], dtype: Any) -> jax.Array:
+    # a chain of selects on an iota (not jnp.stack, which XLA splits into one kernel per entry)
+    where = jax.lax.broadcasted_iota(jnp.int32, (len(_ZOOM_FIELDS),), 0)
+    out = jnp.zeros(len(_ZOOM_FIELDS), dtype)
+    for i, name in enumerate(_ZOOM_FIELDS):
+        out = jnp.where(where == i, jnp.asarray(fields[name]).astype(dtype), out)
+    return out
 
 
 def _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi):
@@ -333,48 +353,49 @@ def scale_by_zoom_linesearch(
                 ok = ok | approx
             return ok & jnp.isfinite(f_a) & jnp.isfinite(s_a)
 
-        def cond(z: _Zoom):
-            return ~z.done & (z.count < max_steps)
+        def cond(carry):
+            z = _zoom_unpack(carry[0])
+            return ~z["done"] & (z["count"] < max_steps)
 
-        def body(z: _Zoom) -> _Zoom:
-            a = z.trial
+        def body(carry):
+            z, g_best = _zoom_unpack(carry[0]), carry[1]
+            a = z["trial"]
             f_a, g_a = value_and_grad(optax.tree.add_scale(params, a, updates))
             f_a = jnp.asarray(f_a).astype(dtype)
             s_a = optax.tree.vdot(updates, g_a).real.astype(dtype)
             dec = sufficient(a, f_a, s_a)
             curv = jnp.abs(s_a) <= -c2 * slope
-            better = dec & (f_a <= z.f_best)
-            best, f_best, g_best = optax.tree.where(better, (a, f_a, g_a), (z.best, z.f_best, z.g_best))
+            better = dec & (f_a <= z["f_best"])
+            best, f_best = jnp.where(better, a, z["best"]), jnp.where(better, f_a, z["f_best"])
 
             # bracketing phase (Algorithm 3.5)
-            b_hi = ~dec | ((f_a >= z.f_prev) & (z.count > 0))
+            b_hi = ~dec | ((f_a >= z["f_prev"]) & (z["count"] > 0))
             b_wolfe = ~b_hi & curv
             b_swap = ~b_hi & ~curv & (s_a >= 0)
             b_grow = ~b_hi & ~curv & (s_a < 0)
             at_max = a >= max_learning_rate
             # zoom phase (Algorithm 3.6)
-            z_hi = ~dec | (f_a >= z.f_lo)
+            z_hi = ~dec | (f_a >= z["f_lo"])
             z_wolfe = ~z_hi & curv
-            z_flip = ~z_hi & ~curv & (s_a * (z.hi - z.lo) >= 0)
+            z_flip = ~z_hi & ~curv & (s_a * (z["hi"] - z["lo"]) >= 0)
 
-            zoom = z.zooming
+            zoom = z["zooming"]
             wolfe = jnp.where(zoom, z_wolfe, b_wolfe)
             if_b = (
-                jnp.where(b_hi, z.prev, a),
-                jnp.where(b_hi, z.f_prev, f_a),
-                jnp.where(b_hi, z.s_prev, s_a),
-                jnp.where(b_hi, a, z.prev),
-                jnp.where(b_hi, f_a, z.f_prev),
-                jnp.where(b_hi, s_a, z.s_prev),
+                jnp.where(b_hi, z["prev"], a),
+                jnp.where(b_hi, z["f_prev"], f_a),
+                jnp.where(b_hi, z["s_prev"], s_a),
+                jnp.where(b_hi, a, z["prev"]),
+                jnp.where(b_hi, f_a, z["f_prev"]),
+                jnp.where(b_hi, s_a, z["s_prev"]),
             )
-            new_hi_is_lo = z_flip
             if_z = (
-                jnp.where(z_hi, z.lo, a),
-                jnp.where(z_hi, z.f_lo, f_a),
-                jnp.where(z_hi, z.s_lo, s_a),
-                jnp.where(z_hi, a, jnp.where(new_hi_is_lo, z.lo, z.hi)),
-                jnp.where(z_hi, f_a, jnp.where(new_hi_is_lo, z.f_lo, z.f_hi)),
-                jnp.where(z_hi, s_a, jnp.where(new_hi_is_lo, z.s_lo, z.s_hi)),
+                jnp.where(z_hi, z["lo"], a),
+                jnp.where(z_hi, z["f_lo"], f_a),
+                jnp.where(z_hi, z["s_lo"], s_a),
+                jnp.where(z_hi, a, jnp.where(z_flip, z["lo"], z["hi"])),
+                jnp.where(z_hi, f_a, jnp.where(z_flip, z["f_lo"], z["f_hi"])),
+                jnp.where(z_hi, s_a, jnp.where(z_flip, z["s_lo"], z["s_hi"])),
             )
             lo, f_lo, s_lo, hi, f_hi, s_hi = (jnp.where(zoom, zi, bi) for zi, bi in zip(if_z, if_b))
             enter_zoom = ~zoom & (b_hi | b_swap)
@@ -385,60 +406,62 @@ def scale_by_zoom_linesearch(
             )
             tiny = zooming & (jnp.abs(hi - lo) <= threshold * jnp.maximum(jnp.abs(hi), jnp.abs(lo)))
             done = wolfe | (grow & at_max) | tiny
-            best, f_best, g_best = optax.tree.where(wolfe, (a, f_a, g_a), (best, f_best, g_best))
-            return _Zoom(
-                count=z.count + 1,
-                zooming=zooming,
-                done=done,
-                wolfe=wolfe,
-                trial=next_trial.astype(dtype),
-                prev=jnp.where(grow, a, z.prev),
-                f_prev=jnp.where(grow, f_a, z.f_prev),
-                s_prev=jnp.where(grow, s_a, z.s_prev),
-                lo=lo,
-                f_lo=f_lo,
-                s_lo=s_lo,
-                hi=hi,
-                f_hi=f_hi,
-                s_hi=s_hi,
-                best=best,
-                f_best=f_best,
-                g_best=optax.tree.cast_like(g_best, grad),
-            )
+            best, f_best = jnp.where(wolfe, a, best), jnp.where(wolfe, f_a, f_best)
+            g_best = optax.tree.where(wolfe | better, g_a, g_best)
+            fields = {
+                "count": z["count"] + 1,
+                "zooming": zooming,
+                "done": done,
+                "wolfe": wolfe,
+                "trial": next_trial,
+                "prev": jnp.where(grow, a, z["prev"]),
+                "f_prev": jnp.where(grow, f_a, z["f_prev"]),
+                "s_prev": jnp.where(grow, s_a, z["s_prev"]),
+                "lo": lo,
+                "f_lo": f_lo,
+                "s_lo": s_lo,
+                "hi": hi,
+                "f_hi": f_hi,
+                "s_hi": s_hi,
+                "best": best,
+                "f_best": f_best,
+            }
+            return _zoom_pack(fields, dtype), optax.tree.cast_like(g_best, grad)
 
         zero = jnp.zeros([], dtype)
-        z0 = _Zoom(
-            count=_counter(),
-            zooming=jnp.zeros([], bool),
-            done=~descent,
-            wolfe=jnp.zeros([], bool),
-            trial=guess,
-            prev=zero,
-            f_prev=value,
-            s_prev=slope,
-            lo=zero,
-            f_lo=value,
-            s_lo=slope,
-            hi=zero,
-            f_hi=value,
-            s_hi=slope,
-            best=zero,
-            f_best=value,
-            g_best=grad,
-        )
-        z = jax.lax.while_loop(cond, body, z0)
+        start = {
+            "count": zero,
+            "zooming": False,
+            "done": ~descent,
+            "wolfe": False,
+            "trial": guess,
+            "prev": zero,
+            "f_prev": value,
+            "s_prev": slope,
+            "lo": zero,
+            "f_lo": value,
+            "s_lo": slope,
+            "hi": zero,
+            "f_hi": value,
+            "s_hi": slope,
+            "best": zero,
+            "f_best": value,
+        }
+        packed, g_best = jax.lax.while_loop(cond, body, (_zoom_pack(start, dtype), grad))
+        z = _zoom_unpack(packed)
+        count = z["count"].astype(jnp.int32)
         new_state = LinesearchState(
-            learning_rate=jnp.where(z.best > 0, z.best, state.learning_rate).astype(state.learning_rate.dtype),
-            value=z.f_best.astype(state.value.dtype),
-            grad=optax.tree.cast_like(z.g_best, state.grad),
+            learning_rate=jnp.where(z["best"] > 0, z["best"], state.learning_rate).astype(state.learning_rate.dtype),
+            value=z["f_best"].astype(state.value.dtype),
+            grad=optax.tree.cast_like(g_best, state.grad),
             value_init=value.astype(state.value.dtype),
             slope_init=slope.astype(state.value.dtype),
-            num_steps=z.count,
-            n_fev=z.count,
-            n_gev=z.count,
-            failed=~z.wolfe,
+            num_steps=count,
+            n_fev=count,
+            n_gev=count,
+            failed=~z["wolfe"],
         )
-        return optax.tree.scale(z.best, updates), new_state
+        return optax.tree.scale(z["best"], updates), new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

@@ -548,9 +548,10 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init: bool = True) -> optax.Grad
         good = ys > 0
         rho = jnp.where(good, 1.0 / jnp.where(good, ys, 1.0), 0.0)
         prev_idx = (state.count - 1) % memory_size
-        s_mem = state.s_memory.at[prev_idx].set(s)
-        y_mem = state.y_memory.at[prev_idx].set(y)
-        rho_mem = state.rho_memory.at[prev_idx].set(rho)
+        # in-place row updates (prev_idx is in range, so no bounds-checking select over the whole memory)
+        s_mem = jax.lax.dynamic_update_index_in_dim(state.s_memory, s, prev_idx, 0)
+        y_mem = jax.lax.dynamic_update_index_in_dim(state.y_memory, y, prev_idx, 0)
+        rho_mem = jax.lax.dynamic_update_index_in_dim(state.rho_memory, rho, prev_idx, 0)
         if scale_init:
             gamma = jnp.where(good & (yy > 0), ys / jnp.where(yy > 0, yy, 1.0), state.gamma)
             gamma = jnp.where(first, _first_scale(g), gamma)
