@@ -792,35 +792,6 @@ def _last_linesearch(state: Any) -> ls.LinesearchState | None:
     return state if isinstance(state, ls.LinesearchState) else None
 
 
-def _check_x0(x0: Any) -> None:
-    leaves = jax.tree.leaves(x0)
-    if not leaves:
-        raise ValueError("x0 is an empty pytree")
-    for leaf in leaves:
-        if isinstance(leaf, jax.core.Tracer):
-            continue
-        arr = np.asarray(leaf)
-        if arr.dtype.kind not in "fc":
-            raise TypeError(f"x0 must be floating point, got a leaf of dtype {arr.dtype}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("x0 contains non-finite values (nan or inf)")
-
-
-def _check_objective(fun: Callable, x0: Any, has_aux: bool) -> None:
-    out = jax.eval_shape(fun, x0)
-    if has_aux:
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError("with has_aux=True the objective must return a pair (value, aux)")
-        out = out[0]
-    elif isinstance(out, tuple):
-        raise TypeError("the objective returned a tuple; pass has_aux=True if it returns (value, aux)")
-    if not hasattr(out, "shape") or out.shape != ():
-        shape = getattr(out, "shape", type(out).__name__)
-        raise TypeError(f"the objective must return a scalar, got shape {shape}")
-    if not jnp.issubdtype(out.dtype, jnp.floating):
-        raise TypeError(f"the objective must return a real floating-point scalar, got dtype {out.dtype}")
-
-
 def minimize(
     fun: Callable[..., Any],
     x0: Any,
@@ -846,7 +817,7 @@ def minimize(
     """
     _validate.positive_int("max_steps", max_steps)
     _validate.nonnegative("tol", tol)
-    _check_x0(x0)
+    _validate.float_tree("x0", x0)
     if isinstance(method, str):
         _validate.one_of("method", method, tuple(METHODS))
         opt = METHODS[method](has_aux=has_aux, **options)
@@ -878,7 +849,7 @@ def _minimize(
     dynamic: list, static: Static, x0: Any, tol: jax.Array, *, max_steps: int, has_aux: bool
 ) -> MinimizeResult:
     opt, fun = combine(dynamic, static)
-    _check_objective(fun, x0, has_aux)  # at trace time: once per compilation
+    _validate.scalar_output(fun, x0, (), has_aux, what="objective")  # at trace time: once per compilation
     extra = isinstance(opt, optax.GradientTransformationExtraArgs)
 
     def f(x):
