@@ -77,6 +77,11 @@ class Report:
         self.name, self.title, self.small = name, title, small
         self.outputs: dict[str, str] = {}
         self.results: dict[str, Any] = {}
+        self.findings: list[str] = []
+
+    def finding(self, text: str) -> None:
+        """One line for the summary at the top of the index page, stating a number this run measured."""
+        self.findings.append(text)
 
     def figure(self, fig_or_ax: Any, filename: str, explanation: str) -> Path:
         path = self.out / filename
@@ -95,6 +100,7 @@ class Report:
             "title": self.title,
             "small": self.small,
             "outputs": {**self.outputs, f"{self.name}.json": "all the numbers of this experiment, as JSON"},
+            "findings": self.findings,
             "results": _jsonable(self.results),
         }
         write_json(self.out / f"{self.name}.json", summary)
@@ -189,6 +195,28 @@ def distances(traj: jaxgd.Trajectory, xstar: Any) -> np.ndarray:
     """||x_t - x*|| along the recorded iterates (last axis = recorded steps)."""
     p = np.asarray(traj.params, dtype=float)
     return np.linalg.norm(p - np.asarray(xstar, dtype=float), axis=-1)
+
+
+def rate_agreement(rows: Sequence[dict]) -> str:
+    """'measured rate within x% of the predicted on n converging runs', over rows with both rates."""
+    pairs = [
+        (r["measured_rate"], r["predicted_rate"])
+        for r in rows
+        if r.get("measured_rate") is not None
+        and np.isfinite(r["measured_rate"])
+        and not r["diverged"]
+        and r["predicted_rate"] < 0.99
+    ]
+    if not pairs:
+        return "no converging run to compare rates on"
+    worst = max(abs(m - p) / p for m, p in pairs)
+    return f"measured per-step rate within {100 * worst:.2g}% of theory on {len(pairs)} converging runs"
+
+
+def diverged_lrs(rows: Sequence[dict]) -> str:
+    """The learning rates of the rows that diverged, as text."""
+    lrs = [f"{r['lr']:g}" for r in rows if r["diverged"]]
+    return ", ".join(lrs) if lrs else "none"
 
 
 def small_from_env(small: bool) -> bool:

@@ -30,6 +30,14 @@ def main(out: str = "results", small: bool = False) -> dict:
     g0 = np.sign(np.asarray(problem.data["diag"]) * np.asarray(problem.x0))
     for r in rows:
         r["first_step_expected"] = (-r["lr"] * g0).tolist()
+    for label in ("AdaGrad", "Adam"):
+        mine = [r for r in rows if r["optimizer"] == label and not r["diverged"]]
+        best = min(mine, key=lambda r: r["final_loss"])
+        report.finding(
+            f"{label}: best final loss {best['final_loss']:.3g} at eta = {best['lr']:g} after {steps} steps."
+        )
+    first = max(float(np.max(np.abs(np.subtract(r["first_step"], r["first_step_expected"])))) for r in rows)
+    report.finding(f"Each first step is -eta sign(grad), to within {first:.1g}.")
     report.csv(rows, f"{NAME}.csv", "Per run: final loss, best loss, distance to the minimum, first step.")
     report.results["runs"] = rows
     return report.finish()

@@ -87,6 +87,10 @@ def main(out: str = "results", small: bool = False) -> dict:
         "dropout_gaps.csv",
         "Final train and validation loss and accuracy and their gaps, per setting (seed means).",
     )
+    for r in rows:
+        report.finding(
+            f"{r['setting']}: train/validation loss gap {r['loss_gap']:.3g}, accuracy gap {r['accuracy_gap']:.3g}."
+        )
     report.results.update(
         runs=rows,
         curves={label: {k: v.tolist() for k, v in hist.items()} for label, hist in histories.items()},

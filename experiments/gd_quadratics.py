@@ -9,7 +9,17 @@ with that.
 from __future__ import annotations
 
 import numpy as np
-from _common import Report, distances, diverged, index, linear_rate, measured_rate, run_lrs
+from _common import (
+    Report,
+    distances,
+    diverged,
+    diverged_lrs,
+    index,
+    linear_rate,
+    measured_rate,
+    rate_agreement,
+    run_lrs,
+)
 
 import jaxgd
 from jaxgd import plot
@@ -53,6 +63,10 @@ def main(out: str = "results", small: bool = False) -> dict:
         curves = {rf"$\eta$ = {lr:g}": traj.loss[i] for i, lr in enumerate(lrs)}
         ax = plot.loss_curves(curves, title=f"GD on {problem.name} (a cross marks divergence)")
         report.figure(ax, f"gd_loss_{problem.name}.png", f"Loss curves of GD on {problem.name}, log scale.")
+    for name, bound in (("ravine50", 0.02), ("ravine10", 0.1)):
+        mine = [r for r in rows if r["problem"] == name]
+        report.finding(f"On {name}, GD diverged at eta = {diverged_lrs(mine)} (2/lambda_max = {bound:g}).")
+    report.finding(rate_agreement(rows).capitalize() + ".")
     report.csv(rows, "gd_quadratics.csv", "Per run: final loss, divergence, predicted and measured rate.")
     report.results["runs"] = rows
     report.results["steps"] = steps

@@ -70,6 +70,11 @@ def main(out: str = "results", small: bool = False) -> dict:
     report.figure(
         fig, "rosenbrock_loss.png", "Loss curves on Rosenbrock, one panel per optimizer, three learning rates each."
     )
+    for label in OPTIMIZERS:
+        mine = [r for r in rows if r["optimizer"] == label and not r["diverged"]]
+        if mine:
+            best = min(mine, key=lambda r: r["final_distance"])
+            report.finding(f"{label}: closest to (1, 1) at eta = {best['lr']:g} ({best['final_distance']:.2g} away).")
     report.csv(rows, f"{NAME}.csv", "Per run: final loss, distance to (1, 1), divergence.")
     report.results["runs"] = rows
     report.results["lambda_max_at_start"] = float(np.linalg.eigvalsh(hess).max())

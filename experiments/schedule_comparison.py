@@ -89,6 +89,11 @@ def main(out: str = "results", small: bool = False) -> dict:
                 expected_loss(lr, eig, problem.x0, np.arange(steps - tail + 1, steps + 1)).mean()
             )
         rows.append(row)
+    const = [r for r in rows if "predicted_final_mean_f" in r]
+    err = max(abs(r["final_mean_f"] / r["predicted_final_mean_f"] - 1) for r in const)
+    report.finding(f"Constant rates settle at their predicted noise floor (within {100 * err:.2g}%, {seeds} seeds).")
+    best = min(rows, key=lambda r: r["final_mean_f"])
+    report.finding(f"Lowest mean loss at the end: {best['schedule']} ({best['final_mean_f']:.3g}).")
     ax = plot.loss_curves(curves, title=f"mean f(x_t) over {seeds} seeds, sigma = {SIGMA:g}", ylabel="E f(x_t)")
     for row in rows:
         if "predicted_floor" in row:

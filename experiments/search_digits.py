@@ -90,6 +90,12 @@ def main(out: str = "results", small: bool = False) -> dict:
     fig.suptitle(f"heavy ball on digits MLP {model.sizes}: {n} runs x {steps} full-batch steps each")
     report.figure(fig, "search_digits.png", "Grid vs random search over (eta, momentum): where each tried, and score.")
     report.csv(rows, "search_digits.csv", "Every run of both searches: hyperparameters, train and validation loss.")
+    for label, b in best.items():
+        report.finding(
+            f"{label} search: best validation accuracy {b['val_accuracy']:.3f} (eta = {b['learning_rate']:.3g}, "
+            f"momentum {b['momentum']:.2f}) from {b['distinct_learning_rates']} distinct learning rates "
+            f"in {b['runs']} runs."
+        )
     report.results.update({"best": best, "steps": steps, "runs_per_strategy": n})
     return report.finish()
 

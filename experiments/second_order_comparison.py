@@ -80,6 +80,11 @@ def main(out: str = "results", small: bool = False) -> dict:
         ax = plot.contour(rosen, paths, log=True, title="Rosenbrock from (-1.5, 2): 60 steps (GD: 20000)")
         report.figure(ax, "second_order_paths.png", "Paths of Newton, BFGS, L-BFGS, CG and GD on Rosenbrock.")
 
+    for name in cases:
+        its = {r["method"]: r["iterations"] for r in rows if r["problem"] == name}
+        gd = next(r for r in rows if r["problem"] == name and r["method"] == "gd")
+        gd_text = f"{its['gd']}" if gd["converged"] else f"> {its['gd']} (not converged)"
+        report.finding(f"{name}: " + ", ".join(f"{m} {its[m]}" for m in METHODS) + f" iterations; GD {gd_text}.")
     names = list(cases)
     fig, (axes,) = plot.subplots(1, 1, size=(8.0, 4.0))
     width = 0.8 / (len(METHODS) + 1)

@@ -116,6 +116,16 @@ def main(out: str = "results", small: bool = False) -> dict:
         "cells_off_edge": int(clear.sum()),
         "cells_disagreeing_off_edge": int((~agree).sum()),
     }
+    for name in ("isotropic", "ravine10", "ravine50"):
+        r = results[name]
+        report.finding(
+            f"{name}: the loss stops growing up to eta = {r['largest_lr_not_growing']:.4g} and grows from "
+            f"{r['smallest_lr_growing']:.4g}; 2/lambda_max = {r['stability_bound']:.4g}."
+        )
+    report.finding(
+        f"Heavy ball (eta, momentum) grid: {results['heavy_ball_grid']['cells_disagreeing_off_edge']} of "
+        f"{results['heavy_ball_grid']['cells_off_edge']} cells off the edge disagree with the stability region."
+    )
     report.results.update(results)
     return report.finish()
 

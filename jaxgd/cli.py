@@ -150,17 +150,23 @@ def write_index(out: str | os.PathLike) -> Path:
     others' entries. PNGs are shown inline.
     """
     out = Path(out)
-    lines = ["# jaxgd results", ""]
-    found = 0
+    summaries = {}
     for name in available_experiments():
         path = out / f"{name}.json"
         if not path.is_file():
             continue
         try:
-            summary = json.loads(path.read_text())
+            summaries[name] = json.loads(path.read_text())
         except json.JSONDecodeError:
             continue
-        found += 1
+    lines = ["# jaxgd results", ""]
+    findings = [(s.get("title", n), s["findings"]) for n, s in summaries.items() if s.get("findings")]
+    if findings:
+        lines += ["## Summary", ""]
+        lines += [f"- **{title}**: " + " ".join(items) for title, items in findings]
+        lines.append("")
+    found = len(summaries)
+    for name, summary in summaries.items():
         size = " (small sizes)" if summary.get("small") else ""
         lines += [f"## {summary.get('title', name)}{size}", "", f"`{name}`: {experiment_summary(name)}", ""]
         for filename, explanation in summary.get("outputs", {}).items():

@@ -42,6 +42,12 @@ def test_every_experiment_wrote_its_files_and_the_index(results):
                 assert data[:8] == PNG_MAGIC and len(data) > 2000, filename
         assert any(f.endswith(".png") for f in summary["outputs"]), name
     assert not list(results.glob("*.tmp")) and not list(results.glob(".*.tmp"))
+    # the summary at the top: every experiment states what it measured, in one line
+    summary = index.split("## Summary\n", 1)[1].split("\n## ", 1)[0]
+    for name in names:
+        found = numbers(results, name)
+        assert found["findings"], name
+        assert f"- **{found['title']}**: " + " ".join(found["findings"]) in summary
 
 
 def test_gd_quadratics_diverge_exactly_above_two_over_lambda_max(results):
