@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -197,13 +198,23 @@ def _reproduce(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     total = time.perf_counter()
+    failed = []
     for i, name in enumerate(names, 1):
         start = time.perf_counter()
         print(f"[{i}/{len(names)}] {name}: {experiment_summary(name)}", flush=True)
-        _load(name).main(str(out), small=args.small)
+        try:
+            _load(name).main(str(out), small=args.small)
+        except Exception:  # one broken experiment must not cost the others their results
+            traceback.print_exc()
+            failed.append(name)
+            print(f"[{i}/{len(names)}] {name} FAILED", file=sys.stderr, flush=True)
+            continue
         print(f"[{i}/{len(names)}] {name} done in {time.perf_counter() - start:.1f}s", flush=True)
     index = write_index(out)
     print(f"{len(names)} experiment(s) in {time.perf_counter() - total:.1f}s; index: {index.resolve()}")
+    if failed:
+        print(f"{len(failed)} experiment(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -288,3 +288,23 @@ def test_dropout_and_l2_narrow_the_generalisation_gap(dropout_run):
     assert dropout["accuracy_gap"] < plain["accuracy_gap"]
     assert dropout["val_accuracy"] > plain["val_accuracy"]
     assert dropout["best_val_loss"] < plain["best_val_loss"]
+
+
+def test_reproduce_keeps_going_past_a_failing_experiment(tmp_path, monkeypatch, capsys):
+    exp = tmp_path / "experiments"
+    exp.mkdir()
+    (exp / "broken.py").write_text(
+        '"""Raises."""\nORDER = 1\n\n\ndef main(out, small=False):\n    raise RuntimeError("boom")\n'
+    )
+    (exp / "fine.py").write_text(
+        '"""Writes its JSON."""\nimport json, pathlib\nORDER = 2\n\n\ndef main(out, small=False):\n'
+        '    s = {"experiment": "fine", "title": "Fine", "small": small, "outputs": {}, "findings": ["ok."]}\n'
+        '    (pathlib.Path(out) / "fine.json").write_text(json.dumps(s))\n'
+    )
+    monkeypatch.setenv("JAXGD_EXPERIMENTS", str(exp))
+    out = tmp_path / "out"
+    assert cli.main(["reproduce", "--small", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "boom" in err and "1 experiment(s) failed: broken" in err
+    index = (out / "index.md").read_text()
+    assert "- **Fine**: ok." in index and "broken" not in index
