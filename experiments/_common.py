@@ -20,9 +20,6 @@ import numpy as np
 import jaxgd
 from jaxgd import analysis, plot
 
-SMALL_ENV = "JAXGD_SMALL"
-
-
 # --------------------------------------------------------------------------- output
 
 
@@ -217,11 +214,6 @@ def diverged_lrs(rows: Sequence[dict]) -> str:
     """The learning rates of the rows that diverged, as text."""
     lrs = [f"{r['lr']:g}" for r in rows if r["diverged"]]
     return ", ".join(lrs) if lrs else "none"
-
-
-def small_from_env(small: bool) -> bool:
-    """``small`` or the ``JAXGD_SMALL=1`` environment variable."""
-    return small or os.environ.get(SMALL_ENV, "") not in ("", "0")
 
 
 def script(main: Callable[..., dict]) -> None:
