@@ -216,6 +216,7 @@ def main() -> None:
             curve_every=None,
             track_tol=False,
             keep_params=False,
+            block=S._default_block(n),
         )
         compiled = S._sweep_chunk.lower(cols, part, x0_table, *scal, **kw).compile()
         mem = compiled.memory_analysis()

@@ -417,10 +417,11 @@ def _run_one(
     other run, the lanes of ``vmap`` being independent). The steps run in blocks
     of ``block``: at a block's end, a run whose r turned NaN in it, or first fell
     to ``tol``, keeps that block's start as a checkpoint. After the loop at most
-    ``block`` steps are replayed from each checkpoint, checking every step and
-    freezing at the first bad one, which gives the exact divergence step d, the
-    frozen iterate x_{d-1}, the best loss before d and the first step at ``tol``.
-    Only the loss is checked; a non-finite gradient makes the next loss non-finite.
+    ``block`` steps are replayed from each checkpoint, checking every step, which
+    gives the exact divergence step d, the best loss before d and the first step at
+    ``tol``; a second pass from the divergence checkpoint stops at the frozen
+    iterate x_{d-1}. Only the loss is checked; a non-finite gradient makes the
+    next loss non-finite.
     """
     extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
     value_and_grad = jax.value_and_grad(loss_fn)
@@ -492,30 +493,37 @@ def _run_one(
         parts.append(recorded(carry)[None])
         curve = jnp.concatenate(parts)
 
-    def replay(x, state, r, t, tol_step, active):
-        """Up to ``block`` steps from a checkpoint, each checked, frozen at the first bad one."""
+    def rescan(x, state, r, t, tol_step):
+        """Up to ``block`` steps from a checkpoint, each checked: the first bad step d (-1 if none), the best
+        loss and the tol step before d. The iterate is not frozen here (see :func:`walk`), so a step costs
+        the fast loop's fused loops plus one per number kept."""
 
         def body(_, c):
-            x, state, r, t, tol_step, div_step, done = c
-            x1, state1 = update(x, state)
-            value = loss_fn(x1)
-            bad = ~good(value)
-            accept = ~done & ~bad
-            x, state = _select(accept, (x1, state1), (x, state))
-            t1 = t + 1
+            x, state, r, t, tol_step, d = c
+            x, state = update(x, state)
+            value = loss_fn(x)
+            t = t + 1
+            ok = (d < 0) & good(value)
             if track_tol:
-                tol_step = jnp.where(accept & (tol_step < 0) & (value <= tol), t1, tol_step)
-            div_step = jnp.where(~done & bad, t1, div_step)
-            return x, state, jnp.where(accept, jnp.minimum(r, value), r), t1, tol_step, div_step, done | bad
+                tol_step = jnp.where(ok & (tol_step < 0) & (value <= tol), t, tol_step)
+            return x, state, jnp.where(ok, jnp.minimum(r, value), r), t, tol_step, jnp.where((d < 0) & ~ok, t, d)
 
-        init = (x, state, r, t, tol_step, minus1, ~active)
-        return jax.lax.fori_loop(0, min(block, steps), body, init)
+        return jax.lax.fori_loop(0, min(block, steps), body, (x, state, r, t, tol_step, minus1))[2:]
+
+    def walk(x, state, n):
+        """x and state after n <= ``block`` steps from a checkpoint (n may differ per run)."""
+
+        def body(k, c):
+            return _select(k < n, update(*c), c)
+
+        return jax.lax.fori_loop(0, min(block, steps), body, (x, state))
 
     # Divergence: the exact step d, x_{d-1}, and the best loss and tol step before d.
     dx, ds, dr, dt = carry.div_ckpt
     div_active = dt >= 0
     tol_before = dr <= tol if track_tol else jnp.asarray(True)
-    x_div, _, best_div, _, tol_div, div_step, _ = replay(dx, ds, dr, dt, jnp.where(tol_before, 0, -1), div_active)
+    best_div, _, tol_div, div_step = rescan(dx, ds, dr, dt, jnp.where(tol_before, 0, -1))
+    x_div, _ = walk(dx, ds, jnp.where(div_active, div_step - 1 - dt, 0))
     diverged = ~ok0 | div_active
     div_step = jnp.where(~ok0, zero, jnp.where(div_active, div_step, minus1))
     x_final = _select(~ok0, x0, _select(div_active, x_div, carry.x))
@@ -524,7 +532,7 @@ def _run_one(
     tol_step = minus1
     if track_tol:
         tx, ts, tt = carry.tol_ckpt
-        tol_replayed = replay(tx, ts, jnp.asarray(inf, f0.dtype), tt, minus1, tt >= 0)[4]
+        tol_replayed = rescan(tx, ts, jnp.asarray(inf, f0.dtype), tt, minus1)[2]
         tol_step = jnp.where(
             ok0 & (f0 <= tol),
             zero,
@@ -540,6 +548,11 @@ def _run_one(
         final_params=x_final if keep_params else None,
         curve=curve,
     )
+
+
+def _default_block(steps: int) -> int:
+    """About sqrt(steps): the per-block bookkeeping (steps / block) against the replay (block steps)."""
+    return min(1024, max(8, math.isqrt(steps)))
 
 
 def _curve_steps(steps: int, every: int) -> np.ndarray:
@@ -579,7 +592,7 @@ def _sweep_chunk(
     curve_every: int | None,
     track_tol: bool,
     keep_params: bool,
-    block: int = 32,
+    block: int,
 ) -> _Summary:
     """Summaries of shape (chunk, P, S): configurations x problems x starts, each axis a ``vmap``.
 
@@ -729,7 +742,7 @@ def sweep(
     out: str | os.PathLike | None = None,
     devices: Any = None,
     progress: bool = False,
-    block: int = 32,
+    block: int | None = None,
 ) -> SweepResult:
     """Run ``make_optimizer(**config)`` for every configuration of ``space``, every problem and every start.
 
@@ -761,14 +774,17 @@ def sweep(
     diverged or reached ``tol`` in that block keeps a checkpoint. After the loop
     at most ``block`` steps are replayed from the checkpoints to recover the exact
     divergence step, x_{d-1}, the best loss before d and the tol step. Every
-    summary stays exact per step; ``block`` trades the per-block bookkeeping
-    against the length of that one replay.
+    summary stays exact per step; ``block`` (default about sqrt(steps), which
+    balances the two) trades the per-block bookkeeping against the length of the
+    replay.
     """
     _validate.positive_int("steps", steps)
     if curve_every is not None:
         _validate.positive_int("curve_every", curve_every)
     if chunk_size is not None:
         _validate.positive_int("chunk_size", chunk_size)
+    if block is None:
+        block = _default_block(steps)
     _validate.positive_int("block", block)
     if tol is not None:
         _validate.finite("tol", tol)

@@ -103,7 +103,7 @@ def test_tol_reached_then_diverged_in_the_same_block_and_a_bad_start():
     d = int(np.nonzero(f > 1e4 * 28.5)[0][0])
     k = int(np.nonzero(f <= tol)[0][0])
     assert (k, d) == (3, 170)
-    for block in (1, 4, d + 5):  # with d + 5, tol and divergence fall in the same block
+    for block in (1, 4, d + 5, None):  # with d + 5, tol and divergence fall in the same block; None: sqrt(steps)
         with jax.enable_x64(True):
             res = S.sweep(jaxgd.sgd, jaxgd.problems.ravine(50.0), {"learning_rate": [eta]}, steps, tol=tol, block=block)
         assert (res.diverge_step[0], res.tol_step[0]) == (d, k)
