@@ -18,15 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxgd
-from jaxgd import analysis, plot
+from jaxgd import analysis, files, plot
 
 # --------------------------------------------------------------------------- output
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _jsonable(x: Any) -> Any:
@@ -47,7 +41,7 @@ def _jsonable(x: Any) -> Any:
 
 def write_json(path: Path, obj: Any) -> Path:
     """JSON, written whole. Non-finite floats are written as Infinity / NaN (Python's json reads them back)."""
-    _write_text(Path(path), json.dumps(_jsonable(obj), indent=2))
+    files.write_text(path, json.dumps(_jsonable(obj), indent=2))
     return Path(path)
 
 
@@ -58,7 +52,7 @@ def write_csv(path: Path, rows: Sequence[dict]) -> Path:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _jsonable(v) for k, v in row.items()})
-    _write_text(Path(path), buf.getvalue())
+    files.write_text(path, buf.getvalue())
     return Path(path)
 
 

@@ -152,9 +152,8 @@ def _markdown(report: Report, rows: list[dict]) -> None:
     ]
     lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r[k]) for k, _ in cols) + " |" for r in rows]
-    from _common import _write_text
 
-    _write_text(report.out / "convergence_table.md", "\n".join(lines) + "\n")
+    jaxgd.files.write_text(report.out / "convergence_table.md", "\n".join(lines) + "\n")
     report.outputs["convergence_table.md"] = "The convergence-theory table in Markdown."
 
 

@@ -1,6 +1,6 @@
 """jaxgd: gradient-based optimizers as pure optax transformations, with problems, analysis and sweeps."""
 
-from jaxgd import analysis, curvature, linesearch, nn, problems, schedules, second_order, sweeps, transforms
+from jaxgd import analysis, curvature, files, linesearch, nn, problems, schedules, second_order, sweeps, transforms
 from jaxgd._recipe import Optimizer, Schedule
 from jaxgd.optimizers import (
     adadelta,
@@ -60,6 +60,7 @@ __all__ = [
     "chain",
     "coarse_to_fine",
     "curvature",
+    "files",
     "grid",
     "lbfgs",
     "linesearch",

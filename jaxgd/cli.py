@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from jaxgd import files
+
 __all__ = [
     "available_experiments",
     "build_parser",
@@ -138,12 +140,6 @@ def _load(name: str):
     return module
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_index(out: str | os.PathLike) -> Path:
     """Write ``index.md`` in ``out``: every experiment whose ``<name>.json`` is there, its files, one line each.
 
@@ -181,7 +177,7 @@ def write_index(out: str | os.PathLike) -> Path:
     if not found:
         lines.append("No experiment results here yet: run `jaxgd reproduce`.")
     index = out / "index.md"
-    _write_text(index, "\n".join(lines) + "\n")
+    files.write_text(index, "\n".join(lines) + "\n")
     return index
 
 
@@ -334,7 +330,7 @@ def _sweep(args: argparse.Namespace) -> int:
         "seconds": seconds,
     }
     path = out / f"{stem}.json"
-    _write_text(path, json.dumps(result, indent=2))
+    files.write_text(path, json.dumps(result, indent=2))
     figure = out / f"{stem}.png"
     if len(names) == 2:
         x, y = params[0][1], params[1][1]
@@ -497,7 +493,7 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_text(path, json.dumps(report, indent=2))
+        files.write_text(path, json.dumps(report, indent=2))
         print(f"\nwrote {path}")
     return 0
 

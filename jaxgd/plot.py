@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxgd import files
 from jaxgd.problems import Problem
 from jaxgd.runner import Trajectory
 
@@ -553,12 +554,9 @@ def save(fig_or_ax: Any, path: str | os.PathLike, *, dpi: int = 110) -> str:
     ext = os.path.splitext(path)[1].lstrip(".").lower() or "png"
     top = 1.0 - 0.35 / fig.get_figheight() if fig.get_suptitle() else 1.0  # leave room for a suptitle
     fig.tight_layout(rect=(0, 0, 1, top))
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        fig.savefig(tmp, dpi=dpi, format=ext)
-        os.replace(tmp, path)
+        with files.atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=ext)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         plt.close(fig)
     return path

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxgd import _validate
+from jaxgd import _validate, files
 from jaxgd._recipe import Static, combine, partition
 from jaxgd.problems import Problem
 from jaxgd.runner import tree_norm
@@ -344,21 +344,9 @@ class SweepResult:
 
 
 def _atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        with open(tmp, "wb") as f:
-            f.write(buf.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    files.write_bytes(path, buf.getbuffer())
 
 
 # --------------------------------------------------------------------------- one run
