@@ -357,9 +357,9 @@ class _Carry(NamedTuple):
 
     x: Any  # the live iterate x_t; it runs on after a divergence (the lanes of vmap are independent)
     state: Any
-    r: jax.Array  # min_{s <= t} f(x_s), or NaN once some f(x_s) was bad (non-finite or out of bounds)
+    r: jax.Array  # min_{s <= t} f(x_s), or NaN / -inf once some f(x_s) was bad (non-finite or out of bounds)
     t: jax.Array
-    div_ckpt: tuple  # (x, state, r, t) at the start of the block in which r became NaN
+    div_ckpt: tuple  # (x, state, r, t) at the start of the block in which r broke
     tol_ckpt: tuple  # (x, state, t) at the start of the block in which r first fell to tol or below
 
 
@@ -398,12 +398,12 @@ def _run_one(
     """One run with its summaries; vmapped by :func:`_sweep_chunk`.
 
     Fast path: a step makes x_{t+1} from grad f(x_t) and folds f(x_{t+1}) into one
-    running number r = min_s f(x_s), which turns NaN for good at the first bad
-    value (non-finite, above the blow-up limit or below -max float). Nothing is
+    running number r = min_s f(x_s), which breaks for good (NaN, or -inf) at the
+    first bad value (non-finite or above the blow-up limit). Nothing is
     frozen inside the loop, so a step costs one fused loop more than a
     final-loss-only sweep; a diverged run goes on (its non-finite numbers reach no
     other run, the lanes of ``vmap`` being independent). The steps run in blocks
-    of ``block``: at a block's end, a run whose r turned NaN in it, or first fell
+    of ``block``: at a block's end, a run whose r broke in it, or first fell
     to ``tol``, keeps that block's start as a checkpoint. After the loop at most
     ``block`` steps are replayed from each checkpoint, checking every step, which
     gives the exact divergence step d, the best loss before d and the first step at
@@ -438,15 +438,19 @@ def _run_one(
             updates, state = optimizer.update(jax.grad(loss_fn)(x), state, x)
         return optax.apply_updates(x, updates), state
 
+    def broken(r):
+        return ~(r >= lowest)  # NaN, or -inf: the one bad value that passes ``value <= limit``
+
     def step(c: tuple, _: Any) -> tuple[tuple, None]:
         x, state, r = c
         x, state = update(x, state)
         value = loss_fn(x)
-        return (x, state, jnp.where(good(value) & ~jnp.isnan(r), jnp.minimum(r, value), nan)), None
+        # minimum propagates NaN and keeps -inf, so r stays broken from the first bad value on.
+        return (x, state, jnp.minimum(r, jnp.where(value <= limit, value, nan))), None
 
     def run_block(c: _Carry, n: int) -> _Carry:
         (x, state, r), _ = jax.lax.scan(step, (c.x, c.state, c.r), None, length=n)
-        diverged_here = ~jnp.isnan(c.r) & jnp.isnan(r)
+        diverged_here = ~broken(c.r) & broken(r)
         div_ckpt = _select(diverged_here, (c.x, c.state, c.r, c.t), c.div_ckpt)
         tol_ckpt = c.tol_ckpt
         if track_tol:
@@ -462,7 +466,7 @@ def _run_one(
         return c
 
     def recorded(c: _Carry) -> jax.Array:
-        return jnp.where(jnp.isnan(c.r), nan, loss_fn(c.x))
+        return jnp.where(broken(c.r), nan, loss_fn(c.x))
 
     curve = None
     if curve_every is None:

@@ -120,6 +120,20 @@ def test_tol_reached_then_diverged_in_the_same_block_and_a_bad_start():
         S.sweep(jaxgd.sgd, RAVINE, {"learning_rate": [0.1]}, 10, block=0)
 
 
+def test_a_loss_that_falls_to_minus_infinity_diverges_there():
+    # f(x) = -exp(x), GD with eta = 1 from 0: x = 0, 1, 1 + e, ~44.9, ~3e19; f(x_4) = -inf in float32, so d = 4.
+    xs = [np.float32(0.0)]
+    with np.errstate(over="ignore"):
+        for _ in range(4):
+            xs.append(xs[-1] + np.exp(xs[-1]))
+        assert np.isfinite(np.exp(xs[3])) and np.exp(xs[4]) == np.inf
+    for block in (1, 3, None):
+        res = S.sweep(jaxgd.sgd, lambda x: -jnp.exp(x[0]), {"learning_rate": [1.0]}, 20, x0=jnp.zeros(1), block=block)
+        assert res.diverge_step[0] == 4 and res.final_loss[0] == np.inf
+        np.testing.assert_allclose(res.final_params[0], [xs[3]], rtol=1e-6)
+        np.testing.assert_allclose(res.best_loss[0], -np.exp(xs[3]), rtol=1e-4)
+
+
 def test_diverged_runs_leave_the_others_untouched():
     stable = np.array([0.001, 0.01, 0.019])
     mixed = np.array([0.001, 0.5, 0.01, 1e3, 0.019])  # 1e3 overflows to inf within a few steps in float32
