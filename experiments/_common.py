@@ -204,10 +204,17 @@ def rate_agreement(rows: Sequence[dict]) -> str:
     return f"measured per-step rate within {100 * worst:.2g}% of theory on {len(pairs)} converging runs"
 
 
-def diverged_lrs(rows: Sequence[dict]) -> str:
-    """The learning rates of the rows that diverged, as text."""
-    lrs = [f"{r['lr']:g}" for r in rows if r["diverged"]]
-    return ", ".join(lrs) if lrs else "none"
+def divergence(rows: Sequence[dict]) -> str:
+    """Which learning rates of ``rows`` diverged, as a verb phrase ("diverged at eta = 0.021, not at 0.02")."""
+    bad = sorted(r["lr"] for r in rows if r["diverged"])
+    good = sorted(r["lr"] for r in rows if not r["diverged"])
+    if not bad:
+        return f"did not diverge at any eta up to {good[-1]:g}"
+    if not good:
+        return f"diverged at every eta, the smallest {bad[0]:g}"
+    stable = [lr for lr in good if lr < bad[0]]
+    below = f", not at {stable[-1]:g}" if stable else ""
+    return f"diverged at eta = {', '.join(f'{lr:g}' for lr in bad)}{below}"
 
 
 def script(main: Callable[..., dict]) -> None:

@@ -13,7 +13,7 @@ from _common import (
     Report,
     distances,
     diverged,
-    diverged_lrs,
+    divergence,
     index,
     linear_rate,
     measured_rate,
@@ -65,7 +65,7 @@ def main(out: str = "results", small: bool = False) -> dict:
         report.figure(ax, f"gd_loss_{problem.name}.png", f"Loss curves of GD on {problem.name}, log scale.")
     for name, bound in (("ravine50", 0.02), ("ravine10", 0.1)):
         mine = [r for r in rows if r["problem"] == name]
-        report.finding(f"On {name}, GD diverged at eta = {diverged_lrs(mine)} (2/lambda_max = {bound:g}).")
+        report.finding(f"On {name}, GD {divergence(mine)}; 2/lambda_max = {bound:g}.")
     report.finding(rate_agreement(rows).capitalize() + ".")
     report.csv(rows, "gd_quadratics.csv", "Per run: final loss, divergence, predicted and measured rate.")
     report.results["runs"] = rows

@@ -9,7 +9,7 @@ eta = 0.035, b = 0.5 diverges and b = 0.9 does not.
 
 from __future__ import annotations
 
-from _common import Report, diverged_lrs, lr_study, rate_agreement
+from _common import Report, divergence, lr_study, rate_agreement
 
 import jaxgd
 
@@ -43,9 +43,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     for b in MOMENTA:
         mine = [r for r in rows if r["momentum"] == b]
         edge = (2 + 2 * b) / 100.0
-        report.finding(
-            f"Heavy ball b = {b}: diverged at eta = {diverged_lrs(mine)}, edge (2 + 2b)/lambda_max = {edge:g}."
-        )
+        report.finding(f"Heavy ball b = {b} {divergence(mine)}; edge (2 + 2b)/lambda_max = {edge:g}.")
     report.finding(rate_agreement(rows).capitalize() + ".")
     report.csv(rows, f"{NAME}.csv", "Per run: final loss, divergence, predicted (companion matrix) and measured rate.")
     report.results["runs"] = rows

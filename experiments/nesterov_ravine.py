@@ -7,7 +7,7 @@ eta lambda_max < (2 + 2b)/(1 + 2b), eta < 0.01357 here, which 0.015 (added) exce
 
 from __future__ import annotations
 
-from _common import Report, diverged_lrs, lr_study, rate_agreement
+from _common import Report, divergence, lr_study, rate_agreement
 
 import jaxgd
 
@@ -36,9 +36,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     bound = (2 + 2 * MOMENTUM) / (1 + 2 * MOMENTUM) / 100.0
     for r in rows:
         r["stability_bound"] = bound
-    report.finding(
-        f"NAG (mu = {MOMENTUM}) diverged at eta = {diverged_lrs(rows)}; its edge on this ravine is {bound:.4g}."
-    )
+    report.finding(f"NAG (mu = {MOMENTUM}) {divergence(rows)}; its edge on this ravine is {bound:.4g}.")
     report.finding(rate_agreement(rows).capitalize() + ".")
     report.csv(rows, f"{NAME}.csv", "Per run: final loss, divergence, predicted and measured rate.")
     report.results["runs"] = rows

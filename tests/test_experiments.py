@@ -68,6 +68,10 @@ def test_gd_quadratics_diverge_exactly_above_two_over_lambda_max(results):
     assert r50[0.021]["diverged"] and not r50[0.019]["diverged"] and r50[0.019]["final_loss"] < 1e-6
     # at eta = 2/lambda_max the x2 coordinate flips sign forever: f -> 50 * 0.5^2 = 12.5
     assert math.isclose(r50[0.02]["final_loss"], 12.5, rel_tol=1e-2)
+    # the summary line states the measured edge, computed from these runs
+    findings = numbers(results, "gd_quadratics")["findings"]
+    assert "On ravine50, GD diverged at eta = 0.021, not at 0.02; 2/lambda_max = 0.02." in findings
+    assert "On ravine10, GD did not diverge at any eta up to 0.02; 2/lambda_max = 0.1." in findings
 
 
 def test_momentum_stability_region_edge_on_the_ravine(results):
