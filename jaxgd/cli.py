@@ -491,9 +491,7 @@ def _analyze(args: argparse.Namespace) -> int:
             f"{_fmt(c['alpha_estimate'])} (alpha), largest {_fmt(c['beta_estimate'])} (beta)"
         )
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files.write_text(path, json.dumps(report, indent=2))
+        path = files.write_text(args.json, json.dumps(report, indent=2))  # makes the folder if missing
         print(f"\nwrote {path}")
     return 0
 
