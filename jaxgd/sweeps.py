@@ -37,6 +37,7 @@ import optax
 
 from jaxgd import _validate, files
 from jaxgd._recipe import Static, combine, partition
+from jaxgd._small_sums import unroll_small_sums
 from jaxgd.problems import Problem
 from jaxgd.runner import tree_norm
 
@@ -565,6 +566,7 @@ def _curve_steps(steps: int, every: int) -> np.ndarray:
         "track_tol",
         "keep_params",
         "block",
+        "unroll_sums",
     ),
 )
 def _sweep_chunk(
@@ -585,11 +587,13 @@ def _sweep_chunk(
     track_tol: bool,
     keep_params: bool,
     block: int,
+    unroll_sums: bool = False,
 ) -> _Summary:
     """Summaries of shape (chunk, P, S): configurations x problems x starts, each axis a ``vmap``.
 
     ``loss_dynamic`` leaves carry a leading problem axis P when ``many_problems``;
-    ``x0s`` leaves carry leading axes (P, S).
+    ``x0s`` leaves carry leading axes (P, S). ``unroll_sums``: the loss's small sums
+    become adds (:mod:`jaxgd._small_sums`, for XLA:CPU).
     """
     run = functools.partial(
         _run_one, steps=steps, curve_every=curve_every, track_tol=track_tol, keep_params=keep_params, block=block
@@ -605,6 +609,8 @@ def _sweep_chunk(
 
         def per_problem(dyn, x0_row):
             loss_fn = combine(dyn, loss_static)
+            if unroll_sums:
+                loss_fn = unroll_small_sums(loss_fn)
             return lead(lambda x0: run(optimizer, loss_fn, x0, tol, blowup, max_loss), many_starts)(x0_row)
 
         if many_problems:
@@ -768,7 +774,9 @@ def sweep(
     divergence step, x_{d-1}, the best loss before d and the tol step. Every
     summary stays exact per step; ``block`` (default about sqrt(steps), which
     balances the two) trades the per-block bookkeeping against the length of the
-    replay.
+    replay. On CPU the loss's sums over at most 16 numbers are written as adds
+    (:mod:`jaxgd._small_sums`): XLA:CPU runs a reduction as a slow loop of its
+    own, which made f(x) = 1/2 sum_i lambda_i x_i^2 cost ten times its gradient.
     """
     _validate.positive_int("steps", steps)
     if curve_every is not None:
@@ -925,6 +933,7 @@ def sweep(
         track_tol=track_tol,
         keep_params=keep_params,
         block=block,
+        unroll_sums=all(d.platform == "cpu" for d in devs),
     )
     replicated = sharded = None
     if n_dev > 1:
