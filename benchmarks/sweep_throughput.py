@@ -52,14 +52,15 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def hand_written(steps: int, summaries: bool):
+def hand_written(steps: int, summaries: bool, loss=rosenbrock, x0=X0):
     """What one would write by hand: inject_hyperparams + vmap + lax.scan."""
-    return jax.jit(jax.vmap(one_run(steps, summaries)))
+    return jax.jit(jax.vmap(one_run(steps, summaries, loss, x0)))
 
 
-def one_run(steps: int, summaries: bool):
-    """One learning rate's run: the final loss, or (final loss, best loss, divergence step, grad norm)."""
-    x0 = jnp.asarray(X0)
+def one_run(steps: int, summaries: bool, loss=rosenbrock, x0=X0):
+    """One learning rate's run of heavy ball on ``loss``: the final loss, or (final loss, best loss,
+    divergence step, grad norm)."""
+    x0 = jnp.asarray(x0)
 
     def run_one(lr):
         opt = optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=0.9)
@@ -68,20 +69,20 @@ def one_run(steps: int, summaries: bool):
 
             def step(c, _):
                 x, s = c
-                u, s = opt.update(jax.grad(rosenbrock)(x), s, x)
+                u, s = opt.update(jax.grad(loss)(x), s, x)
                 return (optax.apply_updates(x, u), s), None
 
             (x, _), _ = jax.lax.scan(step, (x0, state), None, length=steps)
-            return rosenbrock(x)
+            return loss(x)
 
-        f0, g0 = jax.value_and_grad(rosenbrock)(x0)
+        f0, g0 = jax.value_and_grad(loss)(x0)
         limit = 1e4 * jnp.abs(f0)
 
         def step(c, t):
             x, s, f, g, best, div = c
             u, s2 = opt.update(g, s, x)
             x2 = optax.apply_updates(x, u)
-            f2, g2 = jax.value_and_grad(rosenbrock)(x2)
+            f2, g2 = jax.value_and_grad(loss)(x2)
             bad = ~(jnp.isfinite(f2) & (f2 <= limit))
             ok = (div < 0) & ~bad
             keep = lambda a, b: jax.tree.map(lambda p, q: jnp.where(ok, p, q), a, b)  # noqa: E731

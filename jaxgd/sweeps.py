@@ -395,6 +395,7 @@ def _run_one(
     track_tol: bool,
     keep_params: bool,
     block: int,
+    value_with_grad: bool = False,
 ) -> _Summary:
     """One run with its summaries; vmapped by :func:`_sweep_chunk`.
 
@@ -411,6 +412,13 @@ def _run_one(
     ``tol``; a second pass from the divergence checkpoint stops at the frozen
     iterate x_{d-1}. Only the loss is checked; a non-finite gradient makes the
     next loss non-finite.
+
+    ``value_with_grad``: a step folds f(x_t), taken from the forward pass of its
+    gradient, instead of evaluating f(x_{t+1}) anew, and each block ends by folding
+    f at its last iterate, so r means the same at every block's end. For a loss
+    whose evaluation the gradient shares (a matrix product, a transcendental) this
+    saves a forward pass per step; for a cheap polynomial XLA:CPU does better
+    with the separate evaluation, fused on its own.
     """
     extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
     value_and_grad = jax.value_and_grad(loss_fn)
@@ -431,26 +439,35 @@ def _run_one(
     def good(value):
         return (value <= limit) & (value >= lowest)  # false for NaN and +-inf
 
-    def update(x, state):
+    def update(x, state, value_grad=None):
+        if value_grad is None:
+            value_grad = value_and_grad(x) if extra else (None, jax.grad(loss_fn)(x))
+        value, grad = value_grad
         if extra:
-            value, grad = value_and_grad(x)
             updates, state = optimizer.update(grad, state, x, value=value, grad=grad, value_fn=loss_fn)
         else:
-            updates, state = optimizer.update(jax.grad(loss_fn)(x), state, x)
+            updates, state = optimizer.update(grad, state, x)
         return optax.apply_updates(x, updates), state
 
     def broken(r):
         return ~(r >= lowest)  # NaN, or -inf: the one bad value that passes ``value <= limit``
 
+    def fold(r, value):
+        # minimum propagates NaN and keeps -inf, so r stays broken from the first bad value on.
+        return jnp.minimum(r, jnp.where(value <= limit, value, nan))
+
     def step(c: tuple, _: Any) -> tuple[tuple, None]:
         x, state, r = c
+        if value_with_grad:
+            value, grad = value_and_grad(x)
+            return (*update(x, state, (value, grad)), fold(r, value)), None
         x, state = update(x, state)
-        value = loss_fn(x)
-        # minimum propagates NaN and keeps -inf, so r stays broken from the first bad value on.
-        return (x, state, jnp.minimum(r, jnp.where(value <= limit, value, nan))), None
+        return (x, state, fold(r, loss_fn(x))), None
 
     def run_block(c: _Carry, n: int) -> _Carry:
         (x, state, r), _ = jax.lax.scan(step, (c.x, c.state, c.r), None, length=n)
+        if value_with_grad:
+            r = fold(r, loss_fn(x))
         diverged_here = ~broken(c.r) & broken(r)
         div_ckpt = _select(diverged_here, (c.x, c.state, c.r, c.t), c.div_ckpt)
         tol_ckpt = c.tol_ckpt
@@ -543,6 +560,31 @@ def _run_one(
     )
 
 
+# Primitives a loss can be made of and still cost less to evaluate again, fused on its own, than to take from
+# the gradient's forward pass (measured on XLA:CPU: the ravine, Rosenbrock); anything else (a matrix product,
+# a transcendental, a division) makes the sweep take f(x_t) from value_and_grad.
+_CHEAP = frozenset(
+    "abs add and broadcast_in_dim clamp concatenate convert_element_type copy eq ge gt integer_pow iota le lt max "
+    "min mul ne neg not or pad reduce_sum reshape rev select_n sign slice square squeeze sub transpose".split()
+)
+
+
+def _gradient_shares_value(loss_fn: Callable, x0: Any) -> bool:
+    """True unless ``loss_fn`` is made only of :data:`_CHEAP` primitives (nested jits looked into)."""
+
+    def costly(jaxpr) -> bool:
+        for eqn in jaxpr.eqns:
+            inner = eqn.params.get("jaxpr") if eqn.primitive.name in ("jit", "pjit") else None
+            if inner is not None:
+                if costly(inner.jaxpr):
+                    return True
+            elif eqn.primitive.name not in _CHEAP:
+                return True
+        return False
+
+    return costly(jax.make_jaxpr(loss_fn)(x0).jaxpr)
+
+
 def _default_block(steps: int) -> int:
     """About sqrt(steps): the per-block bookkeeping (steps / block) against the replay (block steps)."""
     return min(1024, max(8, math.isqrt(steps)))
@@ -567,6 +609,7 @@ def _curve_steps(steps: int, every: int) -> np.ndarray:
         "keep_params",
         "block",
         "unroll_sums",
+        "value_with_grad",
     ),
 )
 def _sweep_chunk(
@@ -588,6 +631,7 @@ def _sweep_chunk(
     keep_params: bool,
     block: int,
     unroll_sums: bool = False,
+    value_with_grad: bool = False,
 ) -> _Summary:
     """Summaries of shape (chunk, P, S): configurations x problems x starts, each axis a ``vmap``.
 
@@ -596,7 +640,13 @@ def _sweep_chunk(
     become adds (:mod:`jaxgd._small_sums`, for XLA:CPU).
     """
     run = functools.partial(
-        _run_one, steps=steps, curve_every=curve_every, track_tol=track_tol, keep_params=keep_params, block=block
+        _run_one,
+        steps=steps,
+        curve_every=curve_every,
+        track_tol=track_tol,
+        keep_params=keep_params,
+        block=block,
+        value_with_grad=value_with_grad,
     )
 
     def lead(fn, many):
@@ -934,6 +984,7 @@ def sweep(
         keep_params=keep_params,
         block=block,
         unroll_sums=all(d.platform == "cpu" for d in devs),
+        value_with_grad=_gradient_shares_value(combine(parts[0][0], loss_static), first_x0),
     )
     replicated = sharded = None
     if n_dev > 1:

@@ -17,6 +17,13 @@ from jaxgd import sweeps as S
 RAVINE = jaxgd.problems.ravine(50.0)  # f = x1^2 + 50 x2^2 from (4, 0.5): Hessian diag(2, 100)
 
 
+@pytest.fixture(params=[False, True], ids=["value-after-step", "value-with-grad"])
+def value_mode(request, monkeypatch):
+    """Both inner loops whatever the loss: f(x_{t+1}) evaluated after the step, or f(x_t) from value_and_grad."""
+    monkeypatch.setattr(S, "_gradient_shares_value", lambda loss_fn, x0: request.param)
+    return request.param
+
+
 def ravine_closed_form(eta: float, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """GD on x1^2 + 50 x2^2 from (4, 0.5): x_t = x0 (1 - eta lambda)^t, f_t = 16 r1^2t + 12.5 r2^2t."""
     x = np.stack([4.0 * (1 - 2 * eta) ** t, 0.5 * (1 - 100 * eta) ** t], -1)
@@ -24,7 +31,7 @@ def ravine_closed_form(eta: float, t: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 @pytest.mark.parametrize("x64", [False, True])
-def test_sweep_equals_separate_runs(x64):
+def test_sweep_equals_separate_runs(x64, value_mode):
     with jax.enable_x64(x64):
         problem = jaxgd.problems.rosenbrock()
         lrs, mus = [1e-4, 3e-4, 1e-3], [0.0, 0.5, 0.9]
@@ -42,7 +49,7 @@ def test_sweep_equals_separate_runs(x64):
         assert res.final_params.dtype == (np.float64 if x64 else np.float32)
 
 
-def test_divergence_step_frozen_params_and_tolerance_step_match_closed_form():
+def test_divergence_step_frozen_params_and_tolerance_step_match_closed_form(value_mode):
     lrs = np.array([0.005, 0.0195, 0.0203, 0.021, 0.025])
     steps, tol = 600, 1e-3
     with jax.enable_x64(True):
@@ -70,7 +77,7 @@ def test_divergence_step_frozen_params_and_tolerance_step_match_closed_form():
 
 
 @pytest.mark.parametrize("where", ["first", "last", "middle"])
-def test_exact_summaries_whatever_the_block_size(where):
+def test_exact_summaries_whatever_the_block_size(where, value_mode):
     # The fast loop checks blocks as a whole; divergence step, frozen x_{d-1}, best loss and tol step are
     # recovered by a replay. Put the divergence step d and the tol step on the first step of a block,
     # on its last step, and inside it; compare with the closed form of GD on x1^2 + 50 x2^2.
@@ -95,7 +102,7 @@ def test_exact_summaries_whatever_the_block_size(where):
         assert res.final_loss[0] == np.inf
 
 
-def test_tol_reached_then_diverged_in_the_same_block_and_a_bad_start():
+def test_tol_reached_then_diverged_in_the_same_block_and_a_bad_start(value_mode):
     # lr = 0.0203: f dips from 28.5 to 27.32 at step 4 (the x1 term shrinks first), then diverges at step 170.
     steps, tol, eta = 300, 27.5, 0.0203
     t = np.arange(steps + 1)
@@ -120,7 +127,7 @@ def test_tol_reached_then_diverged_in_the_same_block_and_a_bad_start():
         S.sweep(jaxgd.sgd, RAVINE, {"learning_rate": [0.1]}, 10, block=0)
 
 
-def test_a_loss_that_falls_to_minus_infinity_diverges_there():
+def test_a_loss_that_falls_to_minus_infinity_diverges_there(value_mode):
     # f(x) = -exp(x), GD with eta = 1 from 0: x = 0, 1, 1 + e, ~44.9, ~3e19; f(x_4) = -inf in float32, so d = 4.
     xs = [np.float32(0.0)]
     with np.errstate(over="ignore"):
@@ -134,7 +141,7 @@ def test_a_loss_that_falls_to_minus_infinity_diverges_there():
         np.testing.assert_allclose(res.best_loss[0], -np.exp(xs[3]), rtol=1e-4)
 
 
-def test_diverged_runs_leave_the_others_untouched():
+def test_diverged_runs_leave_the_others_untouched(value_mode):
     stable = np.array([0.001, 0.01, 0.019])
     mixed = np.array([0.001, 0.5, 0.01, 1e3, 0.019])  # 1e3 overflows to inf within a few steps in float32
     a = S.sweep(jaxgd.sgd, RAVINE, {"learning_rate": stable}, 200, curve_every=10)
@@ -161,7 +168,22 @@ def test_divergence_edge_of_gd_on_the_ravine():
     assert res.final_params is None
 
 
-def test_curve_matches_a_recorded_run():
+def test_the_loop_takes_the_value_from_the_gradient_where_they_share_work():
+    P = jaxgd.problems
+    cheap = [P.ravine(), P.rosenbrock(), P.rosenbrock(6), P.quadratic(np.arange(1.0, 30.0)), P.booth()]
+    shared = [
+        P.logistic_regression(),
+        P.ackley(),
+        P.rastrigin(),
+        P.general_quadratic([1.0, 2.0, 3.0], key=jax.random.key(0)),
+    ]
+    for problem in cheap + shared:
+        loss = jax.tree_util.Partial(problem.fn, **problem.data)
+        assert S._gradient_shares_value(loss, problem.x0) == (problem in shared), problem.name
+    assert S._gradient_shares_value(lambda p: jnp.sum(jax.nn.softplus(p["w"])), {"w": jnp.ones(3)})
+
+
+def test_curve_matches_a_recorded_run(value_mode):
     res = S.sweep(jaxgd.nesterov, RAVINE, {"learning_rate": [0.005, 0.01], "momentum": 0.8}, 53, curve_every=10)
     np.testing.assert_array_equal(res.curve_steps, [0, 10, 20, 30, 40, 50, 53])
     for i, lr in enumerate([0.005, 0.01]):
@@ -185,7 +207,7 @@ def test_swept_adam_matches_plain_float_adam_to_rounding(x64):
             np.testing.assert_allclose(res.final_params[i], traj.final_params, rtol=rtol)
 
 
-def test_several_problems_and_starts_in_one_call():
+def test_several_problems_and_starts_in_one_call(value_mode):
     kappas = [1.0, 10.0, 100.0]
     problems = [jaxgd.problems.quadratic(jnp.array([1.0, k])) for k in kappas]
     x0s = jnp.array([[1.0, 1.0], [-2.0, 0.5]])
@@ -228,7 +250,7 @@ def test_plain_loss_with_pytree_params_and_x0():
         S.sweep(jaxgd.sgd, loss, {"learning_rate": [0.1]}, 10)
 
 
-def test_extra_args_optimizer_gets_value_and_value_fn():
+def test_extra_args_optimizer_gets_value_and_value_fn(value_mode):
     def make(learning_rate):
         return optax.chain(optax.sgd(learning_rate), optax.scale_by_backtracking_linesearch(max_backtracking_steps=15))
 
