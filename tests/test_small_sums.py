@@ -118,3 +118,29 @@ def test_a_sweep_gives_the_numbers_of_the_sums(monkeypatch):
     np.testing.assert_allclose(with_unroll.best_loss, without.best_loss, rtol=1e-5)
     ok = ~with_unroll.diverged
     np.testing.assert_allclose(with_unroll.final_loss[ok], without.final_loss[ok], rtol=1e-4, atol=1e-30)
+
+
+@jax.custom_vjp
+def _square_norm(x):
+    return jnp.sum(x**2)
+
+
+_square_norm.defvjp(lambda x: (_square_norm(x), x), lambda x, g: (2 * g * x,))
+
+ODD_LOSSES = {
+    "custom_jvp": lambda x: jax.nn.logsumexp(x) + jnp.sum(jax.nn.relu(x)),
+    "custom_vjp": lambda x: _square_norm(x) + jnp.sum(x),
+    "fori_loop": lambda x: jax.lax.fori_loop(0, 3, lambda i, a: a + jnp.sum(x * i), 0.0),
+    "keepdims": lambda x: jnp.sum(jnp.sum(x.reshape(2, 2), axis=0, keepdims=True) ** 2),
+    "norm_mean_var": lambda x: jnp.linalg.norm(x) + jnp.mean(x) + jnp.var(x),
+    "fft": lambda x: jnp.sum(jnp.abs(jnp.fft.fft(x)) ** 2),
+}
+
+
+@pytest.mark.parametrize("name", ODD_LOSSES)
+def test_losses_with_custom_derivatives_loops_and_other_primitives(name):
+    f = ODD_LOSSES[name]
+    g = unroll_small_sums(f)
+    xs = jnp.array([[0.3, -1.2, 2.0, 0.7], [0.6, -2.4, 4.0, 1.4]])
+    np.testing.assert_allclose(jax.jit(jax.vmap(g))(xs), jax.vmap(f)(xs), rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(jax.vmap(jax.grad(g)))(xs), jax.vmap(jax.grad(f))(xs), rtol=1e-5, atol=1e-6)
