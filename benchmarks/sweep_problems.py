@@ -23,11 +23,10 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sweep_throughput import hand_written, make_momentum, timed
+from sweep_throughput import chunk_args, hand_written, timed
 
 import jaxgd
 from jaxgd import sweeps as S
-from jaxgd._recipe import combine, partition
 
 
 def problems() -> dict[str, jaxgd.Problem]:
@@ -44,25 +43,8 @@ def problems() -> dict[str, jaxgd.Problem]:
 
 def jaxgd_sweep(problem: jaxgd.Problem, lrs: np.ndarray, steps: int, unroll: bool):
     """jaxgd.sweep's compiled chunk, called directly so that the small-sum rewrite can be switched."""
-    part, static = partition(jax.tree_util.Partial(problem.fn, **problem.data))
-    x0_table = jax.tree.map(lambda a: jnp.asarray(a)[None, None], problem.x0)
-    scal = [jnp.float32(v) for v in (-np.inf, 1e4, np.inf)]
-    cols = (jnp.asarray(lrs, jnp.float32),)
-    kw = dict(
-        make_optimizer=make_momentum,
-        names=("learning_rate",),
-        loss_static=static,
-        many_problems=False,
-        many_starts=False,
-        steps=steps,
-        curve_every=None,
-        track_tol=False,
-        keep_params=False,
-        block=S._default_block(steps),
-        unroll_sums=unroll,
-        value_with_grad=S._gradient_shares_value(combine(part, static), problem.x0),
-    )
-    return lambda: S._sweep_chunk(cols, part, x0_table, *scal, **kw).final_loss
+    args, kw = chunk_args(problem, lrs, steps, unroll_sums=unroll)
+    return lambda: S._sweep_chunk(*args, **kw).final_loss
 
 
 def main() -> None:
