@@ -817,8 +817,10 @@ def sweep(
     sharded over a 1-D mesh; under ``jax.distributed`` every process calls
     ``sweep`` with the same arguments. ``progress=True`` shows a tqdm bar.
 
-    Speed: the loop does not freeze runs step by step; each step folds f(x_{t+1})
-    into one running minimum, and at the end of every ``block`` steps a run that
+    Speed: the loop does not freeze runs step by step; each step folds a loss
+    into one running minimum (f(x_t) from ``value_and_grad`` where the loss has
+    work its gradient shares, such as a matrix product or a transcendental; else
+    f(x_{t+1}), evaluated anew), and at the end of every ``block`` steps a run that
     diverged or reached ``tol`` in that block keeps a checkpoint. After the loop
     at most ``block`` steps are replayed from the checkpoints to recover the exact
     divergence step, x_{d-1}, the best loss before d and the tol step. Every
