@@ -87,7 +87,11 @@ def float_tree(name: str, tree: Any) -> None:
 
 def scalar_output(fn: Any, params: Any, args: tuple = (), has_aux: bool = False, what: str = "loss") -> None:
     """Require ``fn(params, *args)`` to return a real scalar, or a pair (scalar, aux) with ``has_aux``."""
-    out = jax.eval_shape(fn, params, *args)
+    scalar(jax.eval_shape(fn, params, *args), has_aux, what)
+
+
+def scalar(out: Any, has_aux: bool = False, what: str = "loss") -> None:
+    """Require ``out`` (the abstract output of a loss) to be a real scalar, or a pair (scalar, aux) with ``has_aux``."""
     if has_aux:
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError(f"with has_aux=True the {what} must return a pair (value, aux)")

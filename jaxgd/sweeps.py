@@ -569,8 +569,9 @@ _CHEAP = frozenset(
 )
 
 
-def _gradient_shares_value(loss_fn: Callable, x0: Any) -> bool:
-    """True unless ``loss_fn`` is made only of :data:`_CHEAP` primitives (nested jits looked into)."""
+def _gradient_shares_value(loss_fn: Callable, x0: Any, jaxpr: Any = None) -> bool:
+    """True unless ``loss_fn`` is made only of :data:`_CHEAP` primitives (nested jits looked into);
+    ``jaxpr``, the loss's closed jaxpr at ``x0`` where the caller has it already."""
 
     def costly(jaxpr) -> bool:
         for eqn in jaxpr.eqns:
@@ -582,7 +583,36 @@ def _gradient_shares_value(loss_fn: Callable, x0: Any) -> bool:
                 return True
         return False
 
-    return costly(jax.make_jaxpr(loss_fn)(x0).jaxpr)
+    return costly((jaxpr if jaxpr is not None else jax.make_jaxpr(loss_fn)(x0)).jaxpr)
+
+
+def _spec(tree: Any) -> tuple:
+    """A hashable stand-in for ``tree``'s structure, shapes and dtypes (weak types kept), for the caches below."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple(
+        jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a), weak_type=bool(getattr(a, "weak_type", False)))
+        for a in leaves
+    )
+
+
+def _abstract(spec: tuple) -> Any:
+    treedef, leaves = spec
+    return jax.tree.unflatten(treedef, leaves)
+
+
+@functools.lru_cache(maxsize=64)
+def _loss_jaxpr(loss_static: Static, dyn_spec: tuple, x0_spec: tuple) -> tuple[Any, Any]:
+    """The loss's closed jaxpr and abstract output, its data and point abstract: traced once per loss and
+    shapes, not once per sweep."""
+    fn = jax.make_jaxpr(lambda dyn, x: combine(dyn, loss_static)(x), return_shape=True)
+    return fn(_abstract(dyn_spec), _abstract(x0_spec))
+
+
+@functools.lru_cache(maxsize=64)
+def _state_size(make_optimizer: Callable, config: tuple, x0_spec: tuple) -> int:
+    """Numbers in the optimizer's state at a point of ``x0_spec``'s shapes (for sizing chunks)."""
+    state = jax.eval_shape(make_optimizer(**dict(config)).init, _abstract(x0_spec))
+    return sum(math.prod(a.shape) for a in jax.tree.leaves(state))
 
 
 def _default_block(steps: int) -> int:
@@ -867,7 +897,9 @@ def sweep(
         for s in default_starts:
             _validate.float_tree("the problem's x0", s)
         try:
-            x0_table = jax.tree.map(lambda a: a[:, None], _stack(default_starts))
+            x0_table = jax.tree.map(
+                lambda *xs: np.stack([np.asarray(x, jnp.result_type(x)) for x in xs])[:, None], *default_starts
+            )
         except ValueError as err:
             raise ValueError(f"the problems' starts differ in shape ({err}); pass x0s") from None
 
@@ -886,7 +918,9 @@ def sweep(
         hash(loss_static)
     except TypeError:
         raise TypeError("the loss has unhashable static parts; make its arrays pytree leaves") from None
-    _validate.scalar_output(combine(parts[0][0], loss_static), first_x0)
+    x0_spec = _spec(first_x0)
+    loss_jaxpr, loss_out = _loss_jaxpr(loss_static, _spec(parts[0][0]), x0_spec)
+    _validate.scalar(loss_out)
 
     dtype = jnp.result_type(*[a.dtype for a in jax.tree.leaves(first_x0)])
     real = jnp.finfo(dtype).dtype
@@ -903,10 +937,8 @@ def sweep(
     # Sizes: one chunk of configurations, a multiple of the number of devices.
     devs = _devices(devices)
     n_dev = len(devs)
-    opt0 = make_optimizer(**{k: v[0].item() for k, v in space.columns.items()})
-    state_shape = jax.eval_shape(opt0.init, first_x0)
     n_elems = sum(math.prod(np.shape(a)) for a in jax.tree.leaves(first_x0))
-    n_state = sum(math.prod(a.shape) for a in jax.tree.leaves(state_shape))
+    n_state = _state_size(make_optimizer, tuple((k, v[0].item()) for k, v in space.columns.items()), x0_spec)
     per_run = 8 * jnp.dtype(real).itemsize * (6 * n_elems + 4 * n_state + 16 + (len(curve_steps) if curve_every else 0))
     if chunk_size is None:
         per_chunk = _auto_chunk(per_run, runs_per_config, devs)
@@ -986,7 +1018,7 @@ def sweep(
         keep_params=keep_params,
         block=block,
         unroll_sums=all(d.platform == "cpu" for d in devs),
-        value_with_grad=_gradient_shares_value(combine(parts[0][0], loss_static), first_x0),
+        value_with_grad=_gradient_shares_value(combine(parts[0][0], loss_static), first_x0, loss_jaxpr),
     )
     replicated = sharded = None
     if n_dev > 1:

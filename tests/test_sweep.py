@@ -20,7 +20,7 @@ RAVINE = jaxgd.problems.ravine(50.0)  # f = x1^2 + 50 x2^2 from (4, 0.5): Hessia
 @pytest.fixture(params=[False, True], ids=["value-after-step", "value-with-grad"])
 def value_mode(request, monkeypatch):
     """Both inner loops whatever the loss: f(x_{t+1}) evaluated after the step, or f(x_t) from value_and_grad."""
-    monkeypatch.setattr(S, "_gradient_shares_value", lambda loss_fn, x0: request.param)
+    monkeypatch.setattr(S, "_gradient_shares_value", lambda loss_fn, x0, jaxpr=None: request.param)
     return request.param
 
 
@@ -248,6 +248,23 @@ def test_plain_loss_with_pytree_params_and_x0():
     np.testing.assert_allclose(res.final_params["b"][0], 0.5 * 0.4**10, rtol=1e-5)
     with pytest.raises(ValueError, match="needs a start"):
         S.sweep(jaxgd.sgd, loss, {"learning_rate": [0.1]}, 10)
+
+
+def test_a_repeated_sweep_traces_neither_loss_nor_optimizer_again():
+    traced = []
+
+    def loss(x):
+        traced.append(1)
+        return jnp.sum(x**2)
+
+    first = S.sweep(jaxgd.sgd, loss, {"learning_rate": [0.1, 0.2]}, 10, x0=jnp.ones(2))
+    n = len(traced)
+    again = S.sweep(jaxgd.sgd, loss, {"learning_rate": [0.3, 0.4]}, 10, x0=jnp.ones(2))
+    assert len(traced) == n > 0
+    np.testing.assert_allclose(again.final_params[0], 0.4**10, rtol=1e-5)
+    np.testing.assert_allclose(first.final_params[1], 0.6**10, rtol=1e-5)
+    S.sweep(jaxgd.sgd, loss, {"learning_rate": [0.3, 0.4]}, 10, x0=jnp.ones(3))  # new shapes: traced anew
+    assert len(traced) > n
 
 
 def test_extra_args_optimizer_gets_value_and_value_fn(value_mode):
