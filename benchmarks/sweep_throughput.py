@@ -77,7 +77,8 @@ def one_run(steps: int, summaries: bool | str, loss=rosenbrock, x0=X0):
                 x, s, best = c
                 u, s = opt.update(jax.grad(loss)(x), s, x)
                 x = optax.apply_updates(x, u)
-                return (x, s, jnp.minimum(best, loss(x)) if summaries else best), None
+                f = loss(x)
+                return (x, s, jnp.where(f < best, f, best) if summaries else best), None
 
             (x, _, best), _ = jax.lax.scan(step, (x0, state, loss(x0)), None, length=steps)
             return (loss(x), best) if summaries else loss(x)

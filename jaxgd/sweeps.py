@@ -358,10 +358,10 @@ class _Carry(NamedTuple):
 
     x: Any  # the live iterate x_t; it runs on after a divergence (the lanes of vmap are independent)
     state: Any
-    r: jax.Array  # min_{s <= t} f(x_s), or NaN / -inf once some f(x_s) was bad (non-finite or out of bounds)
+    r: jax.Array  # min_{s <= t} f(x_s), or -inf once some f(x_s) was bad (non-finite or out of bounds)
     t: jax.Array
-    div_ckpt: tuple  # (x, state, r, t) at the start of the block in which r broke
-    tol_ckpt: tuple  # (x, state, t) at the start of the block in which r first fell to tol or below
+    div_ckpt: tuple  # (x, state, r, t) at the latest block end before r broke
+    tol_ckpt: tuple  # (x, state, t) at the latest block end before r first fell to tol or below (or broke)
 
 
 class _Summary(NamedTuple):
@@ -400,18 +400,18 @@ def _run_one(
     """One run with its summaries; vmapped by :func:`_sweep_chunk`.
 
     Fast path: a step makes x_{t+1} from grad f(x_t) and folds f(x_{t+1}) into one
-    running number r = min_s f(x_s), which breaks for good (NaN, or -inf) at the
+    running number r = min_s f(x_s), which breaks for good (to -inf) at the
     first bad value (non-finite or above the blow-up limit). Nothing is
     frozen inside the loop, so a step costs one fused loop more than a
     final-loss-only sweep; a diverged run goes on (its non-finite numbers reach no
     other run, the lanes of ``vmap`` being independent). The steps run in blocks
-    of ``block``: at a block's end, a run whose r broke in it, or first fell
-    to ``tol``, keeps that block's start as a checkpoint. After the loop at most
+    of ``block``: at each block's end, a run whose r has not broken (has not
+    fallen to ``tol``) moves a checkpoint there, so the checkpoint stays at the
+    start of the block in which that happened. After the loop at most
     ``block`` steps are replayed from each checkpoint, checking every step, which
-    gives the exact divergence step d, the best loss before d and the first step at
-    ``tol``; a second pass from the divergence checkpoint stops at the frozen
-    iterate x_{d-1}. Only the loss is checked; a non-finite gradient makes the
-    next loss non-finite.
+    gives the exact divergence step d, the iterate x_{d-1} the run is frozen at,
+    the best loss before d and the first step at ``tol``. Only the loss is
+    checked; a non-finite gradient makes the next loss non-finite.
 
     ``value_with_grad``: a step folds f(x_t), taken from the forward pass of its
     gradient, instead of evaluating f(x_{t+1}) anew, and each block ends by folding
@@ -433,8 +433,8 @@ def _run_one(
     minus1 = jnp.asarray(-1, jnp.int32)
     zero = jnp.asarray(0, jnp.int32)
     s0 = optimizer.init(x0)
-    r0 = jnp.where(ok0, f0, nan)
-    carry = _Carry(x0, s0, r0, zero, (x0, s0, r0, minus1), (x0, s0, minus1))
+    r0 = jnp.where(ok0, f0, -inf)
+    carry = _Carry(x0, s0, r0, zero, (x0, s0, r0, zero), (x0, s0, zero))
 
     def good(value):
         return (value <= limit) & (value >= lowest)  # false for NaN and +-inf
@@ -450,11 +450,12 @@ def _run_one(
         return optax.apply_updates(x, updates), state
 
     def broken(r):
-        return ~(r >= lowest)  # NaN, or -inf: the one bad value that passes ``value <= limit``
+        return ~(r >= lowest)
 
     def fold(r, value):
-        # minimum propagates NaN and keeps -inf, so r stays broken from the first bad value on.
-        return jnp.minimum(r, jnp.where(value <= limit, value, nan))
+        # -inf for a bad value (NaN fails ``value <= limit``; -inf passes it and is kept), and -inf stays: r is
+        # broken from the first bad value on. Two selects: a NaN-propagating minimum costs more on XLA:CPU.
+        return jnp.where(value <= limit, jnp.where(value < r, value, r), -inf)
 
     def step(c: tuple, _: Any) -> tuple[tuple, None]:
         x, state, r = c
@@ -468,12 +469,13 @@ def _run_one(
         (x, state, r), _ = jax.lax.scan(step, (c.x, c.state, c.r), None, length=n)
         if value_with_grad:
             r = fold(r, loss_fn(x))
-        diverged_here = ~broken(c.r) & broken(r)
-        div_ckpt = _select(diverged_here, (c.x, c.state, c.r, c.t), c.div_ckpt)
+        t = c.t + n
+        # Checkpoints move to the block's end, not kept from its start: the loop's inputs need no copy.
+        div_ckpt = _select(broken(r), c.div_ckpt, (x, state, r, t))
         tol_ckpt = c.tol_ckpt
         if track_tol:
-            tol_ckpt = _select(~(c.r <= tol) & (r <= tol), (c.x, c.state, c.t), tol_ckpt)
-        return _Carry(x, state, r, c.t + n, div_ckpt, tol_ckpt)
+            tol_ckpt = _select(r <= tol, tol_ckpt, (x, state, t))  # -inf <= tol: it stops moving at r's break
+        return _Carry(x, state, r, t, div_ckpt, tol_ckpt)
 
     def advance(c: _Carry, n: int) -> _Carry:
         n_blocks, rem = divmod(n, block)
@@ -503,37 +505,28 @@ def _run_one(
         parts.append(recorded(carry)[None])
         curve = jnp.concatenate(parts)
 
-    def rescan(x, state, r, t, tol_step):
-        """Up to ``block`` steps from a checkpoint, each checked: the first bad step d (-1 if none), the best
-        loss and the tol step before d. The iterate is not frozen here (see :func:`walk`), so a step costs
+    def rescan(x, state, r, t):
+        """Up to ``block`` steps from a checkpoint, each checked: the first bad step d (-1 if none), the last
+        iterate before d, the best loss and the tol step before d. Only x is kept, not frozen: a step costs
         the fast loop's fused loops plus one per number kept."""
 
-        def body(_, c):
-            x, state, r, t, tol_step, d = c
+        def body(k, c):
+            x, state, keep, r, tol_step, d = c  # tol_step and d counted from the checkpoint
             x, state = update(x, state)
             value = loss_fn(x)
-            t = t + 1
             ok = (d < 0) & good(value)
             if track_tol:
-                tol_step = jnp.where(ok & (tol_step < 0) & (value <= tol), t, tol_step)
-            return x, state, jnp.where(ok, jnp.minimum(r, value), r), t, tol_step, jnp.where((d < 0) & ~ok, t, d)
+                tol_step = jnp.where(ok & (tol_step < 0) & (value <= tol), k + 1, tol_step)
+            keep = _select(ok, x, keep)
+            return x, state, keep, jnp.where(ok, jnp.minimum(r, value), r), tol_step, jnp.where(ok | (d >= 0), d, k + 1)
 
-        return jax.lax.fori_loop(0, min(block, steps), body, (x, state, r, t, tol_step, minus1))[2:]
+        _, _, keep, r, tol_step, d = jax.lax.fori_loop(0, min(block, steps), body, (x, state, x, r, minus1, minus1))
+        return keep, r, jnp.where(tol_step >= 0, t + tol_step, minus1), jnp.where(d >= 0, t + d, minus1)
 
-    def walk(x, state, n):
-        """x and state after n <= ``block`` steps from a checkpoint (n may differ per run)."""
-
-        def body(k, c):
-            return _select(k < n, update(*c), c)
-
-        return jax.lax.fori_loop(0, min(block, steps), body, (x, state))
-
-    # Divergence: the exact step d, x_{d-1}, and the best loss and tol step before d.
+    # Divergence: the exact step d, x_{d-1}, and the best loss before d.
     dx, ds, dr, dt = carry.div_ckpt
-    div_active = dt >= 0
-    tol_before = dr <= tol if track_tol else jnp.asarray(True)
-    best_div, _, tol_div, div_step = rescan(dx, ds, dr, dt, jnp.where(tol_before, 0, -1))
-    x_div, _ = walk(dx, ds, jnp.where(div_active, div_step - 1 - dt, 0))
+    div_active = ok0 & broken(carry.r)
+    x_div, best_div, _, div_step = rescan(dx, ds, dr, dt)
     diverged = ~ok0 | div_active
     div_step = jnp.where(~ok0, zero, jnp.where(div_active, div_step, minus1))
     x_final = _select(~ok0, x0, _select(div_active, x_div, carry.x))
@@ -542,12 +535,9 @@ def _run_one(
     tol_step = minus1
     if track_tol:
         tx, ts, tt = carry.tol_ckpt
-        tol_replayed = rescan(tx, ts, jnp.asarray(inf, f0.dtype), tt, minus1)[2]
-        tol_step = jnp.where(
-            ok0 & (f0 <= tol),
-            zero,
-            jnp.where(tt >= 0, tol_replayed, jnp.where(div_active & ~tol_before, tol_div, minus1)),
-        )
+        tol_replayed = rescan(tx, ts, jnp.asarray(inf, f0.dtype), tt)[2]
+        # The replay stops counting at d; a run that never fell to tol (r > tol) replayed past its last step.
+        tol_step = jnp.where(ok0 & (f0 <= tol), zero, jnp.where(ok0 & (carry.r <= tol), tol_replayed, minus1))
     f_final, g_final = value_and_grad(x_final)
     return _Summary(
         final_loss=jnp.where(diverged, inf, f_final),

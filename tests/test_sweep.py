@@ -102,6 +102,26 @@ def test_exact_summaries_whatever_the_block_size(where, value_mode):
         assert res.final_loss[0] == np.inf
 
 
+def test_events_just_past_the_last_step_are_not_counted(value_mode):
+    # The replay after the loop runs a whole block from the last checkpoint, past the last step when the
+    # steps end inside a block: a divergence or a tol step found there must not count.
+    eta_div, eta_tol, tol = 0.0203, 0.0195, 1e-3
+    t = np.arange(1000)
+    d = int(np.nonzero(ravine_closed_form(eta_div, t)[1] > 1e4 * 28.5)[0][0])
+    x_tol, f_tol = ravine_closed_form(eta_tol, t)
+    k = int(np.nonzero(f_tol <= tol)[0][0])
+    assert k < d
+    for steps in (d - 1, k - 1):
+        with jax.enable_x64(True):
+            res = S.sweep(
+                jaxgd.sgd, jaxgd.problems.ravine(50.0), {"learning_rate": [eta_div, eta_tol]}, steps, tol=tol, block=7
+            )
+        assert steps % 7 and list(res.diverge_step) == [-1, -1]
+        assert list(res.tol_step) == [-1, k if k <= steps else -1]
+        assert np.all(np.isfinite(res.final_loss))
+        np.testing.assert_allclose(res.final_params[1], x_tol[steps], rtol=1e-8)
+
+
 def test_tol_reached_then_diverged_in_the_same_block_and_a_bad_start(value_mode):
     # lr = 0.0203: f dips from 28.5 to 27.32 at step 4 (the x1 term shrinks first), then diverges at step 170.
     steps, tol, eta = 300, 27.5, 0.0203
