@@ -508,19 +508,26 @@ def _run_one(
     def rescan(x, state, r, t):
         """Up to ``block`` steps from a checkpoint, each checked: the first bad step d (-1 if none), the last
         iterate before d, the best loss and the tol step before d. Only x is kept, not frozen: a step costs
-        the fast loop's fused loops plus one per number kept."""
+        the fast loop's fused loops plus one per number kept. With ``value_with_grad`` the values come from
+        value_and_grad, f(x_t) before the step from x_t (the checkpoint's own, known good, first)."""
 
         def body(k, c):
             x, state, keep, r, tol_step, d = c  # tol_step and d counted from the checkpoint
-            x, state = update(x, state)
-            value = loss_fn(x)
+            if value_with_grad:
+                value, grad = value_and_grad(x)
+                at, s = x, k  # value = f(x_{t+k})
+                x, state = update(x, state, (value, grad))
+            else:
+                x, state = update(x, state)
+                value, at, s = loss_fn(x), x, k + 1
             ok = (d < 0) & good(value)
             if track_tol:
-                tol_step = jnp.where(ok & (tol_step < 0) & (value <= tol), k + 1, tol_step)
-            keep = _select(ok, x, keep)
-            return x, state, keep, jnp.where(ok, jnp.minimum(r, value), r), tol_step, jnp.where(ok | (d >= 0), d, k + 1)
+                tol_step = jnp.where(ok & (tol_step < 0) & (value <= tol), s, tol_step)
+            keep = _select(ok, at, keep)
+            return x, state, keep, jnp.where(ok, jnp.minimum(r, value), r), tol_step, jnp.where(ok | (d >= 0), d, s)
 
-        _, _, keep, r, tol_step, d = jax.lax.fori_loop(0, min(block, steps), body, (x, state, x, r, minus1, minus1))
+        n = min(block, steps) + (1 if value_with_grad else 0)
+        _, _, keep, r, tol_step, d = jax.lax.fori_loop(0, n, body, (x, state, x, r, minus1, minus1))
         return keep, r, jnp.where(tol_step >= 0, t + tol_step, minus1), jnp.where(d >= 0, t + d, minus1)
 
     # Divergence: the exact step d, x_{d-1}, and the best loss before d.
