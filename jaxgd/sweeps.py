@@ -848,7 +848,7 @@ def sweep(
     into one running minimum (f(x_t) from ``value_and_grad`` where the loss has
     work its gradient shares, such as a matrix product or a transcendental; else
     f(x_{t+1}), evaluated anew), and at the end of every ``block`` steps a run that
-    diverged or reached ``tol`` in that block keeps a checkpoint. After the loop
+    has not yet diverged (or reached ``tol``) moves a checkpoint there. After the loop
     at most ``block`` steps are replayed from the checkpoints to recover the exact
     divergence step, x_{d-1}, the best loss before d and the tol step. Every
     summary stays exact per step; ``block`` (default about sqrt(steps), which
