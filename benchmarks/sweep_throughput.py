@@ -128,7 +128,7 @@ def chunk_args(problem: jaxgd.Problem, lrs: np.ndarray, steps: int, **options) -
         keep_params=False,
         block=S._default_block(steps),
         unroll_sums=jax.default_backend() == "cpu",
-        value_with_grad=S._gradient_shares_value(combine(part, static), problem.x0),
+        value_with_grad=S._gradient_shares_value(jax.make_jaxpr(combine(part, static))(problem.x0)),
     )
     return args, {**kw, **options}
 

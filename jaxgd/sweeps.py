@@ -566,9 +566,9 @@ _CHEAP = frozenset(
 )
 
 
-def _gradient_shares_value(loss_fn: Callable, x0: Any, jaxpr: Any = None) -> bool:
-    """True unless ``loss_fn`` is made only of :data:`_CHEAP` primitives (nested jits looked into);
-    ``jaxpr``, the loss's closed jaxpr at ``x0`` where the caller has it already."""
+def _gradient_shares_value(loss_jaxpr: Any) -> bool:
+    """True unless the loss (its closed jaxpr) is made only of :data:`_CHEAP` primitives (nested jits looked
+    into)."""
 
     def costly(jaxpr) -> bool:
         for eqn in jaxpr.eqns:
@@ -580,7 +580,7 @@ def _gradient_shares_value(loss_fn: Callable, x0: Any, jaxpr: Any = None) -> boo
                 return True
         return False
 
-    return costly((jaxpr if jaxpr is not None else jax.make_jaxpr(loss_fn)(x0)).jaxpr)
+    return costly(loss_jaxpr.jaxpr)
 
 
 def _spec(tree: Any) -> tuple:
@@ -1015,7 +1015,7 @@ def sweep(
         keep_params=keep_params,
         block=block,
         unroll_sums=all(d.platform == "cpu" for d in devs),
-        value_with_grad=_gradient_shares_value(combine(parts[0][0], loss_static), first_x0, loss_jaxpr),
+        value_with_grad=_gradient_shares_value(loss_jaxpr),
     )
     replicated = sharded = None
     if n_dev > 1:
