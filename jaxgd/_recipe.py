@@ -20,65 +20,16 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
 import optax
 
-__all__ = ["Optimizer", "Schedule", "combine", "is_array_leaf", "partition"]
+from jaxgd._core import Static, combine, is_array_leaf, partition
 
-
-def is_array_leaf(x: Any) -> bool:
-    """True for values ``jit`` can take as traced arguments (numbers and arrays)."""
-    if isinstance(x, bool):
-        return False
-    return isinstance(x, (int, float, complex, np.ndarray, np.generic, jax.Array, jax.core.Tracer))
-
-
-class Static:
-    """The hashable, non-array part of a pytree split by :func:`partition`."""
-
-    __slots__ = ("mask", "others", "treedef")
-
-    def __init__(self, treedef: Any, mask: tuple[bool, ...], others: tuple[Hashable, ...]):
-        self.treedef = treedef
-        self.mask = mask
-        self.others = others
-
-    def _key(self) -> tuple:
-        return (self.treedef, self.mask, self.others)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Static) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return f"Static({self.treedef}, others={self.others})"
-
-
-def partition(tree: Any) -> tuple[list[Any], Static]:
-    """Split a pytree into its array leaves and a hashable :class:`Static` rest.
-
-    Callables, strings and other non-array leaves (a plain optax transform's
-    functions, a lambda schedule) go into the static part, as equinox's
-    ``partition`` does.
-    """
-    leaves, treedef = jax.tree.flatten(tree)
-    mask = tuple(is_array_leaf(leaf) for leaf in leaves)
-    arrays = [leaf for leaf, m in zip(leaves, mask) if m]
-    others = tuple(leaf for leaf, m in zip(leaves, mask) if not m)
-    return arrays, Static(treedef, mask, others)
-
-
-def combine(arrays: list[Any], static: Static) -> Any:
-    """Inverse of :func:`partition`."""
-    arrays_it, others_it = iter(arrays), iter(static.others)
-    leaves = [next(arrays_it) if m else next(others_it) for m in static.mask]
-    return jax.tree.unflatten(static.treedef, leaves)
+__all__ = ["Optimizer", "Schedule", "Static", "combine", "is_array_leaf", "partition"]
 
 
 class _Recipe:

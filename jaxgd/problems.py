@@ -22,6 +22,7 @@ from jaxgd import _validate
 
 __all__ = [
     "REGISTRY",
+    "Objective",
     "Problem",
     "ackley",
     "beale",
@@ -96,6 +97,14 @@ class Problem:
     def __repr__(self) -> str:
         return f"Problem({self.name!r}, dim={self.dim})"
 
+    @property
+    def objective(self) -> Objective:
+        """The computation alone: ``fn`` with ``data`` as pytree leaves, without name, start or box."""
+        return Objective(self.fn, self.dim, self.data)
+
+    def __jaxgd_objective__(self) -> Objective:
+        return self.objective
+
     _static_fields = ("name", "fn", "dim", "box", "smooth_at_minimum")
     _dynamic_fields = ("x0", "data", "minimizers", "minimum", "critical_points")
 
@@ -116,6 +125,33 @@ def _unflatten(aux, children) -> Problem:
 
 
 jax.tree_util.register_pytree_node(Problem, _flatten, _unflatten)
+
+
+class Objective:
+    """``x -> fn(x, **data)`` for a vector x of length ``dim``: a :class:`Problem` without its description.
+
+    A pytree whose leaves are the arrays of ``data`` and whose static part is ``(fn, dim)``, so problems
+    of one kind that differ only in their data (``ravine(10)``, ``ravine(50)``) share a compilation.
+    """
+
+    def __init__(self, fn: Callable[..., jax.Array], dim: int, data: dict[str, Any]):
+        self.fn = fn
+        self.dim = dim
+        self.data = data
+
+    def __call__(self, x: jax.typing.ArrayLike) -> jax.Array:
+        shape = jnp.shape(x)
+        if len(shape) != 1 or shape[0] != self.dim:
+            raise ValueError(f"this objective takes a vector of shape ({self.dim},), got shape {shape}")
+        return self.fn(x, **self.data)
+
+    def __repr__(self) -> str:
+        return f"Objective({getattr(self.fn, '__name__', self.fn)!r}, dim={self.dim})"
+
+
+jax.tree_util.register_pytree_node(
+    Objective, lambda o: ((o.data,), (o.fn, o.dim)), lambda aux, children: Objective(aux[0], aux[1], children[0])
+)
 
 
 def _dtype() -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -11,9 +10,9 @@ import jax.numpy as jnp
 import optax
 
 from jaxgd import _validate
-from jaxgd._recipe import Static, combine, partition
+from jaxgd._core import evaluate, filter_jit, objective_of, tree_norm, update_step
 
-__all__ = ["Trajectory", "run", "tree_norm"]
+__all__ = ["Trajectory", "run", "tree_norm"]  # tree_norm: re-exported from jaxgd._core
 
 
 class Trajectory(NamedTuple):
@@ -38,14 +37,6 @@ class Trajectory(NamedTuple):
     final_params: Any
     final_state: Any
     final_aux: Any = None
-
-
-def tree_norm(tree: Any) -> jax.Array:
-    """Euclidean norm of all leaves of a pytree taken together."""
-    leaves = jax.tree.leaves(tree)
-    if not leaves:
-        return jnp.zeros([])
-    return jnp.sqrt(sum(jnp.sum(jnp.abs(x) ** 2) for x in leaves))
 
 
 def _check_inputs(params: Any, steps: int, record_every: int) -> None:
@@ -92,27 +83,17 @@ def run(
         raise ValueError(f"every leaf of batches needs a leading axis of length steps={steps}, got {_leading(batches)}")
     if key is not None:
         key = jnp.asarray(key)
-    dynamic, static = partition((optimizer, loss))
-    return _run(dynamic, static, params, batches, key, steps=steps, record_every=record_every, has_aux=bool(has_aux))
+    fns = (optimizer, objective_of(loss))
+    return _run(fns, params, batches, key, steps=steps, record_every=record_every, has_aux=bool(has_aux))
 
 
 def _loss_args(batch: Any, key: Any) -> tuple:
     return tuple(a for a in (batch, key) if a is not None)
 
 
-def _evaluate(loss_fn: Callable, params: Any, args: tuple, has_aux: bool = False) -> tuple[jax.Array, Any, Any]:
-    """(value, grad, aux); aux is None unless ``has_aux``."""
-    if has_aux:
-        (value, aux), grad = jax.value_and_grad(loss_fn, has_aux=True)(params, *args)
-        return value, grad, aux
-    value, grad = jax.value_and_grad(loss_fn)(params, *args)
-    return value, grad, None
-
-
-@functools.partial(jax.jit, static_argnames=("static", "steps", "record_every", "has_aux"))
+@filter_jit(static_argnames=("steps", "record_every", "has_aux"))
 def _run(
-    dynamic: list,
-    static: Static,
+    fns: tuple,
     params: Any,
     batches: Any,
     key: Any,
@@ -121,8 +102,7 @@ def _run(
     record_every: int,
     has_aux: bool = False,
 ) -> Trajectory:
-    optimizer, loss_fn = combine(dynamic, static)
-    extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
+    optimizer, loss_fn = fns
     keys = jax.random.split(key, steps) if key is not None else None
     xs_all = (batches, keys)
     first = jax.tree.map(lambda x: x[0], xs_all)
@@ -130,19 +110,9 @@ def _run(
 
     def one_step(carry, xs):
         x, state = carry
-        args = _loss_args(*xs)
-        value, grad, _ = _evaluate(loss_fn, x, args, has_aux)
-        if extra:
-
-            def value_fn(p):
-                return loss_fn(p, *args)
-
-            updates, state = optimizer.update(grad, state, x, value=value, grad=grad, value_fn=value_fn)
-        else:
-            updates, state = optimizer.update(grad, state, x)
-        new_x = optax.apply_updates(x, updates)
-        ratio = tree_norm(updates) / tree_norm(x)
-        return (new_x, state), (value, tree_norm(grad), ratio)
+        step = update_step(optimizer, loss_fn, x, state, _loss_args(*xs), has_aux=has_aux)
+        ratio = tree_norm(step.updates) / tree_norm(x)
+        return (step.params, step.state), (step.value, tree_norm(step.grad), ratio)
 
     def chunk(carry, xs):
         return jax.lax.scan(one_step, carry, xs, length=record_every)
@@ -169,7 +139,7 @@ def _run(
         recorded.append(jax.tree.map(lambda a: a[None], carry[0]))
     final_params, final_state = carry
     last = jax.tree.map(lambda x: x[-1], xs_all)
-    final_value, final_grad, final_aux = _evaluate(loss_fn, final_params, _loss_args(*last), has_aux)
+    final_value, final_grad, final_aux = evaluate(loss_fn, final_params, _loss_args(*last), has_aux)
     loss_hist, gnorm_hist, ratio_hist = (jnp.concatenate(parts) for parts in zip(*metrics))
     recorded_steps = list(range(0, n_outer * record_every + 1, record_every)) + ([steps] if rem else [])
     return Trajectory(
