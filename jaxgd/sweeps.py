@@ -47,8 +47,10 @@ __all__ = [
     "Sampler",
     "Space",
     "SweepResult",
+    "check_factory",
     "coarse_to_fine",
     "grid",
+    "infer_scale",
     "log_uniform",
     "lr_range_test",
     "random_search",
@@ -81,7 +83,7 @@ class Space:
                 f"every column of a space needs the same length, got { {k: len(v) for k, v in cols.items()} }"
             )
         self.columns = cols
-        self.scales = {k: (scales or {}).get(k, _infer_scale(v)) for k, v in cols.items()}
+        self.scales = {k: (scales or {}).get(k, infer_scale(v)) for k, v in cols.items()}
         for k, s in self.scales.items():
             _validate.one_of(f"scale of {k}", s, ("log", "linear"))
         self.kind = kind
@@ -114,7 +116,8 @@ def _column(name: str, values: Any) -> np.ndarray:
     return arr if arr.dtype.kind in "iu" else arr.astype(np.float64)
 
 
-def _infer_scale(values: np.ndarray) -> str:
+def infer_scale(values: np.ndarray) -> str:
+    """``"log"`` for positive values spanning a factor of 20 or more, else ``"linear"`` (axes of plots and grids)."""
     v = np.asarray(values, float)
     return "log" if np.all(v > 0) and v.max() / v.min() >= 20 else "linear"
 
@@ -700,7 +703,9 @@ def _sweep_chunk(
 # --------------------------------------------------------------------------- checks before compiling
 
 
-def _check_factory(make_optimizer: Callable, space: Space) -> None:
+def check_factory(make_optimizer: Callable, space: Space) -> None:
+    """Check before compiling that ``make_optimizer`` takes exactly the space's names (those without a default
+    included) and builds an optax transformation at the extreme rows of each column."""
     if not callable(make_optimizer):
         raise TypeError(f"make_optimizer must be callable, got {type(make_optimizer).__name__}")
     try:
@@ -872,7 +877,7 @@ def sweep(
     if max_loss is not None:
         _validate.finite("max_loss", max_loss)
     space = _as_space(space)
-    _check_factory(make_optimizer, space)
+    check_factory(make_optimizer, space)
 
     losses, default_starts = _losses(problem)
     if x0 is not None and x0s is not None:
