@@ -48,11 +48,10 @@ import numpy as np
 import optax
 
 from jaxgd import _validate
-from jaxgd._recipe import Static, combine, partition
+from jaxgd._core import filter_jit, tree_norm, update_step
 from jaxgd.nn.data import Dataset, batch_indices, check_dataset, num_batches, take
 from jaxgd.nn.losses import LOSSES, accuracy, l1_penalty, l2_penalty
 from jaxgd.nn.mlp import MLP, Params
-from jaxgd.runner import tree_norm
 
 __all__ = [
     "Curvature",
@@ -332,8 +331,7 @@ def fit(
         lanczos_iters=lanczos_iters, hutchinson_samples=hutchinson_samples, record_params=record_params,
     )  # fmt: skip
     cfg, (train, val) = _check_fit(model, params, optimizer, train, val, key, plateau, kw)
-    dynamic, static = partition((model, optimizer, plateau, (l2, l1, min_delta)))
-    return _fit_jit(dynamic, static, params, train, val, key, cfg=cfg)
+    return _fit_jit((model, optimizer, plateau, (l2, l1, min_delta)), params, train, val, key, cfg=cfg)
 
 
 def fit_ensemble(
@@ -370,131 +368,159 @@ def fit_ensemble(
     plateau = kwargs.pop("plateau", None)
     kw = {**defaults, **kwargs}
     cfg, (train, val) = _check_fit(model, member, optimizer, train, val, keys[0], plateau, kw)
-    dynamic, static = partition((model, optimizer, plateau, (kw["l2"], kw["l1"], kw["min_delta"])))
-    return _fit_ensemble_jit(dynamic, static, params, train, val, keys, cfg=cfg)
+    parts = (model, optimizer, plateau, (kw["l2"], kw["l1"], kw["min_delta"]))
+    return _fit_ensemble_jit(parts, params, train, val, keys, cfg=cfg)
 
 
-def _fit_core(
-    dynamic: list, static: Static, params: Params, train: Dataset, val: Dataset, key: jax.Array, cfg: _Config
-) -> TrainResult:
-    model, optimizer, plateau, (l2, l1, min_delta) = combine(dynamic, static)
-    loss_fn = LOSSES[cfg.loss]
-    dtype = jax.tree.leaves(params)[0].dtype
-    extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
-    n = train.x.shape[0]
-    nb = num_batches(n, cfg.batch_size)
-    k_epochs, k_curv = jax.random.split(key)
+class _Run(NamedTuple):
+    """What every epoch of one run reads: the (combined) model, optimizer, plateau and penalties, the data."""
 
-    def penalty(p):
-        return l2_penalty(p, l2) + l1_penalty(p, l1)
+    model: MLP
+    optimizer: optax.GradientTransformation
+    plateau: Any
+    l2: Any
+    l1: Any
+    min_delta: Any
+    train: Dataset
+    val: Dataset
+    dtype: Any
+    cfg: _Config
 
-    def objective(p, batch, k):
-        return loss_fn(model.apply(p, batch.x, key=k, train=True), batch.y) + penalty(p)
+    def objective(self, p: Params, batch: Dataset, k: jax.Array) -> jax.Array:
+        """The mini-batch training objective: data loss (dropout active) plus the penalties."""
+        out = self.model.apply(p, batch.x, key=k, train=True)
+        return LOSSES[self.cfg.loss](out, batch.y) + l2_penalty(p, self.l2) + l1_penalty(p, self.l1)
 
-    def measure(p, data):
-        out = model.apply(p, data.x)
-        return loss_fn(out, data.y).astype(dtype), accuracy(out, data.y).astype(dtype)
+    def measure(self, p: Params, data: Dataset) -> tuple[jax.Array, jax.Array]:
+        """(data loss, accuracy) of the test-time network on a whole set."""
+        out = self.model.apply(p, data.x)
+        return LOSSES[self.cfg.loss](out, data.y).astype(self.dtype), accuracy(out, data.y).astype(self.dtype)
 
-    def scale_of(plateau_state):
-        return jnp.ones([], dtype) if plateau is None else jnp.asarray(plateau_state.scale, dtype)
+    def scale_of(self, plateau_state: Any) -> jax.Array:
+        return jnp.ones([], self.dtype) if self.plateau is None else jnp.asarray(plateau_state.scale, self.dtype)
 
-    def step(carry, xs):
-        p, s, scale = carry
-        idx, k = xs
-        batch = take(train, idx)
-        value, g = jax.value_and_grad(objective)(p, batch, k)
-        if extra:
-            updates, s = optimizer.update(g, s, p, value=value, grad=g, value_fn=lambda q: objective(q, batch, k))
-        else:
-            updates, s = optimizer.update(g, s, p)
-        updates = jax.tree.map(lambda u: (scale * u).astype(u.dtype), updates)
-        ratios = jnp.stack([tree_norm(u["w"]) / tree_norm(w["w"]) for u, w in zip(updates, p)]).astype(dtype)
-        return (optax.apply_updates(p, updates), s, scale), (value.astype(dtype), tree_norm(g).astype(dtype), ratios)
 
-    def run_epoch(state: _State, epoch):
-        k_perm, k_drop = jax.random.split(jax.random.fold_in(k_epochs, epoch))
-        idx = batch_indices(k_perm, n, cfg.batch_size)
-        scale = scale_of(state.plateau_state)
-        (p, s, _), (values, gnorms, ratios) = jax.lax.scan(
-            step, (state.params, state.opt_state, scale), (idx, jax.random.split(k_drop, nb))
-        )
-        train_loss, train_acc = measure(p, train)
-        val_loss, val_acc = measure(p, val)
-        plateau_state = state.plateau_state
-        if plateau is not None:
-            _, plateau_state = plateau.update({}, plateau_state, None, value=val_loss)
-        improved = val_loss < state.best_val - min_delta
-        wait = jnp.where(improved, 0, state.wait + 1)
-        stopped = wait >= cfg.patience if cfg.patience is not None else state.stopped
-        avg_sum, avg_count = state.avg_sum, state.avg_count
-        if cfg.average_from is not None:
-            use = epoch >= cfg.average_from
-            avg_sum = jax.tree.map(lambda a, x: a + jnp.where(use, x, jnp.zeros_like(x)), avg_sum, p)
-            avg_count = avg_count + use.astype(avg_count.dtype)
-        new_state = _State(
-            params=p,
-            opt_state=s,
-            plateau_state=plateau_state,
-            best_params=jax.tree.map(lambda b, x: jnp.where(improved, x, b), state.best_params, p),
-            best_val=jnp.where(improved, val_loss, state.best_val),
-            best_epoch=jnp.where(improved, epoch, state.best_epoch),
-            wait=wait,
-            stopped=stopped,
-            epochs_run=epoch,
-            avg_sum=avg_sum,
-            avg_count=avg_count,
-        )
-        metrics = EpochMetrics(
-            train_loss, train_acc, val_loss, val_acc, jnp.mean(values), jnp.mean(gnorms), jnp.mean(ratios, 0), scale
-        )
-        return new_state, (metrics, p if cfg.record_params else None)
+def _train_step(run: _Run, carry: tuple, xs: tuple) -> tuple[tuple, tuple]:
+    """One mini-batch step (:func:`jaxgd._core.update_step`, updates scaled by the plateau factor)."""
+    p, s, scale = carry
+    idx, k = xs
+    batch = take(run.train, idx)
+    step = update_step(run.optimizer, run.objective, p, s, (batch, k), scale=scale)
+    ratios = jnp.stack([tree_norm(u["w"]) / tree_norm(w["w"]) for u, w in zip(step.updates, p)]).astype(run.dtype)
+    metrics = (step.value.astype(run.dtype), tree_norm(step.grad).astype(run.dtype), ratios)
+    return (step.params, step.state, scale), metrics
 
-    def skip_epoch(state: _State, epoch):
-        nan = jnp.full([], jnp.nan, dtype)
-        metrics = EpochMetrics(nan, nan, nan, nan, nan, nan, jnp.full([model.num_layers], jnp.nan, dtype), nan)
-        return state, (metrics, state.params if cfg.record_params else None)
 
-    def one_epoch(state: _State, epoch):
-        if cfg.patience is None:
-            return run_epoch(state, epoch)
-        return jax.lax.cond(state.stopped, skip_epoch, run_epoch, state, epoch)
+def _run_epoch(run: _Run, k_epochs: jax.Array, state: _State, epoch: jax.Array) -> tuple[_State, tuple]:
+    """An epoch of shuffled mini-batches, then the whole-set metrics, plateau, early-stopping and averaging."""
+    cfg = run.cfg
+    n = run.train.x.shape[0]
+    k_perm, k_drop = jax.random.split(jax.random.fold_in(k_epochs, epoch))
+    idx = batch_indices(k_perm, n, cfg.batch_size)
+    scale = run.scale_of(state.plateau_state)
+    (p, s, _), (values, gnorms, ratios) = jax.lax.scan(
+        functools.partial(_train_step, run),
+        (state.params, state.opt_state, scale),
+        (idx, jax.random.split(k_drop, num_batches(n, cfg.batch_size))),
+    )
+    train_loss, train_acc = run.measure(p, run.train)
+    val_loss, val_acc = run.measure(p, run.val)
+    plateau_state = state.plateau_state
+    if run.plateau is not None:
+        _, plateau_state = run.plateau.update({}, plateau_state, None, value=val_loss)
+    improved = val_loss < state.best_val - run.min_delta
+    wait = jnp.where(improved, 0, state.wait + 1)
+    stopped = wait >= cfg.patience if cfg.patience is not None else state.stopped
+    avg_sum, avg_count = state.avg_sum, state.avg_count
+    if cfg.average_from is not None:
+        use = epoch >= cfg.average_from
+        avg_sum = jax.tree.map(lambda a, x: a + jnp.where(use, x, jnp.zeros_like(x)), avg_sum, p)
+        avg_count = avg_count + use.astype(avg_count.dtype)
+    new_state = _State(
+        params=p,
+        opt_state=s,
+        plateau_state=plateau_state,
+        best_params=jax.tree.map(lambda b, x: jnp.where(improved, x, b), state.best_params, p),
+        best_val=jnp.where(improved, val_loss, state.best_val),
+        best_epoch=jnp.where(improved, epoch, state.best_epoch),
+        wait=wait,
+        stopped=stopped,
+        epochs_run=epoch,
+        avg_sum=avg_sum,
+        avg_count=avg_count,
+    )
+    metrics = EpochMetrics(
+        train_loss, train_acc, val_loss, val_acc, jnp.mean(values), jnp.mean(gnorms), jnp.mean(ratios, 0), scale
+    )
+    return new_state, (metrics, p if cfg.record_params else None)
 
-    def curvature_at(p, epoch):
-        f = training_objective(model, train, loss=cfg.loss, l2=l2, l1=l1)
-        return _curvature(f, p, jax.random.fold_in(k_curv, epoch), cfg.lanczos_iters, cfg.hutchinson_samples)
 
-    state = _State(
+def _skip_epoch(run: _Run, state: _State, epoch: jax.Array) -> tuple[_State, tuple]:
+    """An epoch after early stopping: nothing changes, its metrics are NaN."""
+    nan = jnp.full([], jnp.nan, run.dtype)
+    layers = jnp.full([run.model.num_layers], jnp.nan, run.dtype)
+    metrics = EpochMetrics(nan, nan, nan, nan, nan, nan, layers, nan)
+    return state, (metrics, state.params if run.cfg.record_params else None)
+
+
+def _initial_state(run: _Run, params: Params) -> _State:
+    return _State(
         params=params,
-        opt_state=optimizer.init(params),
-        plateau_state=None if plateau is None else plateau.init(params),
+        opt_state=run.optimizer.init(params),
+        plateau_state=None if run.plateau is None else run.plateau.init(params),
         best_params=params,
-        best_val=jnp.asarray(jnp.inf, dtype),
+        best_val=jnp.asarray(jnp.inf, run.dtype),
         best_epoch=jnp.zeros([], jnp.int32),
         wait=jnp.zeros([], jnp.int32),
         stopped=jnp.zeros([], bool),
         epochs_run=jnp.zeros([], jnp.int32),
-        avg_sum=None if cfg.average_from is None else jax.tree.map(jnp.zeros_like, params),
+        avg_sum=None if run.cfg.average_from is None else jax.tree.map(jnp.zeros_like, params),
         avg_count=jnp.zeros([], jnp.int32),
     )
+
+
+def _scan_epochs(run: _Run, state: _State, key: jax.Array) -> tuple[_State, EpochMetrics, Any, Any]:
+    """All epochs as one ``lax.scan`` (in chunks of ``curvature_every`` with the curvature measured after each)."""
+    cfg = run.cfg
+    k_epochs, k_curv = jax.random.split(key)
+    run_epoch = functools.partial(_run_epoch, run, k_epochs)
+    skip_epoch = functools.partial(_skip_epoch, run)
+
+    def one_epoch(st: _State, epoch):
+        if cfg.patience is None:
+            return run_epoch(st, epoch)
+        return jax.lax.cond(st.stopped, skip_epoch, run_epoch, st, epoch)
+
     epochs = jnp.arange(1, cfg.epochs + 1, dtype=jnp.int32)
     every = cfg.curvature_every
-    curvature = None
     if every is None:
         state, (metrics, recorded) = jax.lax.scan(one_epoch, state, epochs)
-    else:
-        n_outer = cfg.epochs // every
+        return state, metrics, recorded, None
 
-        def chunk(st, chunk_epochs):
-            st, out = jax.lax.scan(one_epoch, st, chunk_epochs)
-            return st, (out, curvature_at(st.params, chunk_epochs[-1]))
+    def curvature_at(p, epoch):
+        f = training_objective(run.model, run.train, loss=cfg.loss, l2=run.l2, l1=run.l1)
+        return _curvature(f, p, jax.random.fold_in(k_curv, epoch), cfg.lanczos_iters, cfg.hutchinson_samples)
 
-        state, (out, c) = jax.lax.scan(chunk, state, epochs[: n_outer * every].reshape(n_outer, every))
-        parts = [jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)]
-        if cfg.epochs > n_outer * every:
-            state, out = jax.lax.scan(one_epoch, state, epochs[n_outer * every :])
-            parts.append(out)
-        metrics, recorded = jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
-        curvature = CurvatureHistory(jnp.arange(every, n_outer * every + 1, every, dtype=jnp.int32), *c)
+    def chunk(st, chunk_epochs):
+        st, out = jax.lax.scan(one_epoch, st, chunk_epochs)
+        return st, (out, curvature_at(st.params, chunk_epochs[-1]))
+
+    n_outer = cfg.epochs // every
+    state, (out, c) = jax.lax.scan(chunk, state, epochs[: n_outer * every].reshape(n_outer, every))
+    parts = [jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)]
+    if cfg.epochs > n_outer * every:
+        state, out = jax.lax.scan(one_epoch, state, epochs[n_outer * every :])
+        parts.append(out)
+    metrics, recorded = jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
+    curvature = CurvatureHistory(jnp.arange(every, n_outer * every + 1, every, dtype=jnp.int32), *c)
+    return state, metrics, recorded, curvature
+
+
+def _fit_core(parts: tuple, params: Params, train: Dataset, val: Dataset, key: jax.Array, cfg: _Config) -> TrainResult:
+    model, optimizer, plateau, (l2, l1, min_delta) = parts
+    dtype = jax.tree.leaves(params)[0].dtype
+    run = _Run(model, optimizer, plateau, l2, l1, min_delta, train, val, dtype, cfg)
+    state, metrics, recorded, curvature = _scan_epochs(run, _initial_state(run, params), key)
     averaged = None
     if cfg.average_from is not None:
         count = state.avg_count
@@ -515,12 +541,11 @@ def _fit_core(
     )
 
 
-_fit_jit = jax.jit(_fit_core, static_argnames=("static", "cfg"))
+@filter_jit(static_argnames=("cfg",))
+def _fit_jit(parts: tuple, params: Params, train: Dataset, val: Dataset, key: jax.Array, *, cfg: _Config):
+    return _fit_core(parts, params, train, val, key, cfg)
 
 
-@functools.partial(jax.jit, static_argnames=("static", "cfg"))
-def _fit_ensemble_jit(dynamic, static, params, train, val, keys, cfg):
-    def member(p, k):
-        return _fit_core(dynamic, static, p, train, val, k, cfg)
-
-    return jax.vmap(member)(params, keys)
+@filter_jit(static_argnames=("cfg",))
+def _fit_ensemble_jit(parts: tuple, params: Params, train: Dataset, val: Dataset, keys: jax.Array, *, cfg: _Config):
+    return jax.vmap(lambda p, k: _fit_core(parts, p, train, val, k, cfg))(params, keys)
