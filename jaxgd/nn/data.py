@@ -196,7 +196,7 @@ def split(
 def load(name: str = "digits", **kwargs: Any) -> DataSplits:
     """Load ``"digits"`` or ``"breast_cancer"`` from scikit-learn and :func:`split` it (``kwargs`` go there)."""
     _validate.one_of("name", name, DATASETS)
-    from sklearn import datasets  # optional dependency, only needed here
+    from sklearn import datasets  # a dependency (it ships the data); imported here so jaxgd.nn loads fast
 
     loader = {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer}[name]
     x, y = loader(return_X_y=True)
