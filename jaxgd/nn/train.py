@@ -57,6 +57,7 @@ __all__ = [
     "Curvature",
     "CurvatureHistory",
     "EpochMetrics",
+    "FunctionModel",
     "TrainResult",
     "average_checkpoints",
     "ensemble_proba",
@@ -166,6 +167,49 @@ class _State(NamedTuple):
     avg_count: jax.Array
 
 
+class FunctionModel:
+    """Any network given as ``apply(params, x, *, key=None, train=False) -> logits``: a flax.linen module's
+    ``apply`` wrapped to that signature, an equinox model's call, a hand-written function.
+
+    :func:`fit` and :func:`fit_ensemble` wrap a callable model in it; the update ratios of
+    :class:`EpochMetrics` are then per parameter leaf (per layer for an :class:`MLP`).
+    A pytree with no leaves: the function is static.
+    """
+
+    def __init__(self, apply_fn: Callable[..., jax.Array]):
+        if not callable(apply_fn):
+            raise TypeError(f"a model must be a jaxgd.nn.MLP or a callable apply function, got {apply_fn!r}")
+        self.apply_fn = apply_fn
+
+    def apply(self, params: Any, x: jax.Array, *, key: jax.Array | None = None, train: bool = False) -> jax.Array:
+        return self.apply_fn(params, x, key=key, train=train)
+
+    def predict_proba(self, params: Any, x: jax.Array) -> jax.Array:
+        return jax.nn.softmax(self.apply(params, x), axis=-1)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FunctionModel) and other.apply_fn == self.apply_fn
+
+    def __hash__(self) -> int:
+        return hash(self.apply_fn)
+
+
+jax.tree_util.register_pytree_node(FunctionModel, lambda m: ((), m.apply_fn), lambda fn, _: FunctionModel(fn))
+
+
+def _as_model(model: Any) -> MLP | FunctionModel:
+    if isinstance(model, (MLP, FunctionModel)):
+        return model
+    return FunctionModel(model)
+
+
+def _layer_weights(model: MLP | FunctionModel, tree: Any) -> list[jax.Array]:
+    """The arrays whose update ratio is reported: each layer's W for an MLP, else every leaf."""
+    if isinstance(model, MLP):
+        return [layer["w"] for layer in tree]
+    return jax.tree.leaves(tree)
+
+
 def training_objective(
     model: MLP, data: Dataset, *, loss: str = "cross_entropy", l2: Any = 0.0, l1: Any = 0.0
 ) -> Callable[[Params], jax.Array]:
@@ -220,15 +264,15 @@ def _curvature(f: Callable, params: Params, key: jax.Array, lanczos_iters: int, 
 def evaluate(model: MLP, params: Params, data: Dataset, *, loss: str = "cross_entropy") -> tuple[jax.Array, jax.Array]:
     """(loss, accuracy) of the test-time network on ``data``; checks features and labels."""
     _validate.one_of("loss", loss, tuple(LOSSES))
-    model.check_params(params)
-    check_dataset(data, num_features=model.sizes[0], num_classes=model.sizes[-1])
+    model = _as_model(model)
+    _check_model_data(model, params, data, "data")
     out = model.apply(params, data.x)
     return LOSSES[loss](out, data.y), accuracy(out, data.y)
 
 
 def ensemble_proba(model: MLP, params: Params, x: jax.Array) -> jax.Array:
     """Mean of the members' class probabilities; ``params`` has a leading ensemble axis."""
-    return jnp.mean(jax.vmap(model.predict_proba, in_axes=(0, None))(params, x), axis=0)
+    return jnp.mean(jax.vmap(_as_model(model).predict_proba, in_axes=(0, None))(params, x), axis=0)
 
 
 def average_checkpoints(params: Params) -> Params:
@@ -236,10 +280,21 @@ def average_checkpoints(params: Params) -> Params:
     return jax.tree.map(lambda a: jnp.mean(a, axis=0), params)
 
 
+def _check_model_data(model: MLP | FunctionModel, params: Any, data: Dataset, name: str) -> None:
+    """An MLP checks its parameters and the data's features and labels; for any other model the number of
+    classes is read from its output on one example."""
+    if isinstance(model, MLP):
+        model.check_params(params)
+        check_dataset(Dataset(*data), num_features=model.sizes[0], num_classes=model.sizes[-1], name=name)
+        return
+    check_dataset(Dataset(*data), name=name)
+    out = jax.eval_shape(lambda p, x: model.apply(p, x), params, data[0][:1])
+    if len(out.shape) != 2:
+        raise ValueError(f"the model must return logits of shape (n, classes), got shape {out.shape} for {name}.x[:1]")
+    check_dataset(Dataset(*data), num_classes=out.shape[-1], name=name)
+
+
 def _check_fit(model, params, optimizer, train, val, key, plateau, kw) -> tuple[_Config, tuple]:
-    if not isinstance(model, MLP):
-        raise TypeError(f"model must be a jaxgd.nn.MLP, got {type(model).__name__}")
-    model.check_params(params)
     for leaf in jax.tree.leaves(params):
         if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
             raise TypeError(f"params must be floating point, got a leaf of dtype {jnp.result_type(leaf)}")
@@ -249,7 +304,7 @@ def _check_fit(model, params, optimizer, train, val, key, plateau, kw) -> tuple[
     for name, data in (("train", train), ("val", val)):
         if not isinstance(data, tuple) or len(data) != 2:
             raise TypeError(f"{name} must be a Dataset (x, y), got {type(data).__name__}")
-        check_dataset(Dataset(*data), num_features=model.sizes[0], num_classes=model.sizes[-1], name=name)
+        _check_model_data(model, params, data, name)
     if jnp.ndim(key) != 0 and jnp.shape(key) != (2,):
         raise ValueError(f"key must be one PRNG key, got an array of shape {jnp.shape(key)}")
     _validate.one_of("loss", kw["loss"], tuple(LOSSES))
@@ -295,7 +350,7 @@ def _check_fit(model, params, optimizer, train, val, key, plateau, kw) -> tuple[
 
 
 def fit(
-    model: MLP,
+    model: MLP | Callable[..., jax.Array],
     params: Params,
     optimizer: optax.GradientTransformation,
     train: Dataset,
@@ -319,6 +374,9 @@ def fit(
 ) -> TrainResult:
     """Train ``model`` from ``params`` for ``epochs`` epochs of mini-batches of ``batch_size`` (None: full batch).
 
+    ``model`` is a :class:`~jaxgd.nn.MLP` or any ``apply(params, x, *, key=None, train=False) -> logits``
+    (a flax or equinox network wrapped to that signature; see :class:`FunctionModel`).
+
     See the module docstring for what happens in an epoch. ``key`` drives the
     shuffling, the dropout masks and the curvature probes; epoch e uses
     ``fold_in(key, e)``, so a shorter run is a prefix of a longer one. The run
@@ -330,12 +388,13 @@ def fit(
         restore_best=restore_best, average_from=average_from, curvature_every=curvature_every,
         lanczos_iters=lanczos_iters, hutchinson_samples=hutchinson_samples, record_params=record_params,
     )  # fmt: skip
+    model = _as_model(model)
     cfg, (train, val) = _check_fit(model, params, optimizer, train, val, key, plateau, kw)
     return _fit_jit((model, optimizer, plateau, (l2, l1, min_delta)), params, train, val, key, cfg=cfg)
 
 
 def fit_ensemble(
-    model: MLP,
+    model: MLP | Callable[..., jax.Array],
     params: Params,
     optimizer: optax.GradientTransformation,
     train: Dataset,
@@ -367,6 +426,7 @@ def fit_ensemble(
         raise TypeError("fit_ensemble needs epochs=")
     plateau = kwargs.pop("plateau", None)
     kw = {**defaults, **kwargs}
+    model = _as_model(model)
     cfg, (train, val) = _check_fit(model, member, optimizer, train, val, keys[0], plateau, kw)
     parts = (model, optimizer, plateau, (kw["l2"], kw["l1"], kw["min_delta"]))
     return _fit_ensemble_jit(parts, params, train, val, keys, cfg=cfg)
@@ -406,7 +466,8 @@ def _train_step(run: _Run, carry: tuple, xs: tuple) -> tuple[tuple, tuple]:
     idx, k = xs
     batch = take(run.train, idx)
     step = update_step(run.optimizer, run.objective, p, s, (batch, k), scale=scale)
-    ratios = jnp.stack([tree_norm(u["w"]) / tree_norm(w["w"]) for u, w in zip(step.updates, p)]).astype(run.dtype)
+    pairs = zip(_layer_weights(run.model, step.updates), _layer_weights(run.model, p))
+    ratios = jnp.stack([tree_norm(u) / tree_norm(w) for u, w in pairs]).astype(run.dtype)
     metrics = (step.value.astype(run.dtype), tree_norm(step.grad).astype(run.dtype), ratios)
     return (step.params, step.state, scale), metrics
 
@@ -458,7 +519,7 @@ def _run_epoch(run: _Run, k_epochs: jax.Array, state: _State, epoch: jax.Array) 
 def _skip_epoch(run: _Run, state: _State, epoch: jax.Array) -> tuple[_State, tuple]:
     """An epoch after early stopping: nothing changes, its metrics are NaN."""
     nan = jnp.full([], jnp.nan, run.dtype)
-    layers = jnp.full([run.model.num_layers], jnp.nan, run.dtype)
+    layers = jnp.full([len(_layer_weights(run.model, state.params))], jnp.nan, run.dtype)
     metrics = EpochMetrics(nan, nan, nan, nan, nan, nan, layers, nan)
     return state, (metrics, state.params if run.cfg.record_params else None)
 
