@@ -19,7 +19,6 @@ Goh (2017, "Why Momentum Really Works").
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -29,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from jaxgd._recipe import Static, combine, partition
-from jaxgd.runner import Trajectory, tree_norm
+from jaxgd._core import filter_jit, flat_hessian, objective_of, tree_norm
+from jaxgd.runner import Trajectory
 
 __all__ = [
     "CRITICAL_POINT_KINDS",
@@ -110,19 +109,9 @@ def hessian(f: Callable[..., jax.Array], params: Any, *args: Any) -> jax.Array:
     _check_finite_tree("params", params)
     if not jax.tree.leaves(params) or ravel_pytree(params)[0].size == 0:
         raise ValueError("params is an empty pytree")
+    f = objective_of(f)
     _check_scalar(f, params, *args)
-    dynamic, static = partition((f, args))
-    if not _hashable(static):
-        return _flat_hessian(f, params, args)
-    return _dense_hessian(dynamic, static, params)
-
-
-def _hashable(static: Static) -> bool:
-    try:
-        hash(static)
-    except TypeError:
-        return False
-    return True
+    return _dense_hessian((f, args), params)
 
 
 def _check_scalar(f: Callable[..., jax.Array], params: Any, *args: Any) -> None:
@@ -131,17 +120,11 @@ def _check_scalar(f: Callable[..., jax.Array], params: Any, *args: Any) -> None:
         raise TypeError(f"f must return a scalar, got {getattr(out, 'shape', type(out).__name__)}")
 
 
-def _flat_hessian(f: Callable[..., jax.Array], params: Any, args: tuple) -> jax.Array:
-    flat, unravel = ravel_pytree(params)
-    return jax.hessian(lambda v: f(unravel(v), *args))(flat)
-
-
-@functools.partial(jax.jit, static_argnames=("static",))
-def _dense_hessian(dynamic: list, static: Static, params: Any) -> jax.Array:
-    # f and its array leaves (a Problem's data, a closed-over batch passed in args) are split as in
-    # jaxgd.run, so problems of one kind share one compilation.
-    f, args = combine(dynamic, static)
-    return _flat_hessian(f, params, args)
+@filter_jit
+def _dense_hessian(fn_args: tuple, params: Any) -> jax.Array:
+    # f's and args' array leaves (a Problem's data, a batch) are traced, so problems of one kind share a compile.
+    f, args = fn_args
+    return flat_hessian(f, params, args)
 
 
 def eigenvalues(matrix: jax.typing.ArrayLike) -> jax.Array:
@@ -452,22 +435,17 @@ def curvature_range(f: Callable[..., jax.Array], points: Any, *args: Any) -> Cur
     if len(sizes) != 1 or None in sizes:
         raise ValueError(f"every leaf of points needs the same leading axis, got {sizes}")
 
+    f = objective_of(f)
     _check_scalar(f, jax.tree.map(lambda x: x[0], points), *args)
-    dynamic, static = partition((f, args))
-    if not _hashable(static):
-        return _curvature_range_impl(f, args, points)
-    return _curvature_range(dynamic, static, points)
+    return _curvature_range((f, args), points)
 
 
-@functools.partial(jax.jit, static_argnames=("static",))
-def _curvature_range(dynamic: list, static: Static, points: Any) -> CurvatureRange:
-    f, args = combine(dynamic, static)
-    return _curvature_range_impl(f, args, points)
+@filter_jit
+def _curvature_range(fn_args: tuple, points: Any) -> CurvatureRange:
+    f, args = fn_args
 
-
-def _curvature_range_impl(f: Callable[..., jax.Array], args: tuple, points: Any) -> CurvatureRange:
     def extremes(p):
-        h = _flat_hessian(f, p, args)
+        h = flat_hessian(f, p, args)
         e = jnp.linalg.eigvalsh(0.5 * (h + h.T))
         return e[0], e[-1]
 
