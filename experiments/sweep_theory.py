@@ -5,15 +5,17 @@ f_T = 1/2 sum_i lambda_i x0_i^2 (1 - eta lambda_i)^(2T): the sweep is drawn
 with that curve, with 2/lambda_max (divergence above) and eta* = 2/(L + mu)
 (fastest) from :mod:`jaxgd.analysis`. The heatmap of heavy ball's final loss on
 x1^2 + 50 x2^2 carries the edge of its stability region, 0 < eta lambda_max < 2 + 2b.
-Every configuration of a panel runs in one ``vmap``.
+Every panel is one :func:`jaxgd.sweep`.
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
-from _common import Report, as_loss, run_lrs
+from _common import Report
 
 import jaxgd
 from jaxgd import analysis, plot
@@ -31,6 +33,12 @@ def predicted_final_loss(lrs, eigenvalues, x0, steps: int) -> np.ndarray:
         return 0.5 * np.sum(lam * x0**2 * (1 - eta * lam) ** (2 * steps), axis=1)
 
 
+def final_losses(make_optimizer: Callable, problem: jaxgd.Problem, space: Any, steps: int) -> np.ndarray:
+    """f(x_T) of every configuration: one :func:`jaxgd.sweep`, without its blow-up cut (inf only where f overflowed)."""
+    result = jaxgd.sweep(make_optimizer, problem, space, steps, blowup=None, keep_params=False)
+    return np.asarray(result.final_loss, dtype=float)
+
+
 def main(out: str = "results", small: bool = False) -> dict:
     report = Report(out, NAME, TITLE, small)
     n_lr = 60 if small else 300
@@ -41,11 +49,10 @@ def main(out: str = "results", small: bool = False) -> dict:
     for ax, problem in zip(
         axes[0], (jaxgd.problems.isotropic(), jaxgd.problems.ravine(10.0), jaxgd.problems.ravine(50.0))
     ):
-        eig = analysis.hessian_eigenvalues(problem, problem.x0)
-        bound, eta_star = float(analysis.stability_bound(eig)), float(analysis.optimal_lr(eig))
+        bounds = analysis.learning_rate_bounds(problem)
+        eig, bound, eta_star = bounds.spectrum, bounds.stability_bound, bounds.optimal_lr
         sel = lrs[lrs < 2.5 * bound]
-        traj = run_lrs(jaxgd.sgd, problem, problem.x0, sel, steps, record_every=steps)
-        final = np.asarray(traj.loss[:, -1], dtype=float)
+        final = final_losses(jaxgd.sgd, problem, {"learning_rate": sel}, steps)
         theory = predicted_final_loss(sel, eig, problem.x0, steps)
         plot.sweep_plot(
             sel,
@@ -75,30 +82,21 @@ def main(out: str = "results", small: bool = False) -> dict:
         fig, "sweep_gd_quadratics.png", "GD final loss vs eta (log-log) with 2/lambda_max, eta* and the closed form."
     )
 
-    # heavy ball over (eta, momentum) on the ravine, one vmap over the whole grid
+    # heavy ball over (eta, momentum) on the ravine, one sweep over the whole grid
     problem = jaxgd.problems.ravine(50.0)
-    eig = analysis.hessian_eigenvalues(problem, problem.x0)
+    eig = analysis.learning_rate_bounds(problem).spectrum
     hb_lrs = np.geomspace(1e-3, 0.1, 14 if small else 50)
     momenta = np.linspace(0.0, 0.98, 12 if small else 40)
-    aa, bb = np.meshgrid(hb_lrs, momenta)
     hb_steps = 150 if small else 300
-    loss = as_loss(problem)
-    grid = jnp.asarray(np.stack([aa.ravel(), bb.ravel()], 1), problem.x0.dtype)
-    traj = jax.vmap(
-        lambda ab: jaxgd.run(jaxgd.momentum(ab[0], ab[1]), loss, problem.x0, hb_steps, record_every=hb_steps)
-    )(grid)
-    final = np.asarray(traj.loss[:, -1], dtype=float).reshape(aa.shape)
+    space = jaxgd.grid(momentum=momenta, learning_rate=hb_lrs)  # rows: momenta, as the heatmap's z
+    final = final_losses(jaxgd.momentum, problem, space, hb_steps).reshape(len(momenta), len(hb_lrs))
     region = analysis.momentum_stability_region(eig, hb_lrs, momenta)
     rate = np.asarray(region.rate, dtype=float)
-
-    def stable(x, y):
-        return np.asarray(analysis.momentum_stability_region(eig, x[0], y[:, 0]).stable)
-
     ax = plot.heatmap(
         hb_lrs,
         momenta,
         np.where(final < 1e6, final, np.inf),
-        region=stable,
+        region=functools.partial(analysis.momentum_stable, eig),
         title=f"heavy ball on {problem.name}, final loss after {hb_steps} steps (grey: diverged)",
     )
     report.figure(

@@ -30,6 +30,7 @@ from typing import Any
 from jaxgd import files
 
 __all__ = [
+    "add_experiment_options",
     "available_experiments",
     "build_parser",
     "experiment_summary",
@@ -180,6 +181,12 @@ def write_index(out: str | os.PathLike) -> Path:
     index = out / "index.md"
     files.write_text(index, "\n".join(lines) + "\n")
     return index
+
+
+def add_experiment_options(parser: argparse.ArgumentParser) -> None:
+    """``--out DIR`` and ``--small``: the options of ``jaxgd reproduce`` and of each ``python experiments/X.py``."""
+    parser.add_argument("--out", default="results", help="output folder (default: results)")
+    parser.add_argument("--small", action="store_true", help="small sizes, for a quick check (seconds, not minutes)")
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -474,8 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         "numbers into --out; index.md there lists every file with one line of explanation.",
     )
     rep.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all; see --list)")
-    rep.add_argument("--out", default="results", help="output folder (default: results)")
-    rep.add_argument("--small", action="store_true", help="small sizes, for a quick check (seconds, not minutes)")
+    add_experiment_options(rep)
     rep.add_argument("--list", action="store_true", help="list the experiments and exit")
     rep.set_defaults(func=_reproduce)
 
