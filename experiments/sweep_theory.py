@@ -41,6 +41,24 @@ def final_losses(make_optimizer: Callable, problem: jaxgd.Problem, space: Any, s
 
 def main(out: str = "results", small: bool = False) -> dict:
     report = Report(out, NAME, TITLE, small)
+    results = gd_sweeps(report, small)
+    results["heavy_ball_grid"] = heavy_ball_grid(report, small)
+    for name in ("isotropic", "ravine10", "ravine50"):
+        r = results[name]
+        report.finding(
+            f"{name}: the loss stops growing up to eta = {r['largest_lr_not_growing']:.4g} and grows from "
+            f"{r['smallest_lr_growing']:.4g}; 2/lambda_max = {r['stability_bound']:.4g}."
+        )
+    report.finding(
+        f"Heavy ball (eta, momentum) grid: {results['heavy_ball_grid']['cells_disagreeing_off_edge']} of "
+        f"{results['heavy_ball_grid']['cells_off_edge']} cells off the edge disagree with the stability region."
+    )
+    report.results.update(results)
+    return report.finish()
+
+
+def gd_sweeps(report: Report, small: bool) -> dict:
+    """GD's final loss against eta on the three quadratics, with the closed form: one figure, a dict per problem."""
     n_lr = 60 if small else 300
     steps = 100
     lrs = np.geomspace(1e-3, 1.2, n_lr)
@@ -81,8 +99,11 @@ def main(out: str = "results", small: bool = False) -> dict:
     report.figure(
         fig, "sweep_gd_quadratics.png", "GD final loss vs eta (log-log) with 2/lambda_max, eta* and the closed form."
     )
+    return results
 
-    # heavy ball over (eta, momentum) on the ravine, one sweep over the whole grid
+
+def heavy_ball_grid(report: Report, small: bool) -> dict:
+    """Heavy ball's final loss over (eta, momentum) on the ravine, one sweep, against its stability region."""
     problem = jaxgd.problems.ravine(50.0)
     eig = analysis.learning_rate_bounds(problem).spectrum
     hb_lrs = np.geomspace(1e-3, 0.1, 14 if small else 50)
@@ -105,7 +126,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     start = float(problem(problem.x0))
     clear = np.abs(rate - 1) > 0.02  # cells not on the edge
     agree = (~(final <= start) == (rate > 1)) | ~clear
-    results["heavy_ball_grid"] = {
+    return {
         "lrs": hb_lrs,
         "momenta": momenta,
         "final_loss": final,
@@ -114,18 +135,6 @@ def main(out: str = "results", small: bool = False) -> dict:
         "cells_off_edge": int(clear.sum()),
         "cells_disagreeing_off_edge": int((~agree).sum()),
     }
-    for name in ("isotropic", "ravine10", "ravine50"):
-        r = results[name]
-        report.finding(
-            f"{name}: the loss stops growing up to eta = {r['largest_lr_not_growing']:.4g} and grows from "
-            f"{r['smallest_lr_growing']:.4g}; 2/lambda_max = {r['stability_bound']:.4g}."
-        )
-    report.finding(
-        f"Heavy ball (eta, momentum) grid: {results['heavy_ball_grid']['cells_disagreeing_off_edge']} of "
-        f"{results['heavy_ball_grid']['cells_off_edge']} cells off the edge disagree with the stability region."
-    )
-    report.results.update(results)
-    return report.finish()
 
 
 if __name__ == "__main__":
