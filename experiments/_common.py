@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxgd
-from jaxgd import analysis, files, plot
+from jaxgd import analysis, cli, files, plot
 
 # --------------------------------------------------------------------------- output
 
@@ -112,21 +112,10 @@ def run_lrs(
 ) -> jaxgd.Trajectory:
     """One ``vmap`` of ``jaxgd.run`` over learning rates: a Trajectory whose leaves have a leading axis len(lrs).
 
-    A :class:`jaxgd.Problem` is run through :func:`as_loss` (fewer compilations).
+    For experiments that need every iterate (paths, distances); :func:`jaxgd.sweep` when summaries suffice.
     """
-    if isinstance(loss, jaxgd.Problem):
-        loss = as_loss(loss)
     lrs = jnp.asarray(lrs, jnp.asarray(x0).dtype)
     return jax.vmap(lambda lr: jaxgd.run(make_optimizer(lr), loss, x0, steps, record_every=record_every))(lrs)
-
-
-def as_loss(problem: jaxgd.Problem) -> jax.tree_util.Partial:
-    """The problem's function with its data as a ``Partial``: problems that differ only in data share a compilation.
-
-    (A Problem's name and box are static, so ``ravine(10)`` and ``ravine(50)``
-    would otherwise compile ``jaxgd.run`` twice.)
-    """
-    return jax.tree_util.Partial(problem.fn, **problem.data)
 
 
 def index(tree: Any, i: int) -> Any:
@@ -165,12 +154,11 @@ def linear_rate(method: str, lr: float, momentum: float, eigenvalues: Sequence[f
 
 
 def measured_rate(distances: Any, *, floor: float = 1e-30, skip: float = 0.2) -> float:
-    """Per-step rate fitted to a curve of ||x_t - x*||: exp(slope of a least-squares line through log distance).
+    """Per-step rate fitted to a curve of ||x_t - x*||: :func:`jaxgd.analysis.fit_rate` over a window.
 
-    The same fit as :func:`jaxgd.analysis.fit_rate`, in NumPy (no dispatch cost
-    per call). The fit drops the first ``skip`` fraction of the usable points
-    (the transient) and every point from where the curve first falls below
-    ``floor`` or stops being finite (underflow, divergence). NaN with fewer than 2 usable points.
+    The window drops the first ``skip`` fraction of the usable points (the
+    transient) and every point from where the curve first falls below ``floor``
+    or stops being finite (underflow, divergence). NaN with fewer than 2 usable points.
     """
     d = np.asarray(distances, dtype=float)
     ok = np.isfinite(d) & (d > floor)
@@ -178,8 +166,9 @@ def measured_rate(distances: Any, *, floor: float = 1e-30, skip: float = 0.2) ->
     start = int(skip * stop) if stop >= 10 else 0
     if stop - start < 2:
         return float("nan")
-    t = np.arange(start, stop)
-    return float(np.exp(np.polyfit(t, np.log(d[start:stop]), 1)[0]))
+    steps = np.arange(len(d))
+    window = np.where((steps >= start) & (steps < stop), d, np.nan)  # one shape per curve length: one compile
+    return float(analysis.fit_rate(window, steps))
 
 
 def distances(traj: jaxgd.Trajectory, xstar: Any) -> np.ndarray:
@@ -222,8 +211,7 @@ def script(main: Callable[..., dict]) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=(main.__module__ and __import__(main.__module__).__doc__) or None)
-    parser.add_argument("--out", default="results", help="output folder (default: results)")
-    parser.add_argument("--small", action="store_true", help="small sizes, for a quick check")
+    cli.add_experiment_options(parser)
     args = parser.parse_args()
     summary = main(args.out, small=args.small)
     print(f"{summary['title']}: wrote {', '.join(summary['outputs'])} to {args.out}")

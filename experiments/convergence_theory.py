@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-from _common import Report, as_loss, distances, measured_rate
+from _common import Report, distances, measured_rate
 
 import jaxgd
 from jaxgd import analysis, plot
@@ -92,7 +92,7 @@ def main(out: str = "results", small: bool = False) -> dict:
         xstar = np.asarray(problem.minimizers[0], dtype=float)
         for m, n in steps.items():
             opt, predicted = theory[problem.name][m]
-            traj = jaxgd.run(opt, as_loss(problem), problem.x0, n)
+            traj = jaxgd.run(opt, problem, problem.x0, n)
             measured, reached = _measure(traj, xstar)
             row[f"{m}_predicted_rate"] = predicted
             row[f"{m}_measured_rate"] = measured

@@ -14,7 +14,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _common import Report, as_loss, linear_rate
+from _common import Report, linear_rate
 
 import jaxgd
 from jaxgd import analysis, plot
@@ -35,7 +35,6 @@ def escape_steps(x2_path: np.ndarray, radius: float = 1.0) -> np.ndarray:
 def main(out: str = "results", small: bool = False) -> dict:
     report = Report(out, NAME, TITLE, small)
     problem = jaxgd.problems.strict_saddle((1.0, -1.0))
-    loss = as_loss(problem)
     deltas = np.logspace(-8, -1, 8 if small else 15)
     steps = 250 if small else 400
     starts = jnp.stack([jnp.ones(len(deltas)), jnp.asarray(deltas)], axis=1).astype(problem.x0.dtype)
@@ -51,7 +50,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     }
     rows, paths, esc = [], {}, {}
     for label, opt in optimizers.items():
-        traj = jax.vmap(lambda x0, opt=opt: jaxgd.run(opt, loss, x0, steps))(starts)
+        traj = jax.vmap(lambda x0, opt=opt: jaxgd.run(opt, problem, x0, steps))(starts)
         x2 = np.asarray(traj.params[..., 1], dtype=float)
         esc[label] = escape_steps(x2)
         paths[label] = np.asarray(traj.params[::3], dtype=float)
@@ -62,7 +61,7 @@ def main(out: str = "results", small: bool = False) -> dict:
             if label.startswith("GD"):
                 row["predicted_exact"] = int(np.ceil(np.log(1 / d) / np.log(1 + ETA) - 1e-9))
             rows.append(row)
-    stay = jaxgd.run(jaxgd.sgd(ETA), loss, jnp.asarray([1.0, 0.0], problem.x0.dtype), steps)
+    stay = jaxgd.run(jaxgd.sgd(ETA), problem, jnp.asarray([1.0, 0.0], problem.x0.dtype), steps)
     to_saddle = float(jnp.linalg.norm(stay.final_params))
     fig, axes = plot.subplots(1, 2, size=(5.2, 4.2))
     plot.contour(

@@ -5,15 +5,17 @@ f_T = 1/2 sum_i lambda_i x0_i^2 (1 - eta lambda_i)^(2T): the sweep is drawn
 with that curve, with 2/lambda_max (divergence above) and eta* = 2/(L + mu)
 (fastest) from :mod:`jaxgd.analysis`. The heatmap of heavy ball's final loss on
 x1^2 + 50 x2^2 carries the edge of its stability region, 0 < eta lambda_max < 2 + 2b.
-Every configuration of a panel runs in one ``vmap``.
+Every panel is one :func:`jaxgd.sweep`.
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
-from _common import Report, as_loss, run_lrs
+from _common import Report
 
 import jaxgd
 from jaxgd import analysis, plot
@@ -31,8 +33,32 @@ def predicted_final_loss(lrs, eigenvalues, x0, steps: int) -> np.ndarray:
         return 0.5 * np.sum(lam * x0**2 * (1 - eta * lam) ** (2 * steps), axis=1)
 
 
+def final_losses(make_optimizer: Callable, problem: jaxgd.Problem, space: Any, steps: int) -> np.ndarray:
+    """f(x_T) of every configuration: one :func:`jaxgd.sweep`, without its blow-up cut (inf only where f overflowed)."""
+    result = jaxgd.sweep(make_optimizer, problem, space, steps, blowup=None, keep_params=False)
+    return np.asarray(result.final_loss, dtype=float)
+
+
 def main(out: str = "results", small: bool = False) -> dict:
     report = Report(out, NAME, TITLE, small)
+    results = gd_sweeps(report, small)
+    results["heavy_ball_grid"] = heavy_ball_grid(report, small)
+    for name in ("isotropic", "ravine10", "ravine50"):
+        r = results[name]
+        report.finding(
+            f"{name}: the loss stops growing up to eta = {r['largest_lr_not_growing']:.4g} and grows from "
+            f"{r['smallest_lr_growing']:.4g}; 2/lambda_max = {r['stability_bound']:.4g}."
+        )
+    report.finding(
+        f"Heavy ball (eta, momentum) grid: {results['heavy_ball_grid']['cells_disagreeing_off_edge']} of "
+        f"{results['heavy_ball_grid']['cells_off_edge']} cells off the edge disagree with the stability region."
+    )
+    report.results.update(results)
+    return report.finish()
+
+
+def gd_sweeps(report: Report, small: bool) -> dict:
+    """GD's final loss against eta on the three quadratics, with the closed form: one figure, a dict per problem."""
     n_lr = 60 if small else 300
     steps = 100
     lrs = np.geomspace(1e-3, 1.2, n_lr)
@@ -41,11 +67,10 @@ def main(out: str = "results", small: bool = False) -> dict:
     for ax, problem in zip(
         axes[0], (jaxgd.problems.isotropic(), jaxgd.problems.ravine(10.0), jaxgd.problems.ravine(50.0))
     ):
-        eig = analysis.hessian_eigenvalues(problem, problem.x0)
-        bound, eta_star = float(analysis.stability_bound(eig)), float(analysis.optimal_lr(eig))
+        bounds = analysis.learning_rate_bounds(problem)
+        eig, bound, eta_star = bounds.spectrum, bounds.stability_bound, bounds.optimal_lr
         sel = lrs[lrs < 2.5 * bound]
-        traj = run_lrs(jaxgd.sgd, problem, problem.x0, sel, steps, record_every=steps)
-        final = np.asarray(traj.loss[:, -1], dtype=float)
+        final = final_losses(jaxgd.sgd, problem, {"learning_rate": sel}, steps)
         theory = predicted_final_loss(sel, eig, problem.x0, steps)
         plot.sweep_plot(
             sel,
@@ -74,31 +99,25 @@ def main(out: str = "results", small: bool = False) -> dict:
     report.figure(
         fig, "sweep_gd_quadratics.png", "GD final loss vs eta (log-log) with 2/lambda_max, eta* and the closed form."
     )
+    return results
 
-    # heavy ball over (eta, momentum) on the ravine, one vmap over the whole grid
+
+def heavy_ball_grid(report: Report, small: bool) -> dict:
+    """Heavy ball's final loss over (eta, momentum) on the ravine, one sweep, against its stability region."""
     problem = jaxgd.problems.ravine(50.0)
-    eig = analysis.hessian_eigenvalues(problem, problem.x0)
+    eig = analysis.learning_rate_bounds(problem).spectrum
     hb_lrs = np.geomspace(1e-3, 0.1, 14 if small else 50)
     momenta = np.linspace(0.0, 0.98, 12 if small else 40)
-    aa, bb = np.meshgrid(hb_lrs, momenta)
     hb_steps = 150 if small else 300
-    loss = as_loss(problem)
-    grid = jnp.asarray(np.stack([aa.ravel(), bb.ravel()], 1), problem.x0.dtype)
-    traj = jax.vmap(
-        lambda ab: jaxgd.run(jaxgd.momentum(ab[0], ab[1]), loss, problem.x0, hb_steps, record_every=hb_steps)
-    )(grid)
-    final = np.asarray(traj.loss[:, -1], dtype=float).reshape(aa.shape)
+    space = jaxgd.grid(momentum=momenta, learning_rate=hb_lrs)  # rows: momenta, as the heatmap's z
+    final = final_losses(jaxgd.momentum, problem, space, hb_steps).reshape(len(momenta), len(hb_lrs))
     region = analysis.momentum_stability_region(eig, hb_lrs, momenta)
     rate = np.asarray(region.rate, dtype=float)
-
-    def stable(x, y):
-        return np.asarray(analysis.momentum_stability_region(eig, x[0], y[:, 0]).stable)
-
     ax = plot.heatmap(
         hb_lrs,
         momenta,
         np.where(final < 1e6, final, np.inf),
-        region=stable,
+        region=functools.partial(analysis.momentum_stable, eig),
         title=f"heavy ball on {problem.name}, final loss after {hb_steps} steps (grey: diverged)",
     )
     report.figure(
@@ -107,7 +126,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     start = float(problem(problem.x0))
     clear = np.abs(rate - 1) > 0.02  # cells not on the edge
     agree = (~(final <= start) == (rate > 1)) | ~clear
-    results["heavy_ball_grid"] = {
+    return {
         "lrs": hb_lrs,
         "momenta": momenta,
         "final_loss": final,
@@ -116,18 +135,6 @@ def main(out: str = "results", small: bool = False) -> dict:
         "cells_off_edge": int(clear.sum()),
         "cells_disagreeing_off_edge": int((~agree).sum()),
     }
-    for name in ("isotropic", "ravine10", "ravine50"):
-        r = results[name]
-        report.finding(
-            f"{name}: the loss stops growing up to eta = {r['largest_lr_not_growing']:.4g} and grows from "
-            f"{r['smallest_lr_growing']:.4g}; 2/lambda_max = {r['stability_bound']:.4g}."
-        )
-    report.finding(
-        f"Heavy ball (eta, momentum) grid: {results['heavy_ball_grid']['cells_disagreeing_off_edge']} of "
-        f"{results['heavy_ball_grid']['cells_off_edge']} cells off the edge disagree with the stability region."
-    )
-    report.results.update(results)
-    return report.finish()
 
 
 if __name__ == "__main__":

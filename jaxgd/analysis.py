@@ -19,7 +19,6 @@ Goh (2017, "Why Momentum Really Works").
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -29,14 +28,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from jaxgd._recipe import Static, combine, partition
-from jaxgd.runner import Trajectory, tree_norm
+from jaxgd._core import filter_jit, flat_hessian, objective_of, tree_norm
+from jaxgd.problems import Problem
+from jaxgd.runner import Trajectory
 
 __all__ = [
     "CRITICAL_POINT_KINDS",
     "CurvatureRange",
     "HeavyBallParameters",
+    "LearningRateBounds",
+    "PointAnalysis",
+    "ProblemAnalysis",
     "StabilityRegion",
+    "analyze",
     "classify_critical_point",
     "classify_eigenvalues",
     "condition_number",
@@ -54,7 +58,9 @@ __all__ = [
     "iterations_to_tolerance",
     "lambda_max",
     "lambda_min",
+    "learning_rate_bounds",
     "momentum_stability_region",
+    "momentum_stable",
     "nesterov_optimal",
     "nesterov_rate",
     "optimal_lr",
@@ -110,19 +116,9 @@ def hessian(f: Callable[..., jax.Array], params: Any, *args: Any) -> jax.Array:
     _check_finite_tree("params", params)
     if not jax.tree.leaves(params) or ravel_pytree(params)[0].size == 0:
         raise ValueError("params is an empty pytree")
+    f = objective_of(f)
     _check_scalar(f, params, *args)
-    dynamic, static = partition((f, args))
-    if not _hashable(static):
-        return _flat_hessian(f, params, args)
-    return _dense_hessian(dynamic, static, params)
-
-
-def _hashable(static: Static) -> bool:
-    try:
-        hash(static)
-    except TypeError:
-        return False
-    return True
+    return _dense_hessian((f, args), params)
 
 
 def _check_scalar(f: Callable[..., jax.Array], params: Any, *args: Any) -> None:
@@ -131,17 +127,11 @@ def _check_scalar(f: Callable[..., jax.Array], params: Any, *args: Any) -> None:
         raise TypeError(f"f must return a scalar, got {getattr(out, 'shape', type(out).__name__)}")
 
 
-def _flat_hessian(f: Callable[..., jax.Array], params: Any, args: tuple) -> jax.Array:
-    flat, unravel = ravel_pytree(params)
-    return jax.hessian(lambda v: f(unravel(v), *args))(flat)
-
-
-@functools.partial(jax.jit, static_argnames=("static",))
-def _dense_hessian(dynamic: list, static: Static, params: Any) -> jax.Array:
-    # f and its array leaves (a Problem's data, a closed-over batch passed in args) are split as in
-    # jaxgd.run, so problems of one kind share one compilation.
-    f, args = combine(dynamic, static)
-    return _flat_hessian(f, params, args)
+@filter_jit
+def _dense_hessian(fn_args: tuple, params: Any) -> jax.Array:
+    # f's and args' array leaves (a Problem's data, a batch) are traced, so problems of one kind share a compile.
+    f, args = fn_args
+    return flat_hessian(f, params, args)
 
 
 def eigenvalues(matrix: jax.typing.ArrayLike) -> jax.Array:
@@ -364,10 +354,24 @@ def momentum_stability_region(
 def _momentum_stability_region(s: jax.Array, a: jax.Array, b: jax.Array) -> StabilityRegion:
     aa, bb = jnp.meshgrid(a, b)
     lo, hi = jnp.min(s), jnp.max(s)
-    valid_b = (bb >= 0) & (bb < 1)
-    stable = valid_b & (aa > 0) & (aa * lo > 0) & (aa * hi < 2.0 + 2.0 * bb)
     edge = jnp.where((b >= 0) & (b < 1) & (lo > 0), (2.0 + 2.0 * b) / hi, jnp.nan)
-    return StabilityRegion(stable, _heavy_ball_rate(aa, bb, s), edge)
+    return StabilityRegion(_momentum_stable(s, aa, bb), _heavy_ball_rate(aa, bb, s), edge)
+
+
+def momentum_stable(
+    spectrum: jax.typing.ArrayLike, learning_rate: jax.typing.ArrayLike, momentum: jax.typing.ArrayLike
+) -> jax.Array:
+    """True where heavy ball with (learning_rate, momentum) converges on the quadratic (see
+    :func:`momentum_stability_region`). The two broadcast, e.g. meshgrids: a heatmap's stability edge is
+    ``plot.heatmap(..., region=functools.partial(momentum_stable, spectrum))``.
+    """
+    return _momentum_stable(_spectrum(spectrum), _as_float(learning_rate), _as_float(momentum))
+
+
+@jax.jit
+def _momentum_stable(s: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+    lo, hi = jnp.min(s), jnp.max(s)
+    return (b >= 0) & (b < 1) & (a > 0) & (a * lo > 0) & (a * hi < 2.0 + 2.0 * b)
 
 
 # --------------------------------------------------------------------------- critical points
@@ -452,22 +456,17 @@ def curvature_range(f: Callable[..., jax.Array], points: Any, *args: Any) -> Cur
     if len(sizes) != 1 or None in sizes:
         raise ValueError(f"every leaf of points needs the same leading axis, got {sizes}")
 
+    f = objective_of(f)
     _check_scalar(f, jax.tree.map(lambda x: x[0], points), *args)
-    dynamic, static = partition((f, args))
-    if not _hashable(static):
-        return _curvature_range_impl(f, args, points)
-    return _curvature_range(dynamic, static, points)
+    return _curvature_range((f, args), points)
 
 
-@functools.partial(jax.jit, static_argnames=("static",))
-def _curvature_range(dynamic: list, static: Static, points: Any) -> CurvatureRange:
-    f, args = combine(dynamic, static)
-    return _curvature_range_impl(f, args, points)
+@filter_jit
+def _curvature_range(fn_args: tuple, points: Any) -> CurvatureRange:
+    f, args = fn_args
 
-
-def _curvature_range_impl(f: Callable[..., jax.Array], args: tuple, points: Any) -> CurvatureRange:
     def extremes(p):
-        h = _flat_hessian(f, p, args)
+        h = flat_hessian(f, p, args)
         e = jnp.linalg.eigvalsh(0.5 * (h + h.T))
         return e[0], e[-1]
 
@@ -581,3 +580,195 @@ def _fitted_rate_x(params, steps, x_star, start, stop, floor) -> jax.Array:
     errors = jax.vmap(tree_norm)(jax.tree.map(lambda p, s: p - s, params, x_star))
     steps = _as_float(steps).astype(errors.dtype)
     return _window_fit(errors, steps, tree_norm(x_star), start, stop, floor)
+
+
+# --------------------------------------------------------------------------- a problem's curvature, in one call
+
+
+class LearningRateBounds(NamedTuple):
+    """GD's step sizes from the Hessian at a positive-definite minimiser (:func:`learning_rate_bounds`).
+
+    Attributes:
+      stability_bound: 2 / lambda_max.
+      optimal_lr: eta* = 2 / (lambda_max + lambda_min).
+      spectrum: the Hessian's eigenvalues there, ascending (e.g. for :func:`momentum_stable`).
+    """
+
+    stability_bound: float
+    optimal_lr: float
+    spectrum: jax.Array
+
+    def to_dict(self) -> dict[str, float]:
+        """``{"stability_bound": ..., "optimal_lr": ...}``."""
+        return {"stability_bound": self.stability_bound, "optimal_lr": self.optimal_lr}
+
+
+def learning_rate_bounds(problem: Problem) -> LearningRateBounds | None:
+    """2/lambda_max and eta* from the Hessian at the problem's (first) minimiser.
+
+    None when the problem lists no minimiser, or its Hessian there is not finite or not positive definite.
+    """
+    if problem.minimizers is None:
+        return None
+    try:
+        eig = hessian_eigenvalues(problem, problem.minimizers[0])
+    except ValueError:
+        return None
+    if float(lambda_min(eig)) <= 0:
+        return None
+    return LearningRateBounds(float(stability_bound(eig)), float(optimal_lr(eig)), eig)
+
+
+_DEFINITENESS = {
+    "minimum": "positive definite",
+    "maximum": "negative definite",
+    "strict saddle": "indefinite",
+    "degenerate": "singular (semi-definite)",
+}
+
+
+class PointAnalysis(NamedTuple):
+    """The Hessian at one point of a problem and what it predicts (see :func:`analyze`).
+
+    Attributes:
+      x, f, grad_norm: the point, f(x) and ||grad f(x)||.
+      eigenvalues: the Hessian's eigenvalues, ascending.
+      kind: :func:`classify_eigenvalues`' verdict ("unknown" if it cannot decide); at the start, which is
+        not a critical point, the Hessian's definiteness ("Hessian positive definite", ...).
+      listed_as: how the problem lists the point ("minimizer", or a key of ``critical_points``); None at the start.
+      kappa, optimal_lr, gd_rate_at_optimal_lr, heavy_ball_optimal, nesterov_rate: None unless the
+        Hessian is positive definite; ``gd_iterations``: GD's predicted steps at eta* to 1e-6.
+      stability_bound: 2 / lambda_max; None unless lambda_max > 0.
+    """
+
+    x: np.ndarray
+    f: float
+    grad_norm: float
+    eigenvalues: np.ndarray
+    kind: str
+    listed_as: str | None = None
+    kappa: float | None = None
+    stability_bound: float | None = None
+    optimal_lr: float | None = None
+    gd_rate_at_optimal_lr: float | None = None
+    heavy_ball_optimal: HeavyBallParameters | None = None
+    nesterov_rate: float | None = None
+    gd_iterations: float | None = None
+
+    @property
+    def lambda_min(self) -> float:
+        return float(np.min(self.eigenvalues))
+
+    @property
+    def lambda_max(self) -> float:
+        return float(np.max(self.eigenvalues))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python values (JSON-able); the keys left out where a value is None."""
+        row: dict[str, Any] = {} if self.listed_as is None else {"listed_as": self.listed_as}
+        row.update(
+            x=np.asarray(self.x, float).tolist(),
+            f=self.f,
+            grad_norm=self.grad_norm,
+            eigenvalues=np.asarray(self.eigenvalues, float).tolist(),
+            lambda_min=self.lambda_min,
+            lambda_max=self.lambda_max,
+            kind=self.kind,
+        )
+        hb = self.heavy_ball_optimal
+        optional = {
+            "kappa": self.kappa,
+            "stability_bound": self.stability_bound,
+            "optimal_lr": self.optimal_lr,
+            "gd_rate_at_optimal_lr": self.gd_rate_at_optimal_lr,
+            "heavy_ball_optimal": None if hb is None else {k: float(v) for k, v in hb._asdict().items()},
+            "nesterov_rate": self.nesterov_rate,
+            "gd_iterations_to_1e-6": self.gd_iterations,
+        }
+        row.update({k: v for k, v in optional.items() if v is not None})
+        return row
+
+
+class ProblemAnalysis(NamedTuple):
+    """Curvature facts about a :class:`jaxgd.Problem` (:func:`analyze`).
+
+    Attributes:
+      problem, dim: the problem's name and dimension.
+      start: the Hessian at ``problem.x0``.
+      critical_points: the Hessian at every known minimiser and other critical point.
+      minimum: f at the minimisers, or None.
+      box_curvature: :func:`estimate_curvature` over the plotting box (2-D problems), or None.
+      box, samples: that box and the number of points sampled in it.
+    """
+
+    problem: str
+    dim: int
+    start: PointAnalysis
+    critical_points: tuple[PointAnalysis, ...]
+    minimum: float | None
+    box_curvature: CurvatureRange | None
+    box: tuple | None
+    samples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python values (JSON-able), as ``jaxgd analyze --json`` writes them."""
+        out: dict[str, Any] = {"problem": self.problem, "dim": self.dim, "start": self.start.to_dict()}
+        out["critical_points"] = [p.to_dict() for p in self.critical_points]
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.box_curvature is not None:
+            out["curvature_over_box"] = {
+                "box": [list(b) for b in self.box],
+                "samples": self.samples,
+                "alpha_estimate": float(self.box_curvature.alpha),
+                "beta_estimate": float(self.box_curvature.beta),
+            }
+        return out
+
+
+def analyze(problem: Problem, *, samples: int = 256, seed: int = 0) -> ProblemAnalysis:
+    """The Hessian at a problem's start and at each known critical point, with kappa, bounds and rates.
+
+    For a 2-D problem with a plotting box, also alpha and beta estimated from ``samples`` uniform points
+    of the box (:func:`estimate_curvature`, key ``seed``).
+    """
+    start = _analyze_point(problem, problem.x0)
+    start = start._replace(kind="Hessian " + _DEFINITENESS.get(start.kind, start.kind))
+    points: list[tuple[str, Any]] = []
+    if problem.minimizers is not None:
+        points += [("minimizer", m) for m in np.asarray(problem.minimizers)]
+    for kind, pts in getattr(problem, "critical_points", {}).items():
+        points += [(kind, p) for p in np.asarray(pts)]
+    critical = tuple(_analyze_point(problem, p, listed_as=k) for k, p in points)
+    minimum = float(problem.minimum) if problem.minimum is not None else None
+    box = curvature = None
+    if problem.box is not None and problem.dim == 2:
+        box = tuple(tuple(b) for b in problem.box)
+        curvature = estimate_curvature(problem, jax.random.key(seed), problem.box, samples)
+    return ProblemAnalysis(problem.name, problem.dim, start, critical, minimum, curvature, box, samples)
+
+
+def _analyze_point(problem: Problem, x: Any, listed_as: str | None = None) -> PointAnalysis:
+    x = jnp.asarray(x, problem.x0.dtype)
+    eig = hessian_eigenvalues(problem, x)
+    try:
+        kind = classify_eigenvalues(eig)
+    except ValueError:
+        kind = "unknown"
+    grad_norm = float(np.linalg.norm(np.asarray(jax.grad(problem)(x), float)))
+    point = PointAnalysis(np.asarray(x, float), float(problem(x)), grad_norm, np.asarray(eig, float), kind, listed_as)
+    if point.lambda_min > 0:
+        kappa = float(condition_number(eig))
+        hb = heavy_ball_optimal(eig)
+        return point._replace(
+            kappa=kappa,
+            stability_bound=float(stability_bound(eig)),
+            optimal_lr=float(optimal_lr(eig)),
+            gd_rate_at_optimal_lr=float(gd_optimal_rate(kappa)),
+            heavy_ball_optimal=HeavyBallParameters(*(float(v) for v in hb)),
+            nesterov_rate=float(nesterov_rate(kappa)),
+            gd_iterations=float(iterations_to_tolerance(gd_optimal_rate(kappa), 1e-6)),
+        )
+    if point.lambda_max > 0:
+        return point._replace(stability_bound=float(stability_bound(eig)))
+    return point

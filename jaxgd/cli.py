@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib.util
 import inspect
 import json
@@ -29,6 +30,7 @@ from typing import Any
 from jaxgd import files
 
 __all__ = [
+    "add_experiment_options",
     "available_experiments",
     "build_parser",
     "experiment_summary",
@@ -181,6 +183,12 @@ def write_index(out: str | os.PathLike) -> Path:
     return index
 
 
+def add_experiment_options(parser: argparse.ArgumentParser) -> None:
+    """``--out DIR`` and ``--small``: the options of ``jaxgd reproduce`` and of each ``python experiments/X.py``."""
+    parser.add_argument("--out", default="results", help="output folder (default: results)")
+    parser.add_argument("--small", action="store_true", help="small sizes, for a quick check (seconds, not minutes)")
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     valid = available_experiments()
     if args.list:
@@ -242,27 +250,42 @@ def parse_param(text: str) -> tuple[str, list[float], bool]:
         raise UsageError(f"--param {name}: no values in {spec!r}")
     if not all(math.isfinite(v) for v in values):
         raise UsageError(f"--param {name}: values must be finite, got {values}")
-    positive = all(v > 0 for v in values)
-    spread = positive and max(values) / min(values) >= 20
-    return name, values, spread
+    from jaxgd.sweeps import infer_scale
 
-
-def _theory_lines(problem) -> dict[str, float]:
-    """2/lambda_max and eta* from the Hessian at the problem's (first) minimiser, when it has one."""
-    if problem.minimizers is None:
-        return {}
-    from jaxgd import analysis
-
-    try:
-        eig = analysis.hessian_eigenvalues(problem, problem.minimizers[0])
-    except ValueError:
-        return {}
-    if float(analysis.lambda_min(eig)) <= 0:
-        return {}
-    return {"stability_bound": float(analysis.stability_bound(eig)), "optimal_lr": float(analysis.optimal_lr(eig))}
+    return name, values, infer_scale(values) == "log"
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    problem, factory, params = _sweep_inputs(args)
+    names = [p[0] for p in params]
+    import jaxgd
+    from jaxgd import analysis
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"sweep_{args.optimizer}_{problem.name}"
+    space = jaxgd.grid(**{name: values for name, values, _ in params})
+    print(f"sweep: {args.optimizer} on {problem.name}, {len(space)} runs x {args.steps} steps", file=sys.stderr)
+    start = time.perf_counter()
+    saved = out / f"{stem}.npz"
+    swept = _run_sweep(factory, problem, space, args, saved)
+    bounds = analysis.learning_rate_bounds(problem) if "learning_rate" in names else None
+    result = _sweep_summary(args, problem, names, swept, bounds, seconds=time.perf_counter() - start)
+    path = out / f"{stem}.json"
+    files.write_text(path, json.dumps(result, indent=2))
+    figure = out / f"{stem}.png"
+    _sweep_figure(args, problem, params, swept, bounds, figure)
+    best = result["best"]
+    summary = ", ".join(f"{n}={best[n]:.4g}" for n in names)
+    print(
+        f"{len(result['grid'])} runs in {result['seconds']:.1f}s; best: {summary}, final loss {best['final_loss']:.4g}"
+    )
+    print(f"wrote {path}, {saved} (jaxgd.SweepResult.load) and {figure}")
+    return 0
+
+
+def _sweep_inputs(args: argparse.Namespace) -> tuple[Any, Callable, list[tuple[str, list[float], bool]]]:
+    """The problem, the optimizer factory and the parsed ``--param`` ranges, checked: UsageError if bad."""
     problem = _problem(args.problem)
     factory = _optimizer_factory(args.optimizer)
     valid = _numeric_hyperparameters(factory)
@@ -273,77 +296,79 @@ def _sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"optimizer {args.optimizer!r} has no hyperparameter {name!r}; valid: {', '.join(valid)}")
     if len(set(names)) != len(names):
         raise UsageError(f"each --param may be given once, got {names}")
-    required = [n for n, p in inspect.signature(factory).parameters.items() if p.default is inspect.Parameter.empty]
-    missing = [n for n in required if n not in names]
-    if missing:
-        raise UsageError(f"optimizer {args.optimizer!r} needs --param for {', '.join(missing)}")
+    import jaxgd
+
+    try:  # every required hyperparameter given, and the optimizer builds at the ends of each range
+        jaxgd.sweeps.check_factory(factory, jaxgd.grid(**{name: values for name, values, _ in params}))
+    except ValueError as err:
+        raise UsageError(f"optimizer {args.optimizer!r}: {err}") from None
     if args.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {args.steps}")
     if args.chunk < 1:
         raise UsageError(f"--chunk must be >= 1, got {args.chunk}")
+    return problem, factory, params
 
-    import numpy as np
 
+def _run_sweep(factory: Callable, problem: Any, space: Any, args: argparse.Namespace, saved: Path) -> Any:
+    """``jaxgd.sweep``, saved per chunk to ``saved``: an interrupted run of the same sweep resumes there."""
     import jaxgd
-    from jaxgd import plot
 
-    space = jaxgd.grid(**{name: values for name, values, _ in params})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"sweep_{args.optimizer}_{problem.name}"
-    print(f"sweep: {args.optimizer} on {problem.name}, {len(space)} runs x {args.steps} steps", file=sys.stderr)
-    start = time.perf_counter()
-    saved = out / f"{stem}.npz"
-
-    def run_sweep():
+    def run():
         return jaxgd.sweep(
             factory, problem, space, args.steps, chunk_size=args.chunk, out=saved, progress=not args.quiet
         )
 
-    try:  # an interrupted run of the same sweep resumes from its saved chunks
-        swept = run_sweep()
+    try:
+        return run()
     except ValueError as err:
         if "holds a different sweep" not in str(err):
             raise
         print(f"sweep: replacing {saved}, the result of a different sweep", file=sys.stderr)
         saved.unlink()
-        swept = run_sweep()
-    seconds = time.perf_counter() - start
+        return run()
+
+
+def _sweep_summary(
+    args: argparse.Namespace, problem: Any, names: list[str], swept: Any, bounds: Any, seconds: float
+) -> dict:
+    """What ``jaxgd sweep`` writes as JSON: every run's grid point, final and best loss, the best run, theory lines."""
+    import numpy as np
+
     grid = np.stack([np.asarray(swept.hyperparams[name], dtype=float) for name in names], axis=1)
-    final, best, diverged = swept.final_loss, swept.best_loss, swept.diverged
-    fmin = float(problem.minimum) if problem.minimum is not None else 0.0
-    order = np.where(np.isfinite(final), final, np.inf)
-    best_i = int(np.argmin(order))
-    lines = _theory_lines(problem) if "learning_rate" in names else {}
-    result = {
+    final = swept.final_loss
+    best_i = int(np.argmin(np.where(np.isfinite(final), final, np.inf)))
+    return {
         "problem": problem.name,
         "optimizer": args.optimizer,
         "steps": args.steps,
         "hyperparameters": names,
         "grid": grid.tolist(),
         "final_loss": final.tolist(),
-        "best_loss": best.tolist(),
-        "diverged": diverged.tolist(),
-        "minimum": fmin if problem.minimum is not None else None,
+        "best_loss": swept.best_loss.tolist(),
+        "diverged": swept.diverged.tolist(),
+        "minimum": float(problem.minimum) if problem.minimum is not None else None,
         "best": {"index": best_i, **dict(zip(names, grid[best_i].tolist())), "final_loss": float(final[best_i])},
-        "theory_at_minimizer": lines,
+        "theory_at_minimizer": bounds.to_dict() if bounds is not None else {},
         "seconds": seconds,
     }
-    path = out / f"{stem}.json"
-    files.write_text(path, json.dumps(result, indent=2))
-    figure = out / f"{stem}.png"
+
+
+def _sweep_figure(args: argparse.Namespace, problem: Any, params: list, swept: Any, bounds: Any, figure: Path) -> None:
+    """A heatmap of the final loss (two hyperparameters), else final loss against the first one."""
+    import numpy as np
+
+    from jaxgd import analysis, plot
+
+    names = [p[0] for p in params]
+    fmin = float(problem.minimum) if problem.minimum is not None else 0.0
+    final = swept.final_loss
+    title = f"{args.optimizer} on {problem.name}, {args.steps} steps"
     if len(names) == 2:
         x, y = params[0][1], params[1][1]
         z = (final - fmin).reshape(len(x), len(y)).T
         region = None
-        if args.optimizer == "momentum" and names == ["learning_rate", "momentum"] and lines:
-            from jaxgd import analysis
-
-            eig = analysis.hessian_eigenvalues(problem, problem.minimizers[0])
-
-            def region(a, b):
-                return np.asarray(analysis.momentum_stability_region(eig, a[0], b[:, 0]).stable)
-
+        if args.optimizer == "momentum" and names == ["learning_rate", "momentum"] and bounds is not None:
+            region = functools.partial(analysis.momentum_stable, bounds.spectrum)
         ax = plot.heatmap(
             x,
             y,
@@ -353,27 +378,24 @@ def _sweep(args: argparse.Namespace) -> int:
             log_x=params[0][2],
             log_y=params[1][2],
             region=region,
-            title=f"{args.optimizer} on {problem.name}, {args.steps} steps",
+            title=title,
         )
     else:  # final loss against the first hyperparameter (the best over any others)
         x = np.asarray(params[0][1])
         ranked = np.where(np.isfinite(final), final - fmin, np.inf).reshape(len(x), -1)
         y = np.where(np.isfinite(ranked.min(axis=1)), ranked.min(axis=1), np.nan)
         label = args.optimizer if len(names) == 1 else f"{args.optimizer} (best over {', '.join(names[1:])})"
+        lines = bounds if bounds is not None and names[0] == "learning_rate" else None
         ax = plot.sweep_plot(
             x,
             {label: y},
-            stability_bound=lines.get("stability_bound") if names[0] == "learning_rate" else None,
-            optimal_lr=lines.get("optimal_lr") if names[0] == "learning_rate" else None,
+            stability_bound=lines.stability_bound if lines else None,
+            optimal_lr=lines.optimal_lr if lines else None,
             xlabel=names[0],
             ceiling=1e10,
-            title=f"{args.optimizer} on {problem.name}, {args.steps} steps",
+            title=title,
         )
     plot.save(ax, figure)
-    summary = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, grid[best_i]))
-    print(f"{len(grid)} runs in {seconds:.1f}s; best: {summary}, final loss {final[best_i]:.4g}")
-    print(f"wrote {path}, {saved} (jaxgd.SweepResult.load) and {figure}")
-    return 0
 
 
 # --------------------------------------------------------------------------- analyze
@@ -387,101 +409,31 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def analyze_problem(problem, *, samples: int = 256, seed: int = 0) -> dict:
-    """Curvature facts about a problem: the Hessian at its start and at each known critical point, kappa, bounds."""
-    import jax
-    import numpy as np
-
-    from jaxgd import analysis
-
-    def at(x) -> dict:
-        x = jax.numpy.asarray(x, problem.x0.dtype)
-        eig = analysis.hessian_eigenvalues(problem, x)
-        row = {
-            "x": np.asarray(x, float).tolist(),
-            "f": float(problem(x)),
-            "grad_norm": float(np.linalg.norm(np.asarray(jax.grad(problem)(x), float))),
-            "eigenvalues": np.asarray(eig, float).tolist(),
-            "lambda_min": float(analysis.lambda_min(eig)),
-            "lambda_max": float(analysis.lambda_max(eig)),
-        }
-        try:
-            row["kind"] = analysis.classify_eigenvalues(eig)
-        except ValueError:
-            row["kind"] = "unknown"
-        if row["lambda_min"] > 0:
-            hb = analysis.heavy_ball_optimal(eig)
-            kappa = float(analysis.condition_number(eig))
-            row.update(
-                kappa=kappa,
-                stability_bound=float(analysis.stability_bound(eig)),
-                optimal_lr=float(analysis.optimal_lr(eig)),
-                gd_rate_at_optimal_lr=float(analysis.gd_optimal_rate(kappa)),
-                heavy_ball_optimal={
-                    "learning_rate": float(hb.learning_rate),
-                    "momentum": float(hb.momentum),
-                    "rate": float(hb.rate),
-                },
-                nesterov_rate=float(analysis.nesterov_rate(kappa)),
-            )
-            row["gd_iterations_to_1e-6"] = float(
-                analysis.iterations_to_tolerance(analysis.gd_optimal_rate(kappa), 1e-6)
-            )
-        elif row["lambda_max"] > 0:
-            row["stability_bound"] = float(analysis.stability_bound(eig))
-        return row
-
-    start = at(problem.x0)
-    definiteness = {
-        "minimum": "positive definite",
-        "maximum": "negative definite",
-        "strict saddle": "indefinite",
-        "degenerate": "singular (semi-definite)",
-    }
-    start["kind"] = "Hessian " + definiteness.get(start["kind"], start["kind"])  # x0 is not a critical point
-    report: dict[str, Any] = {"problem": problem.name, "dim": problem.dim, "start": start}
-    points: list[tuple[str, Any]] = []
-    if problem.minimizers is not None:
-        points += [("minimizer", m) for m in np.asarray(problem.minimizers)]
-    for kind, pts in getattr(problem, "critical_points", {}).items():
-        points += [(kind, p) for p in np.asarray(pts)]
-    report["critical_points"] = [{"listed_as": k, **at(p)} for k, p in points]
-    if problem.minimum is not None:
-        report["minimum"] = float(problem.minimum)
-    if problem.box is not None and problem.dim == 2:
-        cr = analysis.estimate_curvature(problem, jax.random.key(seed), problem.box, samples)
-        report["curvature_over_box"] = {
-            "box": [list(b) for b in problem.box],
-            "samples": samples,
-            "alpha_estimate": float(cr.alpha),
-            "beta_estimate": float(cr.beta),
-        }
-    return report
+def _show_point(title: str, row: dict) -> None:
+    print(f"\n{title}: x = {_fmt(row['x'])}, f = {_fmt(row['f'])}, |grad| = {_fmt(row['grad_norm'])}")
+    ev = row["eigenvalues"]
+    shown = ev if len(ev) <= 8 else [*ev[:4], "...", *ev[-4:]]
+    print(f"  Hessian eigenvalues: {_fmt(shown)}  -> {row['kind']}")
+    for key in ("kappa", "stability_bound", "optimal_lr", "gd_rate_at_optimal_lr", "nesterov_rate"):
+        if key in row:
+            print(f"  {key:24s} {_fmt(row[key])}")
+    if "heavy_ball_optimal" in row:
+        hb = row["heavy_ball_optimal"]
+        print(
+            f"  {'heavy ball (Polyak)':24s} eta={_fmt(hb['learning_rate'])}, momentum={_fmt(hb['momentum'])}, "
+            f"rate={_fmt(hb['rate'])}"
+        )
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from jaxgd import analysis
+
     problem = _problem(args.problem)
-    report = analyze_problem(problem, samples=args.samples)
+    report = analysis.analyze(problem, samples=args.samples).to_dict()
     print(f"{problem.name}: dimension {problem.dim}")
-
-    def show(title: str, row: dict) -> None:
-        print(f"\n{title}: x = {_fmt(row['x'])}, f = {_fmt(row['f'])}, |grad| = {_fmt(row['grad_norm'])}")
-        ev = row["eigenvalues"]
-        shown = ev if len(ev) <= 8 else [*ev[:4], "...", *ev[-4:]]
-        print(f"  Hessian eigenvalues: {_fmt(shown)}  -> {row['kind']}")
-        for key in ("kappa", "stability_bound", "optimal_lr", "gd_rate_at_optimal_lr", "nesterov_rate"):
-            if key in row:
-                print(f"  {key:24s} {_fmt(row[key])}")
-        if "heavy_ball_optimal" in row:
-            hb = row["heavy_ball_optimal"]
-            print(
-                f"  {'heavy ball (Polyak)':24s} eta={_fmt(hb['learning_rate'])}, momentum={_fmt(hb['momentum'])}, "
-                f"rate={_fmt(hb['rate'])}"
-            )
-
-    show("at the start x0", report["start"])
+    _show_point("at the start x0", report["start"])
     for row in report["critical_points"]:
-        show(f"critical point ({row['listed_as']})", row)
+        _show_point(f"critical point ({row['listed_as']})", row)
     if not report["critical_points"]:
         print("\nno known critical points")
     if "curvature_over_box" in report:
@@ -529,8 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         "numbers into --out; index.md there lists every file with one line of explanation.",
     )
     rep.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all; see --list)")
-    rep.add_argument("--out", default="results", help="output folder (default: results)")
-    rep.add_argument("--small", action="store_true", help="small sizes, for a quick check (seconds, not minutes)")
+    add_experiment_options(rep)
     rep.add_argument("--list", action="store_true", help="list the experiments and exit")
     rep.set_defaults(func=_reproduce)
 

@@ -19,7 +19,6 @@ Hutchinson (1990); Yao et al. (2020), "PyHessian".
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -27,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxgd._recipe import Static, combine, partition
+from jaxgd._core import filter_jit, objective_of
 
 __all__ = ["Eigenpairs", "hutchinson_samples", "hutchinson_trace", "hvp", "lanczos", "power_iteration"]
 
@@ -83,22 +82,13 @@ def _flat_hvp(f: Callable[[Any], jax.Array], params: Any) -> tuple[Callable[[jax
 
 
 def _dispatch(impl: Callable, f: Callable[[Any], jax.Array], params: Any, key: jax.Array, count: int) -> Any:
-    """Run ``impl`` under one ``jit``, with f's array leaves (a Problem's data) traced as in :func:`jaxgd.run`.
-
-    Functions of the same kind then share a compilation; an f whose static part
-    cannot be hashed runs without the outer ``jit`` (its loops are compiled anyway).
-    """
-    dynamic, static = partition(f)
-    try:
-        hash(static)
-    except TypeError:
-        return impl(f, params, key, count)
-    return _jitted(dynamic, static, params, key, impl=impl, count=count)
+    """Run ``impl`` under one :func:`jaxgd._core.filter_jit`, f's array leaves (a Problem's data) traced."""
+    return _jitted(f, params, key, impl=impl, count=count)
 
 
-@functools.partial(jax.jit, static_argnames=("static", "impl", "count"))
-def _jitted(dynamic: list, static: Static, params: Any, key: jax.Array, *, impl: Callable, count: int) -> Any:
-    return impl(combine(dynamic, static), params, key, count)
+@filter_jit(static_argnames=("impl", "count"))
+def _jitted(f: Callable[[Any], jax.Array], params: Any, key: jax.Array, *, impl: Callable, count: int) -> Any:
+    return impl(f, params, key, count)
 
 
 def _check_iters(name: str, value: Any) -> None:
@@ -130,6 +120,7 @@ def lanczos(f: Callable[[Any], jax.Array], params: Any, key: jax.Array, num_iter
     ``f`` maps the params pytree to a scalar (e.g. a loss closing over a batch).
     """
     _check_iters("num_iters", num_iters)
+    f = objective_of(f)
     _check_function(f, params)
     return _dispatch(_lanczos, f, params, key, num_iters)
 
@@ -190,6 +181,7 @@ def power_iteration(f: Callable[[Any], jax.Array], params: Any, key: jax.Array, 
     poorly when the two ends have nearly equal magnitude: check the residuals.
     """
     _check_iters("num_iters", num_iters)
+    f = objective_of(f)
     _check_function(f, params)
     return _dispatch(_power_iteration, f, params, key, num_iters)
 
@@ -220,6 +212,7 @@ def hutchinson_samples(f: Callable[[Any], jax.Array], params: Any, key: jax.Arra
     Computed one sample at a time (``lax.map``): memory O(n).
     """
     _check_iters("num_samples", num_samples)
+    f = objective_of(f)
     _check_function(f, params)
     return _dispatch(_hutchinson_samples, f, params, key, num_samples)
 

@@ -322,3 +322,54 @@ def test_bad_inputs_raise_clear_errors():
         analysis.estimate_curvature(problems.booth(), jax.random.key(0), problems.booth().box, 0)
     with pytest.raises(ValueError, match="1-D"):
         analysis.momentum_stability_region(jnp.ones(2), jnp.ones((2, 2)), jnp.ones(2))
+
+
+# --------------------------------------------------------------------------- a problem in one call
+
+
+def test_momentum_stable_is_the_region_elementwise():
+    eig = jnp.asarray([2.0, 100.0])
+    lrs, momenta = np.geomspace(1e-3, 0.1, 30), np.linspace(-0.1, 1.0, 25)
+    aa, bb = np.meshgrid(lrs, momenta)
+    stable = np.asarray(analysis.momentum_stable(eig, aa, bb))
+    np.testing.assert_array_equal(stable, analysis.momentum_stability_region(eig, lrs, momenta).stable)
+    np.testing.assert_array_equal(stable, (bb >= 0) & (bb < 1) & (aa * 100 < 2 + 2 * bb))
+    assert not bool(analysis.momentum_stable(jnp.asarray([-1.0, 1.0]), 0.01, 0.5))  # indefinite: never
+
+
+def test_learning_rate_bounds_at_the_minimiser():
+    bounds = analysis.learning_rate_bounds(problems.ravine(50.0))
+    assert bounds.stability_bound == pytest.approx(0.02, rel=1e-6)
+    assert bounds.optimal_lr == pytest.approx(2 / 102, rel=1e-6)
+    np.testing.assert_allclose(bounds.spectrum, [2.0, 100.0], rtol=1e-6)
+    assert bounds.to_dict() == {"stability_bound": bounds.stability_bound, "optimal_lr": bounds.optimal_lr}
+    assert analysis.learning_rate_bounds(problems.strict_saddle()) is None  # no minimiser listed
+    p = problems.ravine(50.0)
+    p.minimizers = None
+    assert analysis.learning_rate_bounds(p) is None
+
+
+def test_analyze_ravine_and_saddle():
+    result = analysis.analyze(problems.ravine(50.0), samples=8)
+    (m,) = result.critical_points
+    assert m.listed_as == "minimizer" and m.kind == "minimum"
+    assert (m.lambda_min, m.lambda_max) == pytest.approx((2.0, 100.0), rel=1e-6)
+    assert m.kappa == pytest.approx(50.0, rel=1e-6) and m.gd_rate_at_optimal_lr == pytest.approx(49 / 51, rel=1e-6)
+    assert result.start.kind == "Hessian positive definite" and result.start.f == pytest.approx(28.5)
+    assert float(result.box_curvature.beta) == pytest.approx(100.0, rel=1e-5) and result.samples == 8
+    d = result.to_dict()
+    assert d["critical_points"][0]["gd_iterations_to_1e-6"] == m.gd_iterations
+    assert d["curvature_over_box"]["box"] == [list(b) for b in problems.ravine(50.0).box]
+    saddle = analysis.analyze(problems.strict_saddle(), samples=8)
+    (s,) = saddle.critical_points
+    assert s.kind == "strict saddle" and s.kappa is None and s.stability_bound == pytest.approx(2.0)
+    row = s.to_dict()
+    assert "kappa" not in row and "heavy_ball_optimal" not in row and row["listed_as"] == "saddles"
+
+
+def test_problems_that_differ_only_in_data_share_one_hessian_compile():
+    analysis.hessian(problems.ravine(3.0), jnp.zeros(2))
+    before = analysis._dense_hessian._cache_size()
+    for c in (7.0, 11.0):
+        np.testing.assert_allclose(analysis.hessian(problems.ravine(c), jnp.zeros(2)), np.diag([2.0, 2 * c]))
+    assert analysis._dense_hessian._cache_size() == before

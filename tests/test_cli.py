@@ -211,6 +211,23 @@ def test_bad_range_exits_with_a_message(capsys, spec, message):
     assert message in err
 
 
+def test_a_value_the_optimizer_rejects_is_a_usage_error(capsys):
+    argv = ["sweep", "--problem", "ravine50", "--optimizer", "sgd", "--param", "learning_rate=-1,0.1"]
+    err = usage_error(capsys, argv)
+    assert "optimizer 'sgd'" in err and "learning_rate" in err
+
+
+def test_experiment_scripts_take_the_options_of_reproduce():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli.add_experiment_options(parser)
+    args = parser.parse_args(["--out", "somewhere", "--small"])
+    assert args.out == "somewhere" and args.small is True
+    rep = cli.build_parser().parse_args(["reproduce", "--small"])
+    assert (rep.out, rep.small) == (parser.parse_args([]).out, True)
+
+
 def test_bad_steps_and_argparse_errors(capsys):
     err = usage_error(capsys, ["sweep", "--problem", "ravine50", "--optimizer", "sgd", "--steps", "0"])
     assert "--steps" in err

@@ -229,3 +229,17 @@ def test_functions_with_unhashable_static_parts_still_work():
     assert float(r.lambda_min) == pytest.approx(-2.0, abs=1e-5)
     assert float(curvature.hutchinson_trace(f, jnp.zeros(3), jax.random.key(0), 2)) == pytest.approx(2.0)
     np.testing.assert_allclose(analysis.hessian(f, jnp.zeros(3)), np.diag([1.0, -2.0, 3.0]))
+
+
+def test_problems_that_differ_only_in_data_and_name_share_one_compile():
+    """Each entry takes the Problem's objective (function and data, not its name or start): one compile."""
+    a = _random_symmetric(5, 0)
+    curvature.lanczos(_quadratic(a), jnp.zeros(5), jax.random.key(0), 5)
+    before = curvature._jitted._cache_size()
+    for seed in (1, 2):
+        b = _random_symmetric(5, seed)
+        p = _quadratic(b)
+        p.name, p.x0 = f"quadratic{seed}", jnp.ones(5)
+        r = curvature.lanczos(p, jnp.zeros(5), jax.random.key(0), 5)
+        assert float(r.lambda_max) == pytest.approx(float(np.linalg.eigvalsh(b)[-1]), abs=1e-4)
+    assert curvature._jitted._cache_size() == before
