@@ -100,19 +100,23 @@ def sweep(
         platform=_platform(devs),
     )
     per_chunk = _configs_per_chunk(prep, chunk_size, devs)
-    info = _info(prep, tol=tol, blowup=blowup, max_loss=max_loss)
-    result = empty_result(
+    result = _resume(_empty(prep, tol=tol, blowup=blowup, max_loss=max_loss), out)
+    return _run_chunks(prep, result, per_chunk, devs, out, progress)
+
+
+def _empty(prep: Prepared, **bounds: float | None) -> SweepResult:
+    """The result before any chunk has run, with its ``info``."""
+    plan = prep.plan
+    return empty_result(
         prep.space.columns,
         prep.num_problems,
         prep.num_starts,
-        steps,
+        plan.steps,
         prep.real,
-        prep.first_x0 if keep_params else None,
-        engine.curve_steps(steps, curve_every) if curve_every is not None else None,
-        info,
+        prep.first_x0 if plan.keep_params else None,
+        engine.curve_steps(plan.steps, plan.curve_every) if plan.curve_every is not None else None,
+        _info(prep, **bounds),
     )
-    result = _resume(result, out)
-    return _run_chunks(prep, result, per_chunk, devs, out, progress)
 
 
 def _info(prep: Prepared, **bounds: float | None) -> dict:
