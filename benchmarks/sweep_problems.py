@@ -24,10 +24,10 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sweep_throughput import chunk_args, hand_written, timed
+from sweep_throughput import hand_written, make_momentum, timed
 
 import jaxgd
-from jaxgd import sweeps as S
+from jaxgd.sweeps.prepare import prepare
 
 
 def problems() -> dict[str, jaxgd.Problem]:
@@ -43,9 +43,10 @@ def problems() -> dict[str, jaxgd.Problem]:
 
 
 def jaxgd_sweep(problem: jaxgd.Problem, lrs: np.ndarray, steps: int, unroll: bool):
-    """jaxgd.sweep's compiled chunk, called directly so that the small-sum rewrite can be switched."""
-    args, kw = chunk_args(problem, lrs, steps, unroll_sums=unroll)
-    return lambda: S._sweep_chunk(*args, **kw).final_loss
+    """jaxgd.sweep's compiled chunk, called directly (every rate in one chunk, as sweep runs them) so that the
+    small-sum rewrite can be switched."""
+    chunk = prepare(make_momentum, problem, {"learning_rate": lrs}, steps, keep_params=False)
+    return lambda: chunk.run(unroll_sums=unroll).final_loss
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ import optax
 
 import jaxgd
 from jaxgd import sweeps as S
-from jaxgd._recipe import combine, partition
+from jaxgd.sweeps.prepare import prepare
 
 X0 = (-1.5, 2.0)
 
@@ -108,29 +108,6 @@ def one_run(steps: int, summaries: bool | str, loss=rosenbrock, x0=X0):
         return jnp.where(div < 0, f, jnp.inf), best, div, jnp.linalg.norm(g)
 
     return run_one
-
-
-def chunk_args(problem: jaxgd.Problem, lrs: np.ndarray, steps: int, **options) -> tuple[tuple, dict]:
-    """Arguments of the compiled chunk jaxgd.sweep runs for heavy ball over ``lrs`` (one problem, one start),
-    as ``sweep`` would choose them; ``options`` override its static ones (e.g. ``unroll_sums``)."""
-    part, static = partition(jax.tree_util.Partial(problem.fn, **problem.data))
-    x0_table = jnp.asarray(problem.x0)[None, None]
-    args = ((jnp.asarray(lrs, jnp.float32),), part, x0_table, *(jnp.float32(v) for v in (-np.inf, 1e4, np.inf)))
-    kw = dict(
-        make_optimizer=make_momentum,
-        names=("learning_rate",),
-        loss_static=static,
-        many_problems=False,
-        many_starts=False,
-        steps=steps,
-        curve_every=None,
-        track_tol=False,
-        keep_params=False,
-        block=S._default_block(steps),
-        unroll_sums=jax.default_backend() == "cpu",
-        value_with_grad=S._gradient_shares_value(jax.make_jaxpr(combine(part, static))(problem.x0)),
-    )
-    return args, {**kw, **options}
 
 
 def python_loop(steps: int):
@@ -244,14 +221,14 @@ def main() -> None:
     print("(d) memory as steps grow (one chunk, compiled by XLA):")
     sizes = []
     for n in mem_steps:
-        args, kw = chunk_args(problem, lrs, n)
-        compiled = S._sweep_chunk.lower(*args, **kw).compile()
+        chunk = prepare(make_momentum, problem, {"learning_rate": lrs}, n, keep_params=False)  # as sweep runs it
+        compiled = chunk.lower().compile()
         mem = compiled.memory_analysis()
         total = None
         if mem is not None:
             total = mem.temp_size_in_bytes + mem.output_size_in_bytes + mem.argument_size_in_bytes
         t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
+        jax.block_until_ready(compiled(chunk.columns, *chunk.shared))
         dt = time.perf_counter() - t0
         stats = jax.devices()[0].memory_stats() or {}
         peak = stats.get("peak_bytes_in_use")

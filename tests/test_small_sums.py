@@ -1,4 +1,4 @@
-"""jaxgd._small_sums: small sums written as adds keep the loss, its gradient and Hessian, and leave the rest alone."""
+"""jaxgd.sweeps.small_sums: small sums written as adds keep the loss, its gradient and Hessian, leave the rest alone."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,8 @@ import pytest
 
 import jaxgd
 from jaxgd import sweeps as S
-from jaxgd._small_sums import unroll_small_sums
+from jaxgd.sweeps import engine
+from jaxgd.sweeps.small_sums import unroll_small_sums
 
 P = jaxgd.problems
 PROBLEMS = [
@@ -109,10 +110,10 @@ def test_a_sweep_gives_the_numbers_of_the_sums(monkeypatch):
     """The sweep's loss is rewritten on CPU; without the rewrite the summaries agree to float rounding."""
     space = {"learning_rate": np.geomspace(1e-3, 1e-1, 12)}
     with_unroll = S.sweep(lambda learning_rate: jaxgd.momentum(learning_rate, 0.9), P.ravine(), space, 300)
-    monkeypatch.setattr(S, "unroll_small_sums", lambda fn: fn)
-    S._sweep_chunk.clear_cache()
+    monkeypatch.setattr(engine, "unroll_small_sums", lambda fn: fn)
+    engine.sweep_chunk.clear_cache()
     without = S.sweep(lambda learning_rate: jaxgd.momentum(learning_rate, 0.9), P.ravine(), space, 300)
-    S._sweep_chunk.clear_cache()
+    engine.sweep_chunk.clear_cache()
     assert with_unroll.diverged.any() and not with_unroll.diverged.all()
     np.testing.assert_array_equal(with_unroll.diverge_step, without.diverge_step)
     np.testing.assert_allclose(with_unroll.best_loss, without.best_loss, rtol=1e-5)

@@ -13,6 +13,7 @@ from scipy import optimize, stats
 import jaxgd
 from jaxgd import analysis
 from jaxgd import sweeps as S
+from jaxgd.sweeps import backend, driver, engine, result
 
 RAVINE = jaxgd.problems.ravine(50.0)  # f = x1^2 + 50 x2^2 from (4, 0.5): Hessian diag(2, 100)
 
@@ -20,7 +21,7 @@ RAVINE = jaxgd.problems.ravine(50.0)  # f = x1^2 + 50 x2^2 from (4, 0.5): Hessia
 @pytest.fixture(params=[False, True], ids=["value-after-step", "value-with-grad"])
 def value_mode(request, monkeypatch):
     """Both inner loops whatever the loss: f(x_{t+1}) evaluated after the step, or f(x_t) from value_and_grad."""
-    monkeypatch.setattr(S, "_gradient_shares_value", lambda loss_jaxpr: request.param)
+    monkeypatch.setattr(backend, "gradient_shares_value", lambda loss_jaxpr, cheap: request.param)
     return request.param
 
 
@@ -199,8 +200,8 @@ def test_the_loop_takes_the_value_from_the_gradient_where_they_share_work():
     ]
     for problem in cheap + shared:
         loss = jax.tree_util.Partial(problem.fn, **problem.data)
-        assert S._gradient_shares_value(jax.make_jaxpr(loss)(problem.x0)) == (problem in shared), problem.name
-    assert S._gradient_shares_value(jax.make_jaxpr(lambda p: jnp.sum(jax.nn.softplus(p["w"])))({"w": jnp.ones(3)}))
+        assert backend.gradient_shares_value(jax.make_jaxpr(loss)(problem.x0)) == (problem in shared), problem.name
+    assert backend.gradient_shares_value(jax.make_jaxpr(lambda p: jnp.sum(jax.nn.softplus(p["w"])))({"w": jnp.ones(3)}))
 
 
 def test_curve_matches_a_recorded_run(value_mode):
@@ -336,7 +337,7 @@ def _no_compile(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("compiled before the error")
 
-    monkeypatch.setattr(S, "_sweep_chunk", fail)
+    monkeypatch.setattr(engine, "sweep_chunk", fail)
 
 
 @pytest.mark.parametrize(
@@ -395,14 +396,14 @@ def test_save_load_round_trip(tmp_path):
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
     path = tmp_path / "r.npz"
-    S._atomic_savez(path, {"a": np.arange(3)})
+    result.atomic_savez(path, {"a": np.arange(3)})
 
     def broken(src, dst):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OSError, match="disk full"):
-        S._atomic_savez(path, {"a": np.arange(5)})
+        result.atomic_savez(path, {"a": np.arange(5)})
     assert os.listdir(tmp_path) == ["r.npz"]
     np.testing.assert_array_equal(np.load(path)["a"], np.arange(3))
 
@@ -412,7 +413,7 @@ def test_interrupted_sweep_resumes_and_equals_uninterrupted(tmp_path, monkeypatc
     kwargs = dict(tol=1.0, curve_every=10, chunk_size=2)
     full = S.sweep(jaxgd.sgd, RAVINE, space, 60, **kwargs)
     path = tmp_path / "sweep.npz"
-    real = S._run_chunk
+    real = driver._run_chunk
     calls = []
 
     def interrupt_third(*args):
@@ -422,7 +423,7 @@ def test_interrupted_sweep_resumes_and_equals_uninterrupted(tmp_path, monkeypatc
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(S, "_run_chunk", interrupt_third)
+    monkeypatch.setattr(driver, "_run_chunk", interrupt_third)
     with pytest.raises(KeyboardInterrupt):
         S.sweep(jaxgd.sgd, RAVINE, space, 60, out=path, **kwargs)
     assert os.listdir(tmp_path) == ["sweep.npz"]
@@ -431,7 +432,7 @@ def test_interrupted_sweep_resumes_and_equals_uninterrupted(tmp_path, monkeypatc
     assert np.isnan(partial.final_loss[4:]).all() and np.isfinite(partial.final_loss[:4]).all()
 
     calls.clear()
-    monkeypatch.setattr(S, "_run_chunk", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(driver, "_run_chunk", lambda *a: calls.append(1) or real(*a))
     resumed = S.sweep(jaxgd.sgd, RAVINE, space, 60, out=path, **kwargs)
     assert len(calls) == 3  # configurations 4-5, 6-7, 8
     assert os.listdir(tmp_path) == ["sweep.npz"]

@@ -13,17 +13,18 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import jaxgd
     from jaxgd import sweeps as S
+    from jaxgd.sweeps import engine
 
     assert len(jax.devices()) == 8, jax.devices()
     seen = []
-    inner = S._sweep_chunk
+    inner = engine.sweep_chunk
 
     def spy(*args, **kwargs):
         out = inner(*args, **kwargs)
         seen.append(len(out.final_loss.sharding.device_set))
         return out
 
-    S._sweep_chunk = spy
+    engine.sweep_chunk = spy
     problems = [jaxgd.problems.quadratic(np.array([1.0, k])) for k in (1.0, 30.0)]
     space = S.grid(learning_rate=np.geomspace(1e-3, 0.2, 13), momentum=[0.0, 0.5, 0.9])
     kw = dict(tol=1e-3, curve_every=7, chunk_size=2 * 16)

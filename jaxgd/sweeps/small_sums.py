@@ -1,4 +1,4 @@
-"""Small sums unrolled: a ``jnp.sum`` over at most 16 numbers inside a loss becomes a chain of adds.
+"""Small sums unrolled: a ``jnp.sum`` over at most 16 numbers inside a loss becomes a chain of adds (for XLA:CPU).
 
 Why: XLA:CPU emits a reduction as a loop of its own that neither vectorises across
 the rows of a ``vmap`` nor fuses with the elementwise work around it. Swept over
@@ -23,18 +23,18 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxgd._recipe import combine, partition
+from jaxgd._core import combine, partition
 
 MAX_TERMS = 16
 
 try:  # jax's public extension API; without it (an old jax) losses run as they are
-    from jax.extend import core as _core
+    from jax.extend import core as _jex
 
-    _REDUCE_SUM = _core.primitives.reduce_sum_p
-    _JIT = getattr(_core.primitives, "jit_p", None) or getattr(_core.primitives, "pjit_p", None)
-    _LITERAL, _DROP = _core.Literal, _core.DropVar
+    _REDUCE_SUM = _jex.primitives.reduce_sum_p
+    _JIT = getattr(_jex.primitives, "jit_p", None) or getattr(_jex.primitives, "pjit_p", None)
+    _LITERAL, _DROP = _jex.Literal, _jex.DropVar
 except (ImportError, AttributeError):  # pragma: no cover
-    _core = None
+    _jex = None
 
 
 def _unrolled_sum(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:
@@ -96,7 +96,7 @@ def unroll_small_sums(fn: Callable, max_terms: int = MAX_TERMS) -> Callable:
     its array leaves are traced as arguments. Where the rewrite cannot be made
     (jax without ``jax.extend``), ``fn`` runs unchanged.
     """
-    if _core is None:  # pragma: no cover
+    if _jex is None:  # pragma: no cover
         return fn
 
     def unrolled(*args: Any) -> Any:

@@ -1,0 +1,264 @@
+"""The public :func:`sweep`: chunks of runs over the devices, saved after each, resumed from a partial file.
+
+What one chunk computes is :mod:`jaxgd.sweeps.engine`; how the arguments become its
+inputs is :mod:`jaxgd.sweeps.prepare`. Here: how many configurations a chunk holds,
+the mesh the chunk is sharded over, the result file, resuming, progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgd import _validate
+from jaxgd.problems import Problem
+from jaxgd.sweeps import engine
+from jaxgd.sweeps.prepare import Prepared, abstract, prepare, spec
+from jaxgd.sweeps.result import SweepResult, copy_rows, empty_result, fingerprint, store_chunk
+from jaxgd.sweeps.space import Space
+
+__all__ = ["sweep"]
+
+
+def sweep(
+    make_optimizer: Callable[..., optax.GradientTransformation],
+    problem: Problem | Callable[[Any], jax.Array] | Sequence[Problem | Callable[[Any], jax.Array]],
+    space: Space | Mapping[str, Any],
+    steps: int,
+    *,
+    x0: Any = None,
+    x0s: Any = None,
+    tol: float | None = None,
+    blowup: float | None = 1e4,
+    max_loss: float | None = None,
+    curve_every: int | None = None,
+    keep_params: bool = True,
+    chunk_size: int | None = None,
+    out: str | os.PathLike | None = None,
+    devices: Any = None,
+    progress: bool = False,
+    block: int | None = None,
+) -> SweepResult:
+    """Run ``make_optimizer(**config)`` for every configuration of ``space``, every problem and every start.
+
+    ``make_optimizer`` takes the space's names as keyword arguments, e.g.
+    ``lambda learning_rate, momentum: jaxgd.momentum(learning_rate, momentum)``
+    or just ``jaxgd.momentum``; inside the sweep it is called with traced scalars.
+    ``problem`` is a :class:`jaxgd.Problem`, a loss ``f(params)`` or a list of
+    either with the same structure (e.g. quadratics of several condition
+    numbers): their array data are stacked and mapped over. Starts: ``x0`` (one
+    pytree), ``x0s`` (leaves with a leading axis S) or each problem's ``x0``.
+
+    Every run takes ``steps`` updates inside one ``jit(vmap(lax.scan))`` and keeps
+    only its summaries (see :class:`SweepResult`); ``curve_every=k`` also records
+    f(x_t) every k steps. A run diverges at step t when f(x_t) is non-finite or
+    f(x_t) > ``max_loss`` or > ``blowup`` |f(x_0)|; it is then
+    frozen at x_{t-1}, so nothing non-finite reaches its summaries.
+
+    Scale: runs go in chunks of ``chunk_size`` runs (default: what fits in about a
+    quarter of device memory, 1 GiB on CPU). With ``out``, the result so far is
+    saved after each chunk (one ``.npz``, written whole) and a sweep that finds
+    its own partial file there resumes after the last saved chunk (a file of a
+    different sweep raises ValueError). With several ``devices`` (default: all of
+    ``jax.devices()``; an int takes the first n) the run axis of each chunk is
+    sharded over a 1-D mesh; under ``jax.distributed`` every process calls
+    ``sweep`` with the same arguments. ``progress=True`` shows a tqdm bar.
+
+    The loop does not freeze runs step by step: it keeps a running minimum of the
+    loss and a checkpoint at the end of every ``block`` steps (default about
+    sqrt(steps)), and replays at most ``block`` steps from it after the loop, so
+    every summary stays exact per step (:mod:`jaxgd.sweeps.engine`). The loss's
+    value is taken from ``value_and_grad`` or evaluated anew, and on CPU its small
+    sums are written as adds, as the backend favours (:mod:`jaxgd.sweeps.backend`).
+    """
+    if chunk_size is not None:
+        _validate.positive_int("chunk_size", chunk_size)
+    devs = _devices(devices)
+    prep = prepare(
+        make_optimizer,
+        problem,
+        space,
+        steps,
+        x0=x0,
+        x0s=x0s,
+        tol=tol,
+        blowup=blowup,
+        max_loss=max_loss,
+        curve_every=curve_every,
+        keep_params=keep_params,
+        block=block,
+        platform=_platform(devs),
+    )
+    per_chunk = _configs_per_chunk(prep, chunk_size, devs)
+    result = _resume(_empty(prep, tol=tol, blowup=blowup, max_loss=max_loss), out)
+    return _run_chunks(prep, result, per_chunk, devs, out, progress)
+
+
+def _empty(prep: Prepared, **bounds: float | None) -> SweepResult:
+    """The result before any chunk has run, with its ``info``."""
+    plan = prep.plan
+    return empty_result(
+        prep.space.columns,
+        prep.num_problems,
+        prep.num_starts,
+        plan.steps,
+        prep.real,
+        prep.first_x0 if plan.keep_params else None,
+        engine.curve_steps(plan.steps, plan.curve_every) if plan.curve_every is not None else None,
+        _info(prep, **bounds),
+    )
+
+
+def _info(prep: Prepared, **bounds: float | None) -> dict:
+    """The result's ``info``: the settings, and the fingerprint of the settings and input arrays that lets a
+    sweep resume only its own partial file."""
+    plan = prep.plan
+    settings = {
+        "names": list(plan.names),
+        "steps": plan.steps,
+        **bounds,
+        "curve_every": plan.curve_every,
+        "keep_params": plan.keep_params,
+        "num_problems": prep.num_problems,
+        "num_starts": prep.num_starts,
+        "factory": getattr(plan.make_optimizer, "__qualname__", type(plan.make_optimizer).__name__),
+        "dtype": jnp.dtype(prep.real).name,
+    }
+    loss_dynamic, x0_table = prep.shared[:2]
+    arrays = [*prep.columns, *jax.tree.leaves(loss_dynamic), *jax.tree.leaves(x0_table)]
+    return {
+        **bounds,
+        "curve_every": plan.curve_every,
+        "kind": prep.space.kind,
+        "scales": prep.space.scales,
+        "fingerprint": fingerprint(arrays, settings),
+    }
+
+
+def _devices(devices: Any) -> list[Any]:
+    if devices is None:
+        return list(jax.devices())
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        available = jax.devices()
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"devices={devices}, but {len(available)} device(s) are available")
+        return list(available[:devices])
+    devices = list(devices)
+    if not devices:
+        raise ValueError("devices is an empty list")
+    return devices
+
+
+def _platform(devs: list[Any]) -> str:
+    """The devices' platform ("cpu", "gpu", ...), or "mixed"."""
+    platforms = {d.platform for d in devs}
+    return platforms.pop() if len(platforms) == 1 else "mixed"
+
+
+@functools.lru_cache(maxsize=64)
+def _state_size(make_optimizer: Callable, config: tuple, x0_spec: tuple) -> int:
+    """Numbers in the optimizer's state at a point of ``x0_spec``'s shapes (for sizing chunks)."""
+    state = jax.eval_shape(make_optimizer(**dict(config)).init, abstract(x0_spec))
+    return sum(math.prod(a.shape) for a in jax.tree.leaves(state))
+
+
+def _configs_per_chunk(prep: Prepared, chunk_size: int | None, devs: list[Any]) -> int:
+    """Configurations per chunk: ``chunk_size`` runs, or what fits in the memory budget; a multiple of the
+    number of devices."""
+    plan, runs_per_config = prep.plan, prep.num_problems * prep.num_starts
+    n_elems = sum(math.prod(np.shape(a)) for a in jax.tree.leaves(prep.first_x0))
+    config0 = tuple((k, v[0].item()) for k, v in prep.space.columns.items())
+    n_state = _state_size(plan.make_optimizer, config0, spec(prep.first_x0))
+    n_curve = len(engine.curve_steps(plan.steps, plan.curve_every)) if plan.curve_every else 0
+    per_run = 8 * jnp.dtype(prep.real).itemsize * (6 * n_elems + 4 * n_state + 16 + n_curve)
+    if chunk_size is None:
+        per_chunk = _auto_chunk(per_run, runs_per_config, devs)
+    else:
+        per_chunk = max(1, chunk_size // runs_per_config)
+    per_chunk = min(per_chunk, len(prep.space))
+    return -(-per_chunk // len(devs)) * len(devs)
+
+
+def _auto_chunk(per_run_bytes: int, runs_per_config: int, devices: list[Any]) -> int:
+    budget = 1 << 30
+    try:
+        stats = devices[0].memory_stats() or {}
+        if "bytes_limit" in stats:
+            budget = int(stats["bytes_limit"]) // 4
+    except Exception:  # memory_stats is not implemented on every backend
+        pass
+    return max(1, budget * len(devices) // max(1, per_run_bytes * runs_per_config))
+
+
+def _resume(result: SweepResult, out: str | os.PathLike | None) -> SweepResult:
+    """``result`` with the rows of the partial file at ``out`` copied in, when it holds this very sweep."""
+    if out is None or not os.path.exists(out):
+        return result
+    saved = SweepResult.load(out)
+    if saved.info.get("fingerprint") != result.info["fingerprint"]:
+        raise ValueError(f"{os.fspath(out)!r} holds a different sweep; remove it or choose another out path")
+    copy_rows(result, saved, saved.completed * result.num_problems * result.num_starts)
+    return dataclasses.replace(result, completed=saved.completed)
+
+
+def _run_chunks(
+    prep: Prepared, result: SweepResult, per_chunk: int, devs: list[Any], out: Any, progress: bool
+) -> SweepResult:
+    """The chunks from ``result.completed`` on, each stored in ``result`` and saved to ``out``."""
+    sharded = None
+    shared = prep.shared
+    if len(devs) > 1:
+        mesh = jax.sharding.Mesh(np.asarray(devs), ("runs",))
+        sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
+        shared = jax.device_put(shared, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    num_configs, runs_per_config = result.num_configs, result.num_problems * result.num_starts
+    bar = _progress(result.num_runs, progress)
+    if bar is not None:
+        bar.update(result.completed * runs_per_config)
+    try:
+        while result.completed < num_configs:
+            lo, hi = result.completed, min(result.completed + per_chunk, num_configs)
+            idx = np.minimum(np.arange(lo, lo + per_chunk), num_configs - 1)  # pad with the last configuration
+            cols = tuple(c[idx] for c in prep.columns)
+            if sharded is not None:
+                cols = jax.device_put(cols, sharded)
+            store_chunk(result, _run_chunk(cols, shared, prep.plan), lo, hi)
+            result = dataclasses.replace(result, completed=hi)
+            if out is not None:
+                result.save(out)
+            if bar is not None:
+                bar.update((hi - lo) * runs_per_config)
+    finally:
+        if bar is not None:
+            bar.close()
+    return result
+
+
+def _run_chunk(cols: tuple, shared: tuple, plan: engine.Plan) -> engine.Summary:
+    """One compiled chunk, fetched to the host (gathered across processes under ``jax.distributed``)."""
+    summary = engine.sweep_chunk(cols, *shared, plan=plan)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(summary, tiled=True)
+    return jax.tree.map(np.asarray, summary)
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="sweep", unit="run", file=sys.stderr)
