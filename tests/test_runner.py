@@ -1,5 +1,6 @@
 """jaxgd.run: records, strides, vmaps, compiles once, takes pytrees and stochastic losses."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -63,13 +64,13 @@ def test_vmap_over_initial_points_and_optimizer_pytrees():
     x0s = jnp.array([[4.0, 0.5], [-1.0, 1.0], [0.1, -0.2]])
     out = jax.vmap(lambda x: jaxgd.run(jaxgd.adam(0.1), quad, x, 30).final_params)(x0s)
     for i in range(3):
-        np.testing.assert_allclose(out[i], jaxgd.run(jaxgd.adam(0.1), quad, x0s[i], 30).final_params, rtol=1e-5)
+        chex.assert_trees_all_close(out[i], jaxgd.run(jaxgd.adam(0.1), quad, x0s[i], 30).final_params, rtol=1e-5)
     # An optimizer is a pytree of its hyperparameters: stack several and vmap over them.
     opts = [jaxgd.momentum(lr, m) for lr, m in [(0.01, 0.5), (0.005, 0.9)]]
     stacked = jax.tree.map(lambda *a: jnp.stack([jnp.asarray(v) for v in a]), *opts)
     finals = jax.vmap(lambda o: jaxgd.run(o, quad, X0, 30).final_params)(stacked)
     for i, o in enumerate(opts):
-        np.testing.assert_allclose(finals[i], jaxgd.run(o, quad, X0, 30).final_params, rtol=1e-5)
+        chex.assert_trees_all_close(finals[i], jaxgd.run(o, quad, X0, 30).final_params, rtol=1e-5)
 
 
 def test_new_hyperparameter_value_reuses_the_compiled_runner():
@@ -107,10 +108,12 @@ def test_nested_pytrees_of_mixed_shapes_and_float64():
             dtype = jnp.float64 if x64 else jnp.float32
             params = {"w": jnp.zeros((2, 3), dtype), "layers": (jnp.ones(4, dtype), jnp.asarray(3.0, dtype))}
             traj = jaxgd.run(jaxgd.adam(0.05), loss, params, 400, record_every=100)
-            assert traj.params["w"].shape == (5, 2, 3) and traj.params["layers"][1].shape == (5,)
+            chex.assert_shape([traj.params["w"], traj.params["layers"][0]], [(5, 2, 3), (5, 4)])
+            chex.assert_shape(traj.params["layers"][1], (5,))
+            chex.assert_tree_all_finite(traj.final_params)
             assert traj.final_params["w"].dtype == dtype and traj.loss.dtype == dtype
-            np.testing.assert_allclose(traj.final_params["w"], 2.0, atol=1e-2)
-            np.testing.assert_allclose(traj.final_params["layers"][1], -1.0, atol=1e-2)
+            expected = {"w": jnp.full((2, 3), 2.0, dtype), "layers": (jnp.zeros(4, dtype), jnp.asarray(-1.0, dtype))}
+            chex.assert_trees_all_close(traj.final_params, expected, atol=1e-2)
 
 
 def test_stochastic_loss_with_batches_and_key():
