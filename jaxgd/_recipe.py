@@ -1,10 +1,9 @@
-"""Hyperparameters as pytree leaves.
+"""Hyperparameters as pytree leaves: :class:`Recipe`, the base of :class:`Optimizer` and :class:`Schedule`.
 
 optax closes its transforms over Python floats, which ``jit`` bakes into the
 compiled program: a new learning rate means a new compilation (optax issue 577).
-jaxgd instead keeps the *recipe* of an optimizer or schedule, the factory and
-its arguments, as a pytree whose leaves are the numeric hyperparameters and
-whose static part is the factory and its non-numeric arguments. So
+jaxgd keeps the *recipe* instead: the factory and the arguments it was called
+with, as a pytree. So
 
 * ``jit`` sees hyperparameters as arguments: a new value of the same shape and
   dtype reuses the compiled program;
@@ -12,16 +11,28 @@ whose static part is the factory and its non-numeric arguments. So
 * a schedule passed as a hyperparameter is itself a recipe, and its own
   parameters are leaves too.
 
-Unflattening never calls the factory: the transform is built when ``init`` or
-``update`` runs, so JAX may unflatten recipes with placeholder leaves.
+The pytree children are every argument not declared static, whatever its type
+(float, array, None, a schedule, a plain callable, an optax transform), in
+signature order; the aux data are the factory and the declared static options.
+The treedef therefore depends on the factory and those options only, never on
+the leaves' values or types: ``jax.tree.map(lambda _: True, opt)`` has the
+structure of ``opt``, and equinox-style partition/combine round-trips. Non-array
+children (a lambda, a string) are not valid ``jax.jit`` arguments: enter ``jit``
+with :func:`jaxgd._core.filter_jit`, which makes them static.
+
+Construction through the public factory binds the arguments to its signature and
+checks the concrete ones (an optimizer by building its transform, which it keeps;
+a schedule by its ``validate`` callback). Unflattening never calls the factory:
+JAX unflattens with placeholder leaves (None, ``object()``, tracers).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import jax
 import numpy as np
@@ -29,167 +40,298 @@ import optax
 
 from jaxgd._core import Static, combine, is_array_leaf, partition
 
-__all__ = ["Optimizer", "Schedule", "Static", "combine", "is_array_leaf", "partition"]
+__all__ = [
+    "Optimizer",
+    "Recipe",
+    "Schedule",
+    "Static",
+    "combine",
+    "is_array_leaf",
+    "optimizer",
+    "partition",
+    "schedule",
+]
+
+P = ParamSpec("P")
 
 
-class _Recipe:
-    """Mixin: a factory, its static keyword arguments and its dynamic ones."""
+class _Factory:
+    """What a decorated factory shares with all its recipes; compared by identity.
 
-    def _init_recipe(self, factory: Callable, static: dict, dynamic: dict) -> None:
-        self._factory = factory
-        self._static = static
-        self._dynamic = dynamic
+    ``fn`` is the undecorated function, ``public`` the decorated one (what users
+    call, what pickle finds by module and qualified name), ``signature`` the
+    public signature (a schedule's without ``count``).
+    """
+
+    def __init__(self, fn: Callable, signature: inspect.Signature, static_argnames: tuple[str, ...], recipe_cls: type):
+        names = tuple(signature.parameters)
+        unknown = [n for n in static_argnames if n not in names]
+        if unknown:
+            raise ValueError(f"static_argnames {unknown} are not arguments of {fn.__qualname__}{signature}")
+        self.fn, self.signature, self.recipe_cls = fn, signature, recipe_cls
+        self.argnames = names
+        self.static_argnames = tuple(n for n in names if n in static_argnames)
+        self.dynamic_argnames = tuple(n for n in names if n not in static_argnames)
+        self.public: Callable = fn
+        self.validate: Callable | None = None
+
+    def call_args(self, arguments: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        bound = inspect.BoundArguments(self.signature, arguments)  # type: ignore[arg-type]
+        return bound.args, bound.kwargs
+
+    @functools.cached_property
+    def qualified_name(self) -> str:
+        # The shortest public path: jaxgd.adam rather than jaxgd.optimizers.adam.
+        module, name = self.public.__module__, self.public.__qualname__
+        package = sys.modules.get(module.split(".")[0])
+        if getattr(package, name, None) is self.public:
+            return f"{package.__name__}.{name}"
+        return f"{module}.{name}"
+
+    def __repr__(self) -> str:
+        return self.qualified_name
+
+    def __reduce__(self) -> tuple:
+        return (_factory_of, (self.public,))
+
+
+def _factory_of(public: Callable) -> _Factory:
+    return public.__jaxgd_factory__  # type: ignore[attr-defined]
+
+
+def _restore(public: Callable, arguments: dict[str, Any]) -> Recipe:
+    factory = _factory_of(public)
+    return factory.recipe_cls._create(factory, arguments)
+
+
+class Recipe:
+    """A factory and the arguments it was called with, as a pytree of its non-static arguments.
+
+    The one base of :class:`Optimizer` and :class:`Schedule`: one flatten/unflatten
+    (registered for every subclass), one ``__eq__``/``__hash__`` (by factory,
+    static options and leaf values; traced leaves by identity), one ``__repr__``
+    (the public factory's call, ``jaxgd.adam(learning_rate=0.001, ...)``), and
+    pickling by the public factory's name. Immutable; the arguments are also
+    readable as attributes (``opt.learning_rate``), as in the pytree key paths.
+    """
+
+    __slots__ = ()
+    _factory: _Factory
+    _arguments: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        jax.tree_util.register_pytree_with_keys(cls, _flatten_with_keys, cls._unflatten, _flatten)
+
+    # -- construction: the subclass makes the object; _create also checks concrete arguments
+
+    @classmethod
+    def _from_arguments(cls, factory: _Factory, arguments: dict[str, Any]) -> Recipe:
+        raise NotImplementedError
+
+    def _check(self) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _create(cls, factory: _Factory, arguments: dict[str, Any]) -> Recipe:
+        recipe = cls._from_arguments(factory, arguments)
+        recipe._check()
+        return recipe
+
+    @classmethod
+    def _unflatten(cls, aux: tuple, children: Any) -> Recipe:
+        factory, statics = aux
+        given = dict(zip(factory.dynamic_argnames, children))
+        given.update(zip(factory.static_argnames, statics))
+        return cls._from_arguments(factory, {n: given[n] for n in factory.argnames})
+
+    # -- reading
 
     @property
     def hyperparams(self) -> dict[str, Any]:
-        """All arguments the recipe was built with, by name."""
-        return {**self._static, **self._dynamic}
+        """All arguments the recipe was made with, by name, in signature order."""
+        return dict(self._arguments)
 
-    def _flatten(self) -> tuple[list[Any], tuple]:
-        arrays, rest = partition(self._dynamic)
-        aux = (self._factory, tuple(sorted(self._static.items())), rest)
-        return arrays, aux
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            arguments = self.__dict__.get("_arguments", {})
+            if name in arguments:
+                return arguments[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    @staticmethod
-    def _unflatten_parts(aux: tuple, arrays: list[Any]) -> tuple[Callable, dict, dict]:
-        factory, static_items, rest = aux
-        return factory, dict(static_items), combine(list(arrays), rest)
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: make a new one with its factory")
 
-    def _args_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    # -- equality, hashing, printing, pickling
+
+    def _key(self) -> tuple:
+        arrays, static = partition(self)
+        values = tuple(
+            ("traced", id(a)) if isinstance(a, jax.core.Tracer) else _value_key(np.asarray(a)) for a in arrays
+        )
+        return (static, values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Recipe):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        parts = []
+        for name, param in self._factory.signature.parameters.items():
+            value = self._arguments[name]
+            if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                parts.extend(repr(v) for v in value)
+            else:
+                parts.append(f"{name}={value!r}")
+        return f"{self._factory.qualified_name}({', '.join(parts)})"
+
+    def __reduce__(self) -> tuple:
+        return (_restore, (self._factory.public, self._arguments))
 
 
-class Optimizer(optax.GradientTransformationExtraArgs, _Recipe):
+def _value_key(a: np.ndarray) -> tuple:
+    return (a.dtype.str, a.shape, a.tobytes())
+
+
+def _flatten(recipe: Recipe) -> tuple[tuple, tuple]:
+    factory, arguments = recipe._factory, recipe._arguments
+    children = tuple(arguments[n] for n in factory.dynamic_argnames)
+    return children, (factory, tuple(arguments[n] for n in factory.static_argnames))
+
+
+def _flatten_with_keys(recipe: Recipe) -> tuple[tuple, tuple]:
+    children, aux = _flatten(recipe)
+    names = recipe._factory.dynamic_argnames
+    return tuple((jax.tree_util.GetAttrKey(n), c) for n, c in zip(names, children)), aux
+
+
+class _Built:
+    """The optax transform of one :class:`Optimizer`, built on first use and kept (the recipe is immutable)."""
+
+    __slots__ = ("_arguments", "_factory", "_transform")
+
+    def __init__(self, factory: _Factory, arguments: dict[str, Any]):
+        self._factory, self._arguments = factory, arguments
+        self._transform: optax.GradientTransformationExtraArgs | None = None
+
+    def transform(self) -> optax.GradientTransformationExtraArgs:
+        if self._transform is None:
+            args, kwargs = self._factory.call_args(self._arguments)
+            self._transform = optax.with_extra_args_support(self._factory.fn(*args, **kwargs))
+        return self._transform
+
+    def init(self, params: optax.Params) -> optax.OptState:
+        return self.transform().init(params)
+
+    def update(
+        self, updates: optax.Updates, state: optax.OptState, params: optax.Params | None = None, **extra_args: Any
+    ) -> tuple[optax.Updates, optax.OptState]:
+        return self.transform().update(updates, state, params, **extra_args)
+
+
+class Optimizer(Recipe, optax.GradientTransformationExtraArgs):
     """An ``optax.GradientTransformationExtraArgs`` that is also a pytree of its hyperparameters.
 
     It drops into ``optax.chain``, ``optax.apply_updates`` and any optax-based
-    training loop. Its pytree leaves are its numeric hyperparameters, so ``jit``
-    treats them as arguments (no recompilation for a new value) and ``vmap`` can
-    map over them.
+    training loop. Its transform is built once, on first use; ``jit`` treats its
+    array leaves as arguments (no recompilation for a new value) and ``vmap`` can
+    map over them. Made by factories decorated with :func:`optimizer`.
     """
 
-    def __new__(cls, factory: Callable, static: dict, dynamic: dict) -> Optimizer:
-        def build() -> optax.GradientTransformationExtraArgs:
-            return optax.with_extra_args_support(factory(**static, **dynamic))
+    def __new__(cls, *args: Any, **kwargs: Any) -> Optimizer:
+        raise TypeError("an Optimizer is made by a factory decorated with jaxgd._recipe.optimizer")
 
-        def init_fn(params: optax.Params) -> optax.OptState:
-            return build().init(params)
-
-        def update_fn(updates, state, params=None, **extra_args):
-            return build().update(updates, state, params, **extra_args)
-
-        self = super().__new__(cls, init_fn, update_fn)
-        self._init_recipe(factory, static, dynamic)
+    @classmethod
+    def _from_arguments(cls, factory: _Factory, arguments: dict[str, Any]) -> Optimizer:
+        built = _Built(factory, arguments)
+        self = tuple.__new__(cls, (built.init, built.update))
+        self.__dict__.update(_factory=factory, _arguments=arguments, _built=built)
         return self
 
-    def __reduce__(self):
-        return (type(self), (self._factory, self._static, self._dynamic))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Optimizer):
-            return NotImplemented
-        return _recipe_key(self) == _recipe_key(other)
-
-    def __hash__(self) -> int:
-        return hash(self._flatten()[1])
-
-    def __repr__(self) -> str:
-        return f"{self._factory.__name__}({self._args_repr()})"
+    def _check(self) -> None:
+        self.__dict__["_built"].transform()  # the transforms check their concrete arguments
 
 
-class Schedule(_Recipe):
-    """A learning-rate (or any hyperparameter) schedule: a pure function of the step count.
+class Schedule(Recipe):
+    """A hyperparameter schedule: a pure function of the step count, and a pytree of its parameters.
 
-    A pytree of its own parameters, so they may be traced and swept.
+    Made by functions ``fn(count, **params)`` decorated with :func:`schedule`.
     """
 
-    def __init__(self, factory: Callable, static: dict, dynamic: dict):
-        self._init_recipe(factory, static, dynamic)
+    def __new__(cls, *args: Any, **kwargs: Any) -> Schedule:
+        raise TypeError("a Schedule is made by a function decorated with jaxgd._recipe.schedule")
+
+    @classmethod
+    def _from_arguments(cls, factory: _Factory, arguments: dict[str, Any]) -> Schedule:
+        self = object.__new__(cls)
+        self.__dict__.update(_factory=factory, _arguments=arguments)
+        return self
+
+    def _check(self) -> None:
+        if self._factory.validate is not None:
+            self._factory.validate(**self._arguments)
 
     def __call__(self, count: jax.typing.ArrayLike) -> jax.Array:
-        return self._factory(count, **self._static, **self._dynamic)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Schedule):
-            return NotImplemented
-        return _recipe_key(self) == _recipe_key(other)
-
-    def __hash__(self) -> int:
-        return hash(self._flatten()[1])
-
-    def __repr__(self) -> str:
-        return f"{self._factory.__name__}({self._args_repr()})"
+        args, kwargs = self._factory.call_args(self._arguments)
+        return self._factory.fn(count, *args, **kwargs)
 
 
-def _recipe_key(r: _Recipe) -> tuple:
-    arrays, aux = r._flatten()
-    if any(isinstance(a, jax.core.Tracer) for a in arrays):
-        return (*aux, id(r))
-    values = tuple((np.asarray(a).dtype.str, np.asarray(a).shape, np.asarray(a).tobytes()) for a in arrays)
-    return (*aux, values)
+def _public(factory: _Factory, fn: Callable) -> Callable:
+    """The function users call: binds its arguments, checks them and returns the recipe."""
+
+    def public(*args: Any, **kwargs: Any) -> Any:
+        bound = factory.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return factory.recipe_cls._create(factory, dict(bound.arguments))
+
+    functools.update_wrapper(public, fn)
+    public.__signature__ = factory.signature  # type: ignore[attr-defined]
+    public.__annotations__ = {  # the public return type, for help() and typing.get_type_hints
+        **{n: p.annotation for n, p in factory.signature.parameters.items() if p.annotation is not p.empty},
+        "return": factory.recipe_cls,
+    }
+    public.__jaxgd_factory__ = factory  # type: ignore[attr-defined]
+    factory.public = public
+    return public
 
 
-def _register(cls: type) -> None:
-    def flatten(r):
-        return r._flatten()
+def optimizer(
+    *, static_argnames: tuple[str, ...] = ()
+) -> Callable[[Callable[P, optax.GradientTransformation]], Callable[P, Optimizer]]:
+    """Decorate a factory returning an optax transform so that it returns an :class:`Optimizer`.
 
-    def unflatten(aux, arrays):
-        return cls(*_Recipe._unflatten_parts(aux, arrays))
-
-    jax.tree_util.register_pytree_node(cls, flatten, unflatten)
-
-
-_register(Optimizer)
-_register(Schedule)
-
-
-def _bind(fn: Callable, static_argnames: tuple[str, ...], args: tuple, kwargs: dict) -> tuple[dict, dict]:
-    bound = inspect.signature(fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    arguments = dict(bound.arguments)
-    static = {k: arguments.pop(k) for k in static_argnames if k in arguments}
-    return static, arguments
-
-
-def optimizer(*, static_argnames: tuple[str, ...] = ()) -> Callable:
-    """Decorate a factory returning a GradientTransformation so it returns an :class:`Optimizer`.
-
-    The factory validates its concrete arguments (it is called once here, so bad
-    input fails at construction) and is called again, with traced values, each
-    time the transform is traced.
+    Arguments named in ``static_argnames`` (options such as a sign convention)
+    are static: part of the treedef, not leaves. The factory is called once, at
+    construction, so bad concrete input fails there; the transform is kept.
     """
 
-    def decorate(factory: Callable) -> Callable[..., Optimizer]:
-        @functools.wraps(factory)
-        def wrapper(*args: Any, **kwargs: Any) -> Optimizer:
-            static, dynamic = _bind(factory, static_argnames, args, kwargs)
-            factory(**static, **dynamic)  # validate early
-            return Optimizer(factory, static, dynamic)
-
-        return wrapper
+    def decorate(fn: Callable[P, optax.GradientTransformation]) -> Callable[P, Optimizer]:
+        signature = inspect.signature(fn).replace(return_annotation=Optimizer)
+        return _public(_Factory(fn, signature, tuple(static_argnames), Optimizer), fn)
 
     return decorate
 
 
-def schedule(*, static_argnames: tuple[str, ...] = (), validate: Callable | None = None) -> Callable:
-    """Decorate ``fn(count, **params)`` so that ``fn(**params)`` returns a :class:`Schedule`."""
+def schedule(
+    *, static_argnames: tuple[str, ...] = (), validate: Callable[..., None] | None = None
+) -> Callable[[Callable[Concatenate[Any, P], jax.Array]], Callable[P, Schedule]]:
+    """Decorate ``fn(count, **params)`` so that ``fn(**params)`` returns a :class:`Schedule`.
 
-    def decorate(fn: Callable) -> Callable[..., Schedule]:
+    ``validate(**params)`` checks concrete parameters at construction.
+    """
+
+    def decorate(fn: Callable[Concatenate[Any, P], jax.Array]) -> Callable[P, Schedule]:
         sig = inspect.signature(fn)
-        params = list(sig.parameters.values())[1:]
-        public_sig = sig.replace(parameters=params, return_annotation=Schedule)
-
-        def wrapper(*args: Any, **kwargs: Any) -> Schedule:
-            bound = public_sig.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
-            if validate is not None:
-                validate(**arguments)
-            static = {k: arguments.pop(k) for k in static_argnames if k in arguments}
-            return Schedule(fn, static, arguments)
-
-        functools.update_wrapper(wrapper, fn)
-        wrapper.__signature__ = public_sig  # type: ignore[attr-defined]
-        return wrapper
+        signature = sig.replace(parameters=list(sig.parameters.values())[1:], return_annotation=Schedule)
+        factory = _Factory(fn, signature, tuple(static_argnames), Schedule)
+        factory.validate = validate
+        return _public(factory, fn)
 
     return decorate

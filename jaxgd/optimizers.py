@@ -4,6 +4,10 @@ Each returns a :class:`jaxgd.Optimizer`, an ``optax.GradientTransformationExtraA
 whose pytree leaves are its hyperparameters: it works wherever an optax
 optimizer does, and ``jit`` does not recompile when a hyperparameter's value
 changes. Every hyperparameter may be a float, a traced array or a schedule.
+
+The functions below build the optax transform (their annotations say so);
+:func:`jaxgd._recipe.optimizer` makes each the public factory, annotated
+``-> Optimizer``, that keeps the arguments and builds the transform once.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import optax
 
 from jaxgd import _validate
 from jaxgd import transforms as T
-from jaxgd._recipe import Optimizer, optimizer
-from jaxgd.transforms import Hyperparameter
+from jaxgd._core import Hyperparameter
+from jaxgd._recipe import optimizer
 
 __all__ = [
     "adadelta",
@@ -202,14 +206,8 @@ def adamax(
     return optax.chain(T.scale_by_adamax(b1, b2, eps), T.scale_by_learning_rate(learning_rate))
 
 
-def _chain(transforms: tuple) -> optax.GradientTransformationExtraArgs:
-    return optax.chain(*transforms)
-
-
-_chain_recipe = optimizer()(_chain)
-
-
-def chain(*transforms: optax.GradientTransformation) -> Optimizer:
+@optimizer()
+def chain(*transforms: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
     """``optax.chain`` that keeps the hyperparameters of jaxgd optimizers in it as pytree leaves.
 
     ``jaxgd.chain(jaxgd.adam(lr), optax.clip_by_global_norm(1.0))`` does not
@@ -220,4 +218,4 @@ def chain(*transforms: optax.GradientTransformation) -> Optimizer:
     for i, t in enumerate(transforms):
         if not (hasattr(t, "init") and hasattr(t, "update")):
             raise TypeError(f"chain argument {i} is not a GradientTransformation: {t!r}")
-    return _chain_recipe(tuple(transforms))
+    return optax.chain(*transforms)

@@ -4,20 +4,22 @@ Each constructor returns a :class:`jaxgd.Schedule`, a callable pytree whose
 leaves are its own parameters, so they may be traced and swept (optax's
 ``exponential_decay`` fails with a traced rate). Concrete parameters are
 checked at construction. Counts start at t = 0.
+
+:func:`reduce_on_plateau`, a transform that reads the loss, lives in
+:mod:`jaxgd.transforms` and is importable from here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxgd import _validate
-from jaxgd._recipe import Schedule, optimizer, schedule
+from jaxgd._recipe import Schedule, schedule
+from jaxgd.transforms import ReduceOnPlateauState, reduce_on_plateau  # a transform; importable here as before
 
 __all__ = [
     "ReduceOnPlateauState",
@@ -212,64 +214,3 @@ def one_cycle(
     final = base / final_div_factor
     tail = base + (final - base) * jnp.clip((t - 2 * half) / tail_len, 0.0, 1.0)
     return jnp.where(t < half, up, jnp.where(t < 2 * half, down, tail))
-
-
-class ReduceOnPlateauState(NamedTuple):
-    scale: jax.Array
-    best_value: jax.Array
-    plateau_count: jax.Array
-    cooldown_count: jax.Array
-
-
-@optimizer(static_argnames=("threshold_mode",))
-def reduce_on_plateau(
-    factor: float = 0.1,
-    patience: int = 10,
-    threshold: float = 1e-4,
-    threshold_mode: str = "rel",
-    cooldown: int = 0,
-    min_scale: float = 0.0,
-) -> optax.GradientTransformationExtraArgs:
-    """Reduce-on-plateau: scale the updates by ``factor`` when the loss stops improving.
-
-    A stateful transform that reads the loss from ``update(..., value=loss)``
-    (``jaxgd.run`` passes it). The loss improves when it is below
-    best (1 - threshold) (``rel``) or best - threshold (``abs``); after
-    ``patience`` updates without improvement the scale is multiplied by
-    ``factor`` (never below ``min_scale``) and the count waits ``cooldown``
-    updates. Chain it after an optimizer: ``jaxgd.chain(jaxgd.sgd(0.1), reduce_on_plateau())``.
-    As PyTorch's ``ReduceLROnPlateau``, evaluated every update.
-    """
-    _validate.decay("factor", factor)
-    _validate.nonnegative("patience", patience)
-    _validate.nonnegative("threshold", threshold)
-    _validate.one_of("threshold_mode", threshold_mode, ("rel", "abs"))
-    _validate.nonnegative("cooldown", cooldown)
-    _validate.nonnegative("min_scale", min_scale)
-
-    def init_fn(params):
-        dtype = jnp.result_type(float)
-        return ReduceOnPlateauState(
-            jnp.ones([], dtype), jnp.asarray(jnp.inf, dtype), jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32)
-        )
-
-    def update_fn(updates, state, params=None, *, value=None, **extra_args):
-        del params, extra_args
-        if value is None:
-            raise ValueError("reduce_on_plateau needs the loss: call update(..., value=loss)")
-        value = jnp.asarray(value, state.best_value.dtype)
-        if threshold_mode == "rel":
-            improved = value < state.best_value * (1 - threshold)
-        else:
-            improved = value < state.best_value - threshold
-        best = jnp.where(improved, value, state.best_value)
-        in_cooldown = state.cooldown_count > 0
-        plateau = jnp.where(improved | in_cooldown, 0, state.plateau_count + 1)
-        reduce = plateau > patience
-        scale = jnp.where(reduce, jnp.maximum(state.scale * factor, min_scale), state.scale)
-        plateau = jnp.where(reduce, 0, plateau)
-        cooldown_count = jnp.where(reduce, cooldown, jnp.maximum(state.cooldown_count - 1, 0))
-        new = jax.tree.map(lambda u: (scale * u).astype(u.dtype), updates)
-        return new, ReduceOnPlateauState(scale, best, plateau.astype(jnp.int32), cooldown_count.astype(jnp.int32))
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)

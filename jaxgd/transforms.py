@@ -5,11 +5,17 @@ Each function closes over its hyperparameters and returns an
 a (traced) array or a schedule, a function of the step count; schedules are
 read at the count *before* the update, so the first update uses ``schedule(0)``.
 Concrete values are checked when the transform is built.
+
+Step counts. The transform that opens an alias keeps the step ``count`` (for
+bias corrections and schedules), as optax's ``scale_by_adam`` does; the two that
+close one (:func:`scale_by_learning_rate`, :func:`scale_by_heavy_ball`) keep a
+``schedule_count`` only when one of their hyperparameters is a schedule (None
+otherwise), as optax's ``scale`` and ``scale_by_schedule``. So an alias's state
+has one ``count``, which ``optax.tree.get(state, "count")`` finds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import jax
@@ -17,6 +23,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxgd import _validate
+from jaxgd._core import Hyperparameter, value_at
+from jaxgd._recipe import optimizer
 
 __all__ = [
     "AdadeltaState",
@@ -26,8 +34,10 @@ __all__ = [
     "HeavyBallState",
     "Hyperparameter",
     "Nesterov1983State",
+    "ReduceOnPlateauState",
     "RmsState",
     "ScaleByLearningRateState",
+    "reduce_on_plateau",
     "scale_by_adadelta",
     "scale_by_adagrad",
     "scale_by_adam",
@@ -39,17 +49,6 @@ __all__ = [
     "scale_by_rms",
 ]
 
-Hyperparameter = float | jax.typing.ArrayLike | Callable[[jax.Array], jax.Array]
-
-
-def value_at(h: Hyperparameter, count: jax.Array) -> jax.Array:
-    """The hyperparameter's value at step ``count``: ``h(count)`` for a schedule, else ``h``."""
-    return h(count) if callable(h) else h
-
-
-def _tree_zeros(params):
-    return jax.tree.map(jnp.zeros_like, params)
-
 
 def _count() -> jax.Array:
     return jnp.zeros([], jnp.int32)
@@ -59,8 +58,26 @@ def _increment(count: jax.Array) -> jax.Array:
     return optax.safe_increment(count)
 
 
+def _schedule_count(*hyperparams: Hyperparameter) -> jax.Array | None:
+    """A zero count when one of the hyperparameters is a schedule, else None (nothing to count)."""
+    return _count() if any(callable(h) for h in hyperparams) else None
+
+
+def _next_schedule_count(count: jax.Array | None) -> jax.Array | None:
+    return None if count is None else _increment(count)
+
+
+def _moment(updates: optax.Updates, moments: optax.Updates, decay: jax.Array, order: int) -> optax.Updates:
+    """The moving average ``decay m + (1 - decay) g^order`` (``|g|^order`` for order 2), kept in m's dtype."""
+    if order == 1:
+        new = optax.tree.update_moment(updates, moments, decay, 1)
+    else:
+        new = optax.tree.update_moment_per_elem_norm(updates, moments, decay, order)
+    return optax.tree.cast_like(new, moments)
+
+
 class ScaleByLearningRateState(NamedTuple):
-    count: jax.Array
+    schedule_count: jax.Array | None  # None unless the learning rate is a schedule
 
 
 def scale_by_learning_rate(learning_rate: Hyperparameter, *, flip_sign: bool = True) -> optax.GradientTransformation:
@@ -70,20 +87,20 @@ def scale_by_learning_rate(learning_rate: Hyperparameter, *, flip_sign: bool = T
 
     def init_fn(params):
         del params
-        return ScaleByLearningRateState(_count())
+        return ScaleByLearningRateState(_schedule_count(learning_rate))
 
     def update_fn(updates, state, params=None):
         del params
-        lr = sign * value_at(learning_rate, state.count)
+        lr = sign * value_at(learning_rate, state.schedule_count)
         updates = jax.tree.map(lambda g: (lr * g).astype(g.dtype), updates)
-        return updates, ScaleByLearningRateState(_increment(state.count))
+        return updates, ScaleByLearningRateState(_next_schedule_count(state.schedule_count))
 
     return optax.GradientTransformation(init_fn, update_fn)
 
 
 class HeavyBallState(NamedTuple):
-    count: jax.Array
     velocity: optax.Updates
+    schedule_count: jax.Array | None  # None unless the learning rate or the momentum is a schedule
 
 
 def scale_by_heavy_ball(
@@ -108,7 +125,9 @@ def scale_by_heavy_ball(
     ``y = x + mu v`` of Sutskever et al. (2013), eq. (3)-(4), so only the gradient
     at the current iterate is needed. The learning rate sits inside the
     velocity, as in the course equations; optax's ``trace`` applies it outside,
-    which differs only when the learning rate changes over time.
+    which differs only when the learning rate changes over time. (Written out
+    rather than with ``optax.tree`` helpers: the two conventions must give
+    bitwise-equal trajectories.)
 
     References: Polyak (1964), "Some methods of speeding up the convergence of
     iteration methods"; Sutskever, Martens, Dahl & Hinton (2013), "On the
@@ -120,19 +139,19 @@ def scale_by_heavy_ball(
     sign = 1.0 if convention == "descent" else -1.0
 
     def init_fn(params):
-        return HeavyBallState(_count(), _tree_zeros(params))
+        return HeavyBallState(optax.tree.zeros_like(params), _schedule_count(learning_rate, momentum))
 
     def update_fn(updates, state, params=None):
         del params
-        lr = value_at(learning_rate, state.count)
-        mu = value_at(momentum, state.count)
+        lr = value_at(learning_rate, state.schedule_count)
+        mu = value_at(momentum, state.schedule_count)
         velocity = jax.tree.map(lambda v, d: (mu * v + sign * lr * d).astype(v.dtype), state.velocity, updates)
         if nesterov:
             step = jax.tree.map(lambda v, d: mu * v + sign * lr * d, velocity, updates)
         else:
             step = velocity
         new_updates = jax.tree.map(lambda s, d: (-sign * s).astype(d.dtype), step, updates)
-        return new_updates, HeavyBallState(_increment(state.count), velocity)
+        return new_updates, HeavyBallState(velocity, _next_schedule_count(state.schedule_count))
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -201,7 +220,7 @@ def scale_by_adagrad(
     _validate.nonnegative("eps", eps)
 
     def init_fn(params):
-        return AdagradState(_count(), jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params))
+        return AdagradState(_count(), optax.tree.full_like(params, initial_accumulator_value))
 
     def update_fn(updates, state, params=None):
         del params
@@ -239,20 +258,20 @@ def scale_by_adadelta(rho: Hyperparameter = 0.95, eps: Hyperparameter = 1e-6) ->
     _validate.nonnegative("eps", eps)
 
     def init_fn(params):
-        return AdadeltaState(_count(), _tree_zeros(params), _tree_zeros(params))
+        return AdadeltaState(_count(), optax.tree.zeros_like(params), optax.tree.zeros_like(params))
 
     def update_fn(updates, state, params=None):
         del params
         r = value_at(rho, state.count)
         e = value_at(eps, state.count)
-        sq_grad = jax.tree.map(lambda e, g: (r * e + (1 - r) * g * g).astype(e.dtype), state.sq_grad, updates)
+        sq_grad = _moment(updates, state.sq_grad, r, 2)
         new = jax.tree.map(
             lambda g, eg, ed: (jnp.sqrt(ed + e) / jnp.sqrt(eg + e) * g).astype(g.dtype),
             updates,
             sq_grad,
             state.sq_delta,
         )
-        sq_delta = jax.tree.map(lambda e, d: (r * e + (1 - r) * d * d).astype(e.dtype), state.sq_delta, new)
+        sq_delta = _moment(new, state.sq_delta, r, 2)
         return new, AdadeltaState(_increment(state.count), sq_grad, sq_delta)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -288,13 +307,13 @@ def scale_by_rms(
     _validate.nonnegative("initial_scale", initial_scale)
 
     def init_fn(params):
-        return RmsState(_count(), jax.tree.map(lambda p: jnp.full_like(p, initial_scale), params))
+        return RmsState(_count(), optax.tree.full_like(params, initial_scale))
 
     def update_fn(updates, state, params=None):
         del params
         rho = value_at(decay, state.count)
         e = value_at(eps, state.count)
-        nu = jax.tree.map(lambda n, g: (rho * n + (1 - rho) * g * g).astype(n.dtype), state.nu, updates)
+        nu = _moment(updates, state.nu, rho, 2)
         new = jax.tree.map(lambda g, n: (g * _rms_scale(n, e, eps_in_sqrt)).astype(g.dtype), updates, nu)
         return new, RmsState(_increment(state.count), nu)
 
@@ -327,16 +346,14 @@ def scale_by_centered_rms(
     _validate.nonnegative("initial_scale", initial_scale)
 
     def init_fn(params):
-        return CenteredRmsState(
-            _count(), _tree_zeros(params), jax.tree.map(lambda p: jnp.full_like(p, initial_scale), params)
-        )
+        return CenteredRmsState(_count(), optax.tree.zeros_like(params), optax.tree.full_like(params, initial_scale))
 
     def update_fn(updates, state, params=None):
         del params
         rho = value_at(decay, state.count)
         e = value_at(eps, state.count)
-        mu = jax.tree.map(lambda m, g: (rho * m + (1 - rho) * g).astype(m.dtype), state.mu, updates)
-        nu = jax.tree.map(lambda n, g: (rho * n + (1 - rho) * g * g).astype(n.dtype), state.nu, updates)
+        mu = _moment(updates, state.mu, rho, 1)
+        nu = _moment(updates, state.nu, rho, 2)
         new = jax.tree.map(lambda g, m, n: (g * _rms_scale(n - m * m, e, eps_in_sqrt)).astype(g.dtype), updates, mu, nu)
         return new, CenteredRmsState(_increment(state.count), mu, nu)
 
@@ -373,30 +390,25 @@ def scale_by_adam(
     _validate.nonnegative("eps_root", eps_root)
 
     def init_fn(params):
-        return AdamState(_count(), _tree_zeros(params), _tree_zeros(params))
+        return AdamState(_count(), optax.tree.zeros_like(params), optax.tree.zeros_like(params))
 
     def update_fn(updates, state, params=None):
         del params
-        beta1 = value_at(b1, state.count)
-        beta2 = value_at(b2, state.count)
-        e = value_at(eps, state.count)
+        beta1, beta2 = value_at(b1, state.count), value_at(b2, state.count)
+        e, e_root = value_at(eps, state.count), value_at(eps_root, state.count)
         t = _increment(state.count)
-        tf = t.astype(jnp.result_type(float))
-        mu = jax.tree.map(lambda m, g: (beta1 * m + (1 - beta1) * g).astype(m.dtype), state.mu, updates)
-        nu = jax.tree.map(lambda n, g: (beta2 * n + (1 - beta2) * g * g).astype(n.dtype), state.nu, updates)
-        c1 = 1 - beta1**tf
-        c2 = 1 - beta2**tf
+        mu = _moment(updates, state.mu, beta1, 1)
+        nu = _moment(updates, state.nu, beta2, 2)
         if nesterov:
-            c1_next = 1 - beta1 ** (tf + 1)
-            mu_hat = jax.tree.map(lambda m, g: beta1 * m / c1_next + (1 - beta1) * g / c1, mu, updates)
+            mu_hat = jax.tree.map(
+                lambda m, g: beta1 * m + (1 - beta1) * g,
+                optax.tree.bias_correction(mu, beta1, _increment(t)),
+                optax.tree.bias_correction(updates, beta1, t),
+            )
         else:
-            mu_hat = jax.tree.map(lambda m: m / c1, mu)
-        new = jax.tree.map(
-            lambda g, m, n: (m / (jnp.sqrt(n / c2 + value_at(eps_root, state.count)) + e)).astype(g.dtype),
-            updates,
-            mu_hat,
-            nu,
-        )
+            mu_hat = optax.tree.bias_correction(mu, beta1, t)
+        nu_hat = optax.tree.bias_correction(nu, beta2, t)
+        new = jax.tree.map(lambda g, m, n: (m / (jnp.sqrt(n + e_root) + e)).astype(g.dtype), updates, mu_hat, nu_hat)
         return new, AdamState(t, mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -416,18 +428,78 @@ def scale_by_adamax(
     _validate.nonnegative("eps", eps)
 
     def init_fn(params):
-        return AdamState(_count(), _tree_zeros(params), _tree_zeros(params))
+        return AdamState(_count(), optax.tree.zeros_like(params), optax.tree.zeros_like(params))
 
     def update_fn(updates, state, params=None):
         del params
-        beta1 = value_at(b1, state.count)
-        beta2 = value_at(b2, state.count)
+        beta1, beta2 = value_at(b1, state.count), value_at(b2, state.count)
         e = value_at(eps, state.count)
         t = _increment(state.count)
-        c1 = 1 - beta1 ** t.astype(jnp.result_type(float))
-        mu = jax.tree.map(lambda m, g: (beta1 * m + (1 - beta1) * g).astype(m.dtype), state.mu, updates)
-        nu = jax.tree.map(lambda u, g: jnp.maximum(beta2 * u, jnp.abs(g) + e).astype(u.dtype), state.nu, updates)
-        new = jax.tree.map(lambda g, m, u: (m / c1 / u).astype(g.dtype), updates, mu, nu)
+        mu = _moment(updates, state.mu, beta1, 1)
+        nu = optax.tree.cast_like(optax.tree.update_infinity_moment(updates, state.nu, beta2, e), state.nu)
+        mu_hat = optax.tree.bias_correction(mu, beta1, t)
+        new = jax.tree.map(lambda g, m, u: (m / u).astype(g.dtype), updates, mu_hat, nu)
         return new, AdamState(t, mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ReduceOnPlateauState(NamedTuple):
+    scale: jax.Array
+    best_value: jax.Array
+    plateau_count: jax.Array
+    cooldown_count: jax.Array
+
+
+@optimizer(static_argnames=("threshold_mode",))
+def reduce_on_plateau(
+    factor: float = 0.1,
+    patience: int = 10,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    min_scale: float = 0.0,
+) -> optax.GradientTransformationExtraArgs:
+    """Reduce-on-plateau: scale the updates by ``factor`` when the loss stops improving.
+
+    A stateful transform that reads the loss from ``update(..., value=loss)``
+    (``jaxgd.run`` passes it). The loss improves when it is below
+    best (1 - threshold) (``rel``) or best - threshold (``abs``); after
+    ``patience`` updates without improvement the scale is multiplied by
+    ``factor`` (never below ``min_scale``) and the count waits ``cooldown``
+    updates. Chain it after an optimizer: ``jaxgd.chain(jaxgd.sgd(0.1), reduce_on_plateau())``.
+    As PyTorch's ``ReduceLROnPlateau``, evaluated every update.
+    """
+    _validate.decay("factor", factor)
+    _validate.nonnegative("patience", patience)
+    _validate.nonnegative("threshold", threshold)
+    _validate.one_of("threshold_mode", threshold_mode, ("rel", "abs"))
+    _validate.nonnegative("cooldown", cooldown)
+    _validate.nonnegative("min_scale", min_scale)
+
+    def init_fn(params):
+        dtype = jnp.result_type(float)
+        return ReduceOnPlateauState(
+            jnp.ones([], dtype), jnp.asarray(jnp.inf, dtype), jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32)
+        )
+
+    def update_fn(updates, state, params=None, *, value=None, **extra_args):
+        del params, extra_args
+        if value is None:
+            raise ValueError("reduce_on_plateau needs the loss: call update(..., value=loss)")
+        value = jnp.asarray(value, state.best_value.dtype)
+        if threshold_mode == "rel":
+            improved = value < state.best_value * (1 - threshold)
+        else:
+            improved = value < state.best_value - threshold
+        best = jnp.where(improved, value, state.best_value)
+        in_cooldown = state.cooldown_count > 0
+        plateau = jnp.where(improved | in_cooldown, 0, state.plateau_count + 1)
+        reduce = plateau > patience
+        scale = jnp.where(reduce, jnp.maximum(state.scale * factor, min_scale), state.scale)
+        plateau = jnp.where(reduce, 0, plateau)
+        cooldown_count = jnp.where(reduce, cooldown, jnp.maximum(state.cooldown_count - 1, 0))
+        new = jax.tree.map(lambda u: (scale * u).astype(u.dtype), updates)
+        return new, ReduceOnPlateauState(scale, best, plateau.astype(jnp.int32), cooldown_count.astype(jnp.int32))
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
