@@ -1,7 +1,8 @@
 """jaxgd: gradient-based optimizers as pure optax transformations, with problems, analysis and sweeps."""
 
 from jaxgd import analysis, curvature, files, linesearch, nn, problems, schedules, second_order, sweeps, transforms
-from jaxgd._recipe import Optimizer, Schedule
+from jaxgd._core import filter_jit
+from jaxgd._recipe import Optimizer, Recipe, Schedule
 from jaxgd.optimizers import (
     adadelta,
     adagrad,
@@ -47,6 +48,7 @@ __all__ = [
     "MinimizeResult",
     "Optimizer",
     "Problem",
+    "Recipe",
     "Schedule",
     "Space",
     "SweepResult",
@@ -61,6 +63,7 @@ __all__ = [
     "coarse_to_fine",
     "curvature",
     "files",
+    "filter_jit",
     "grid",
     "lbfgs",
     "linesearch",

@@ -283,13 +283,31 @@ class Schedule(Recipe):
         return self._factory.fn(count, *args, **kwargs)
 
 
+def _host_scalar(value: Any) -> Any:
+    """A concrete 0-d ``jax.Array`` as a NumPy scalar of the same dtype; anything else as it is.
+
+    It stays a pytree leaf (traced under ``jit``, mapped by ``vmap``), but a NumPy scalar is not "data" to
+    ``flax.nnx``, which keeps its optimizer's transform as a static attribute: so
+    ``nnx.Optimizer(model, jaxgd.adam(jnp.asarray(1e-3)), wrt=nnx.Param)`` works.
+    """
+    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer) and value.ndim == 0:
+        return np.asarray(value)[()]
+    return value
+
+
 def _public(factory: _Factory, fn: Callable) -> Callable:
     """The function users call: binds its arguments, checks them and returns the recipe."""
 
     def public(*args: Any, **kwargs: Any) -> Any:
         bound = factory.signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        return factory.recipe_cls._create(factory, dict(bound.arguments))
+        arguments = {n: _host_scalar(v) for n, v in bound.arguments.items()}
+        try:
+            return factory.recipe_cls._create(factory, arguments)
+        except (TypeError, ValueError) as err:
+            if type(err) not in (TypeError, ValueError) or str(err).startswith("jaxgd."):
+                raise
+            raise type(err)(f"{factory.qualified_name}: {err}") from None  # name the function as well as the argument
 
     functools.update_wrapper(public, fn)
     public.__signature__ = factory.signature  # type: ignore[attr-defined]
