@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxgd import _validate
+from jaxgd._core import real_dtype
 
 __all__ = [
     "LinesearchState",
@@ -91,16 +92,12 @@ def scalar_fn(value_fn: Callable | None, has_aux: bool, kwargs: dict[str, Any], 
     return f
 
 
-def _real_dtype(params: Any) -> Any:
-    return jnp.real(jnp.empty((), jax.tree.leaves(params)[0].dtype)).dtype
-
-
 def _counter() -> jax.Array:
     return jnp.zeros([], jnp.int32)
 
 
 def _init_state(params: Any, store_grad: bool) -> LinesearchState:
-    dtype = _real_dtype(params)
+    dtype = real_dtype(params)
     return LinesearchState(
         learning_rate=jnp.ones([], dtype),
         value=jnp.asarray(jnp.inf, dtype),
@@ -139,6 +136,30 @@ def _initial_guess(
 # --------------------------------------------------------------------------- backtracking (Armijo)
 
 
+def _check_backtracking(
+    max_steps: Any, c1: Any, decrease_factor: Any, increase_factor: Any, max_learning_rate: Any
+) -> None:
+    """Raise a ValueError naming the first bad argument of :func:`scale_by_backtracking_linesearch`."""
+    _check_common(max_steps, c1)
+    _validate.in_closed_interval("decrease_factor", decrease_factor, 0.0, 1.0)
+    for v in _validate._values(decrease_factor):
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"decrease_factor must lie in (0, 1), got decrease_factor={v!r}")
+    for v in _validate._values(increase_factor):
+        if not v >= 1.0:
+            raise ValueError(f"increase_factor must be >= 1, got increase_factor={v!r}")
+    _validate.positive("max_learning_rate", max_learning_rate)
+
+
+def _grad_at_step(
+    f: Callable, params: Any, updates: Any, step: jax.Array, ok: jax.Array, grad: Any
+) -> tuple[Any, jax.Array]:
+    """(grad f at x + step d, 1) when a step was accepted, else (``grad``, 0): the gradient a search stores."""
+    new_x = optax.tree.add_scale(params, step, updates)
+    new_grad = jax.lax.cond(ok, jax.grad(f), lambda _: grad, new_x)
+    return optax.tree.cast_like(new_grad, grad), ok.astype(jnp.int32)
+
+
 def scale_by_backtracking_linesearch(
     max_steps: int = 30,
     c1: jax.typing.ArrayLike = 1e-4,
@@ -164,15 +185,7 @@ def scale_by_backtracking_linesearch(
 
     Reference: Armijo (1966); Nocedal & Wright (2006), Algorithm 3.1.
     """
-    _check_common(max_steps, c1)
-    _validate.in_closed_interval("decrease_factor", decrease_factor, 0.0, 1.0)
-    for v in _validate._values(decrease_factor):
-        if not 0.0 < v < 1.0:
-            raise ValueError(f"decrease_factor must lie in (0, 1), got decrease_factor={v!r}")
-    for v in _validate._values(increase_factor):
-        if not v >= 1.0:
-            raise ValueError(f"increase_factor must be >= 1, got increase_factor={v!r}")
-    _validate.positive("max_learning_rate", max_learning_rate)
+    _check_backtracking(max_steps, c1, decrease_factor, increase_factor, max_learning_rate)
 
     def init_fn(params):
         return _init_state(params, store_grad)
@@ -203,13 +216,7 @@ def scale_by_backtracking_linesearch(
         n, a, f_a, ok = jax.lax.while_loop(cond, body, (_counter(), guess, value, jnp.zeros([], bool)))
         step = jnp.where(ok, a, 0.0).astype(value.dtype)
         new_value = jnp.where(ok, f_a, value)
-        new_grad = None
-        n_gev = _counter()
-        if store_grad:
-            new_x = optax.tree.add_scale(params, step, updates)
-            new_grad = jax.lax.cond(ok, jax.grad(f), lambda _: grad, new_x)
-            new_grad = optax.tree.cast_like(new_grad, grad)
-            n_gev = ok.astype(jnp.int32)
+        new_grad, n_gev = _grad_at_step(f, params, updates, step, ok, grad) if store_grad else (None, _counter())
         new_state = LinesearchState(
             learning_rate=jnp.where(ok, a, state.learning_rate).astype(state.learning_rate.dtype),
             value=new_value.astype(state.value.dtype),
@@ -283,6 +290,154 @@ def _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi):
     return jnp.where(ok, a, 0.5 * (lo + hi))
 
 
+def _check_zoom(
+    max_steps: Any,
+    c1: Any,
+    c2: Any,
+    max_learning_rate: Any,
+    increase_factor: Any,
+    approx_dec_rtol: Any,
+    initial_guess: Any,
+) -> None:
+    """Raise a ValueError naming the first bad argument of :func:`scale_by_zoom_linesearch`."""
+    _check_common(max_steps, c1)
+    for v1 in _validate._values(c1):
+        for v2 in _validate._values(c2):
+            if not v1 < v2 < 1.0:
+                raise ValueError(f"need 0 < c1 < c2 < 1, got c1={v1!r}, c2={v2!r}")
+    for v in _validate._values(max_learning_rate):
+        if not v > 0:
+            raise ValueError(f"max_learning_rate must be positive, got max_learning_rate={v!r}")
+    for v in _validate._values(increase_factor):
+        if not (v > 1.0 and v < jnp.inf):
+            raise ValueError(f"increase_factor must be > 1 and finite, got increase_factor={v!r}")
+    if approx_dec_rtol is not None:
+        _validate.nonnegative("approx_dec_rtol", approx_dec_rtol)
+    _validate.one_of("initial_guess", initial_guess, ("one", "keep", "quadratic"))
+
+
+def _zoom_start(value: jax.Array, slope: jax.Array, guess: jax.Array, descent: jax.Array) -> dict[str, Any]:
+    """The fields before the first trial: bracketing from 0 to ``guess``, best step 0; done at once unless descent."""
+    zero = jnp.zeros([], value.dtype)
+    return {
+        "count": zero,
+        "zooming": False,
+        "done": ~descent,
+        "wolfe": False,
+        "trial": guess,
+        "prev": zero,
+        "f_prev": value,
+        "s_prev": slope,
+        "lo": zero,
+        "f_lo": value,
+        "s_lo": slope,
+        "hi": zero,
+        "f_hi": value,
+        "s_hi": slope,
+        "best": zero,
+        "f_best": value,
+    }
+
+
+def _sufficient_decrease(a, f_a, s_a, value, slope, c1, approx_dec_rtol) -> jax.Array:
+    """Armijo's f(x + a d) <= f(x) + c1 a slope (or, with ``approx_dec_rtol``, Hager & Zhang's approximate
+    Wolfe decrease), at a finite trial."""
+    ok = f_a <= value + c1 * a * slope
+    if approx_dec_rtol is not None:
+        approx = (s_a <= (2 * c1 - 1) * slope) & (f_a <= value + approx_dec_rtol * jnp.abs(value))
+        ok = ok | approx
+    return ok & jnp.isfinite(f_a) & jnp.isfinite(s_a)
+
+
+def _bracket_phase(z: dict, a, f_a, s_a, dec, curv) -> tuple[tuple, jax.Array, jax.Array, jax.Array]:
+    """Bracketing (Nocedal & Wright, Algorithm 3.5) after trial a: the interval (lo, f_lo, s_lo, hi, f_hi, s_hi)
+    it would zoom in, whether a is a strong Wolfe step, whether to zoom next, whether to grow a."""
+    b_hi = ~dec | ((f_a >= z["f_prev"]) & (z["count"] > 0))
+    b_wolfe = ~b_hi & curv
+    b_swap = ~b_hi & ~curv & (s_a >= 0)
+    b_grow = ~b_hi & ~curv & (s_a < 0)
+    interval = (
+        jnp.where(b_hi, z["prev"], a),
+        jnp.where(b_hi, z["f_prev"], f_a),
+        jnp.where(b_hi, z["s_prev"], s_a),
+        jnp.where(b_hi, a, z["prev"]),
+        jnp.where(b_hi, f_a, z["f_prev"]),
+        jnp.where(b_hi, s_a, z["s_prev"]),
+    )
+    return interval, b_wolfe, b_hi | b_swap, b_grow
+
+
+def _zoom_phase(z: dict, a, f_a, s_a, dec, curv) -> tuple[tuple, jax.Array]:
+    """Zoom (Nocedal & Wright, Algorithm 3.6) after trial a: the shrunk interval, whether a is a strong Wolfe step."""
+    z_hi = ~dec | (f_a >= z["f_lo"])
+    z_wolfe = ~z_hi & curv
+    z_flip = ~z_hi & ~curv & (s_a * (z["hi"] - z["lo"]) >= 0)
+    interval = (
+        jnp.where(z_hi, z["lo"], a),
+        jnp.where(z_hi, z["f_lo"], f_a),
+        jnp.where(z_hi, z["s_lo"], s_a),
+        jnp.where(z_hi, a, jnp.where(z_flip, z["lo"], z["hi"])),
+        jnp.where(z_hi, f_a, jnp.where(z_flip, z["f_lo"], z["f_hi"])),
+        jnp.where(z_hi, s_a, jnp.where(z_flip, z["s_lo"], z["s_hi"])),
+    )
+    return interval, z_wolfe
+
+
+def _zoom_decide(z: dict, a, f_a, s_a, dec, curv, max_learning_rate, increase_factor, threshold) -> tuple[dict, Any]:
+    """The fields after trial a (the current phase's interval, the next trial: grown or cubic, the best step,
+    whether done), and whether a's gradient is kept (a is a strong Wolfe step or the best so far)."""
+    better = dec & (f_a <= z["f_best"])
+    best, f_best = jnp.where(better, a, z["best"]), jnp.where(better, f_a, z["f_best"])
+    if_b, b_wolfe, b_to_zoom, b_grow = _bracket_phase(z, a, f_a, s_a, dec, curv)
+    at_max = a >= max_learning_rate
+    if_z, z_wolfe = _zoom_phase(z, a, f_a, s_a, dec, curv)
+
+    zoom = z["zooming"]
+    wolfe = jnp.where(zoom, z_wolfe, b_wolfe)
+    lo, f_lo, s_lo, hi, f_hi, s_hi = (jnp.where(zoom, zi, bi) for zi, bi in zip(if_z, if_b))
+    zooming = zoom | (~zoom & b_to_zoom)
+    grow = ~zoom & b_grow
+    next_trial = jnp.where(
+        grow, jnp.minimum(increase_factor * a, max_learning_rate), _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi)
+    )
+    tiny = zooming & (jnp.abs(hi - lo) <= threshold * jnp.maximum(jnp.abs(hi), jnp.abs(lo)))
+    fields = {
+        "count": z["count"] + 1,
+        "zooming": zooming,
+        "done": wolfe | (grow & at_max) | tiny,
+        "wolfe": wolfe,
+        "trial": next_trial,
+        "prev": jnp.where(grow, a, z["prev"]),
+        "f_prev": jnp.where(grow, f_a, z["f_prev"]),
+        "s_prev": jnp.where(grow, s_a, z["s_prev"]),
+        "lo": lo,
+        "f_lo": f_lo,
+        "s_lo": s_lo,
+        "hi": hi,
+        "f_hi": f_hi,
+        "s_hi": s_hi,
+        "best": jnp.where(wolfe, a, best),
+        "f_best": jnp.where(wolfe, f_a, f_best),
+    }
+    return fields, wolfe | better
+
+
+def _zoom_result(z: dict, g_best: Any, state: LinesearchState, value: jax.Array, slope: jax.Array) -> LinesearchState:
+    """The state after a search ending with fields ``z``: the best step (the last one kept when it is 0)."""
+    count = z["count"].astype(jnp.int32)
+    return LinesearchState(
+        learning_rate=jnp.where(z["best"] > 0, z["best"], state.learning_rate).astype(state.learning_rate.dtype),
+        value=z["f_best"].astype(state.value.dtype),
+        grad=optax.tree.cast_like(g_best, state.grad),
+        value_init=value.astype(state.value.dtype),
+        slope_init=slope.astype(state.value.dtype),
+        num_steps=count,
+        n_fev=count,
+        n_gev=count,
+        failed=~z["wolfe"],
+    )
+
+
 def scale_by_zoom_linesearch(
     max_steps: int = 30,
     c1: jax.typing.ArrayLike = 1e-4,
@@ -315,20 +470,7 @@ def scale_by_zoom_linesearch(
 
     References: Nocedal & Wright (2006), Algorithms 3.5 and 3.6; Hager & Zhang (2006).
     """
-    _check_common(max_steps, c1)
-    for v1 in _validate._values(c1):
-        for v2 in _validate._values(c2):
-            if not v1 < v2 < 1.0:
-                raise ValueError(f"need 0 < c1 < c2 < 1, got c1={v1!r}, c2={v2!r}")
-    for v in _validate._values(max_learning_rate):
-        if not v > 0:
-            raise ValueError(f"max_learning_rate must be positive, got max_learning_rate={v!r}")
-    for v in _validate._values(increase_factor):
-        if not (v > 1.0 and v < jnp.inf):
-            raise ValueError(f"increase_factor must be > 1 and finite, got increase_factor={v!r}")
-    if approx_dec_rtol is not None:
-        _validate.nonnegative("approx_dec_rtol", approx_dec_rtol)
-    _validate.one_of("initial_guess", initial_guess, ("one", "keep", "quadratic"))
+    _check_zoom(max_steps, c1, c2, max_learning_rate, increase_factor, approx_dec_rtol, initial_guess)
 
     def init_fn(params):
         return _init_state(params, True)
@@ -341,127 +483,30 @@ def scale_by_zoom_linesearch(
         value = jnp.asarray(value)
         dtype = value.dtype
         slope = optax.tree.vdot(updates, grad).real.astype(dtype)
-        descent = slope < 0
         guess = _initial_guess(initial_guess, state, value, slope, optax.tree.norm(grad))
         guess = jnp.minimum(guess, max_learning_rate).astype(dtype)
         threshold = 10 * jnp.finfo(dtype).eps
-
-        def sufficient(a, f_a, s_a):
-            ok = f_a <= value + c1 * a * slope
-            if approx_dec_rtol is not None:
-                approx = (s_a <= (2 * c1 - 1) * slope) & (f_a <= value + approx_dec_rtol * jnp.abs(value))
-                ok = ok | approx
-            return ok & jnp.isfinite(f_a) & jnp.isfinite(s_a)
 
         def cond(carry):
             z = _zoom_unpack(carry[0])
             return ~z["done"] & (z["count"] < max_steps)
 
-        def body(carry):
+        def body(carry):  # one trial: evaluate f and its slope at a, then bracket or zoom
             z, g_best = _zoom_unpack(carry[0]), carry[1]
             a = z["trial"]
             f_a, g_a = value_and_grad(optax.tree.add_scale(params, a, updates))
             f_a = jnp.asarray(f_a).astype(dtype)
             s_a = optax.tree.vdot(updates, g_a).real.astype(dtype)
-            dec = sufficient(a, f_a, s_a)
+            dec = _sufficient_decrease(a, f_a, s_a, value, slope, c1, approx_dec_rtol)
             curv = jnp.abs(s_a) <= -c2 * slope
-            better = dec & (f_a <= z["f_best"])
-            best, f_best = jnp.where(better, a, z["best"]), jnp.where(better, f_a, z["f_best"])
-
-            # bracketing phase (Algorithm 3.5)
-            b_hi = ~dec | ((f_a >= z["f_prev"]) & (z["count"] > 0))
-            b_wolfe = ~b_hi & curv
-            b_swap = ~b_hi & ~curv & (s_a >= 0)
-            b_grow = ~b_hi & ~curv & (s_a < 0)
-            at_max = a >= max_learning_rate
-            # zoom phase (Algorithm 3.6)
-            z_hi = ~dec | (f_a >= z["f_lo"])
-            z_wolfe = ~z_hi & curv
-            z_flip = ~z_hi & ~curv & (s_a * (z["hi"] - z["lo"]) >= 0)
-
-            zoom = z["zooming"]
-            wolfe = jnp.where(zoom, z_wolfe, b_wolfe)
-            if_b = (
-                jnp.where(b_hi, z["prev"], a),
-                jnp.where(b_hi, z["f_prev"], f_a),
-                jnp.where(b_hi, z["s_prev"], s_a),
-                jnp.where(b_hi, a, z["prev"]),
-                jnp.where(b_hi, f_a, z["f_prev"]),
-                jnp.where(b_hi, s_a, z["s_prev"]),
-            )
-            if_z = (
-                jnp.where(z_hi, z["lo"], a),
-                jnp.where(z_hi, z["f_lo"], f_a),
-                jnp.where(z_hi, z["s_lo"], s_a),
-                jnp.where(z_hi, a, jnp.where(z_flip, z["lo"], z["hi"])),
-                jnp.where(z_hi, f_a, jnp.where(z_flip, z["f_lo"], z["f_hi"])),
-                jnp.where(z_hi, s_a, jnp.where(z_flip, z["s_lo"], z["s_hi"])),
-            )
-            lo, f_lo, s_lo, hi, f_hi, s_hi = (jnp.where(zoom, zi, bi) for zi, bi in zip(if_z, if_b))
-            enter_zoom = ~zoom & (b_hi | b_swap)
-            zooming = zoom | enter_zoom
-            grow = ~zoom & b_grow
-            next_trial = jnp.where(
-                grow, jnp.minimum(increase_factor * a, max_learning_rate), _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi)
-            )
-            tiny = zooming & (jnp.abs(hi - lo) <= threshold * jnp.maximum(jnp.abs(hi), jnp.abs(lo)))
-            done = wolfe | (grow & at_max) | tiny
-            best, f_best = jnp.where(wolfe, a, best), jnp.where(wolfe, f_a, f_best)
-            g_best = optax.tree.where(wolfe | better, g_a, g_best)
-            fields = {
-                "count": z["count"] + 1,
-                "zooming": zooming,
-                "done": done,
-                "wolfe": wolfe,
-                "trial": next_trial,
-                "prev": jnp.where(grow, a, z["prev"]),
-                "f_prev": jnp.where(grow, f_a, z["f_prev"]),
-                "s_prev": jnp.where(grow, s_a, z["s_prev"]),
-                "lo": lo,
-                "f_lo": f_lo,
-                "s_lo": s_lo,
-                "hi": hi,
-                "f_hi": f_hi,
-                "s_hi": s_hi,
-                "best": best,
-                "f_best": f_best,
-            }
+            fields, keep = _zoom_decide(z, a, f_a, s_a, dec, curv, max_learning_rate, increase_factor, threshold)
+            g_best = optax.tree.where(keep, g_a, g_best)
             return _zoom_pack(fields, dtype), optax.tree.cast_like(g_best, grad)
 
-        zero = jnp.zeros([], dtype)
-        start = {
-            "count": zero,
-            "zooming": False,
-            "done": ~descent,
-            "wolfe": False,
-            "trial": guess,
-            "prev": zero,
-            "f_prev": value,
-            "s_prev": slope,
-            "lo": zero,
-            "f_lo": value,
-            "s_lo": slope,
-            "hi": zero,
-            "f_hi": value,
-            "s_hi": slope,
-            "best": zero,
-            "f_best": value,
-        }
-        packed, g_best = jax.lax.while_loop(cond, body, (_zoom_pack(start, dtype), grad))
+        start = _zoom_pack(_zoom_start(value, slope, guess, slope < 0), dtype)
+        packed, g_best = jax.lax.while_loop(cond, body, (start, grad))
         z = _zoom_unpack(packed)
-        count = z["count"].astype(jnp.int32)
-        new_state = LinesearchState(
-            learning_rate=jnp.where(z["best"] > 0, z["best"], state.learning_rate).astype(state.learning_rate.dtype),
-            value=z["f_best"].astype(state.value.dtype),
-            grad=optax.tree.cast_like(g_best, state.grad),
-            value_init=value.astype(state.value.dtype),
-            slope_init=slope.astype(state.value.dtype),
-            num_steps=count,
-            n_fev=count,
-            n_gev=count,
-            failed=~z["wolfe"],
-        )
-        return optax.tree.scale(z["best"], updates), new_state
+        return optax.tree.scale(z["best"], updates), _zoom_result(z, g_best, state, value, slope)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -491,7 +536,7 @@ def scale_by_exact_linesearch(
 
     def update_fn(updates, state, params, *, value=None, grad=None, value_fn=None, **extra_args):
         f = scalar_fn(value_fn, has_aux, fn_kwargs(value_fn, extra_args), "scale_by_exact_linesearch")
-        dtype = _real_dtype(params)
+        dtype = real_dtype(params)
 
         def phi(a):
             return f(optax.tree.add_scale(params, a, updates))

@@ -1,0 +1,202 @@
+"""The second-order aliases: a direction, an optional learning rate and a line search, chained.
+
+Each returns :class:`jaxgd.Optimizer` (an ``optax.GradientTransformationExtraArgs``
+whose numeric hyperparameters are pytree leaves), so it runs in ``jaxgd.run``,
+``jaxgd.sweep`` and :func:`jaxgd.second_order.minimize`, which pass ``value``,
+``grad`` and ``value_fn``. ``linesearch`` takes ``"auto"`` (the method's default,
+given in its docstring), ``"backtracking"``, ``"zoom"`` (strong Wolfe),
+``"exact"`` (1-D Newton), ``None`` (a unit step, times ``learning_rate``) or any
+transform of :mod:`jaxgd.linesearch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import optax
+
+from jaxgd import _validate
+from jaxgd import linesearch as ls
+from jaxgd import transforms as T
+from jaxgd._core import Hyperparameter
+from jaxgd._recipe import Optimizer, optimizer
+from jaxgd.second_order._newton import (
+    Fallback,
+    scale_by_levenberg_marquardt,
+    scale_by_newton,
+    scale_by_regularized_newton,
+    scale_by_saddle_free_newton,
+)
+from jaxgd.second_order._newton_cg import scale_by_newton_cg
+from jaxgd.second_order._nonlinear_cg import CGVariant, scale_by_nonlinear_cg
+from jaxgd.second_order._quasi_newton import scale_by_bfgs, scale_by_lbfgs
+
+LinesearchSpec = str | optax.GradientTransformation | None
+
+
+def _make_linesearch(spec: LinesearchSpec, default: Callable[[], Any], has_aux: bool) -> Any:
+    """The line search named by ``spec`` (``default()`` for ``"auto"``), or None for no search."""
+    if isinstance(spec, str):
+        _validate.one_of("linesearch", spec, ("auto", "backtracking", "zoom", "exact", "none"))
+        if spec == "auto":
+            return default()
+        if spec == "backtracking":
+            return ls.scale_by_backtracking_linesearch(has_aux=has_aux)
+        if spec == "zoom":
+            return ls.scale_by_zoom_linesearch(has_aux=has_aux)
+        if spec == "exact":
+            return ls.scale_by_exact_linesearch(has_aux=has_aux)
+        return None
+    if spec is None:
+        return None
+    if not (hasattr(spec, "init") and hasattr(spec, "update")):
+        raise TypeError(f"linesearch must be a name, None or a GradientTransformation, got {spec!r}")
+    return spec
+
+
+def _assemble(
+    direction: optax.GradientTransformation,
+    learning_rate: Hyperparameter | None,
+    linesearch: LinesearchSpec,
+    default: Callable[[], Any],
+    has_aux: bool,
+) -> optax.GradientTransformationExtraArgs:
+    """``chain(direction, scale_by_learning_rate(learning_rate), search)``, the optional parts left out when None."""
+    parts = [optax.with_extra_args_support(direction)]
+    if learning_rate is not None:
+        parts.append(T.scale_by_learning_rate(learning_rate, flip_sign=False))
+    search = _make_linesearch(linesearch, default, has_aux)
+    if search is not None:
+        parts.append(search)
+    return optax.chain(*parts)
+
+
+def _backtracking(has_aux: bool) -> Callable[[], Any]:
+    return lambda: ls.scale_by_backtracking_linesearch(has_aux=has_aux)
+
+
+def _zoom(has_aux: bool, **kwargs: Any) -> Callable[[], Any]:
+    return lambda: ls.scale_by_zoom_linesearch(has_aux=has_aux, **kwargs)
+
+
+@optimizer(static_argnames=("fallback", "has_aux"))
+def newton(
+    learning_rate: Hyperparameter | None = None,
+    linesearch: LinesearchSpec = "auto",
+    fallback: Fallback = "shift",
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """Newton's method, ``x <- x - a H^{-1} g`` (Cholesky; see :func:`scale_by_newton` for ``fallback``).
+
+    Default line search: backtracking from a = 1, so near a minimiser with a
+    positive definite Hessian the unit step is taken and convergence is quadratic.
+    ``newton(linesearch=None, fallback="none")`` is the pure Newton iteration.
+    """
+    direction = scale_by_newton(fallback, has_aux=has_aux)
+    return _assemble(direction, learning_rate, linesearch, _backtracking(has_aux), has_aux)
+
+
+@optimizer(static_argnames=("adaptive", "has_aux"))
+def regularized_newton(
+    alpha: Hyperparameter = 1e-3,
+    adaptive: bool = False,
+    learning_rate: Hyperparameter | None = None,
+    linesearch: LinesearchSpec = "auto",
+    increase_factor: jax.typing.ArrayLike = 4.0,
+    decrease_factor: jax.typing.ArrayLike = 1.0 / 3.0,
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """Regularised Newton, ``x <- x - a (H + alpha I)^{-1} g``.
+
+    ``adaptive=False``: fixed alpha (:func:`scale_by_regularized_newton`), with a
+    backtracking line search by default. ``adaptive=True``: alpha adapted by the
+    gain ratio, Levenberg-Marquardt style, steps accepted or rejected by the
+    method itself (:func:`scale_by_levenberg_marquardt`); no line search by default.
+    """
+    if adaptive:
+        direction = scale_by_levenberg_marquardt(alpha, increase_factor, decrease_factor, has_aux=has_aux)
+        return _assemble(direction, learning_rate, linesearch, lambda: None, has_aux)
+    direction = scale_by_regularized_newton(alpha, has_aux=has_aux)
+    return _assemble(direction, learning_rate, linesearch, _backtracking(has_aux), has_aux)
+
+
+@optimizer(static_argnames=("has_aux",))
+def saddle_free_newton(
+    damping: Hyperparameter = 1e-6,
+    learning_rate: Hyperparameter | None = None,
+    linesearch: LinesearchSpec = "auto",
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """Saddle-free Newton, ``x <- x - a |H|^{-1} g`` (:func:`scale_by_saddle_free_newton`); backtracking by default."""
+    direction = scale_by_saddle_free_newton(damping, has_aux=has_aux)
+    return _assemble(direction, learning_rate, linesearch, _backtracking(has_aux), has_aux)
+
+
+@optimizer(static_argnames=("max_cg_steps", "has_aux"))
+def newton_cg(
+    max_cg_steps: int | None = None,
+    learning_rate: Hyperparameter | None = None,
+    linesearch: LinesearchSpec = "auto",
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """Hessian-free Newton-CG (:func:`scale_by_newton_cg`); default line search: strong Wolfe from a = 1."""
+    direction = scale_by_newton_cg(max_cg_steps, has_aux=has_aux)
+    return _assemble(direction, learning_rate, linesearch, _zoom(has_aux), has_aux)
+
+
+@optimizer(static_argnames=("variant", "restart_every", "has_aux"))
+def nonlinear_cg(
+    variant: CGVariant = "polak_ribiere",
+    restart_every: int | None = None,
+    learning_rate: Hyperparameter | None = None,
+    linesearch: LinesearchSpec = "auto",
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """Nonlinear conjugate gradients (:func:`scale_by_nonlinear_cg`).
+
+    Default line search: strong Wolfe with c2 = 0.1 and scipy's initial guess
+    2 (f_k - f_{k-1}) / slope (a CG direction carries no step length).
+    """
+    direction = scale_by_nonlinear_cg(variant, restart_every)
+    default = _zoom(has_aux, c2=0.1, initial_guess="quadratic")
+    return _assemble(direction, learning_rate, linesearch, default, has_aux)
+
+
+@optimizer(static_argnames=("scale_init", "has_aux"))
+def bfgs(
+    learning_rate: Hyperparameter | None = None,
+    linesearch: LinesearchSpec = "auto",
+    scale_init: bool = True,
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """BFGS with a dense inverse Hessian (:func:`scale_by_bfgs`); default line search: strong Wolfe from a = 1."""
+    return _assemble(scale_by_bfgs(scale_init), learning_rate, linesearch, _zoom(has_aux), has_aux)
+
+
+@optimizer(static_argnames=("memory_size", "scale_init", "has_aux"))
+def lbfgs(
+    memory_size: int = 10,
+    learning_rate: Hyperparameter | None = None,
+    linesearch: LinesearchSpec = "auto",
+    scale_init: bool = True,
+    has_aux: bool = False,
+) -> optax.GradientTransformationExtraArgs:
+    """L-BFGS (:func:`scale_by_lbfgs`); default line search: strong Wolfe from a = 1.
+
+    ``lbfgs(learning_rate=eta, linesearch=None)`` matches
+    ``optax.lbfgs(learning_rate=eta, linesearch=None)`` step for step.
+    """
+    return _assemble(scale_by_lbfgs(memory_size, scale_init), learning_rate, linesearch, _zoom(has_aux), has_aux)
+
+
+METHODS: dict[str, Callable[..., Optimizer]] = {
+    "bfgs": bfgs,
+    "lbfgs": lbfgs,
+    "newton": newton,
+    "newton_cg": newton_cg,
+    "nonlinear_cg": nonlinear_cg,
+    "regularized_newton": regularized_newton,
+    "saddle_free_newton": saddle_free_newton,
+}
