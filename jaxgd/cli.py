@@ -375,7 +375,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep_id(args: argparse.Namespace, problem: Any, params: list[tuple[str, list[float], bool]]) -> str:
-    """A short hash of what the sweep computes (problem, optimizer, values, steps, precision): its files' name."""
+    """A short hash of what the sweep computes (problem, optimizer, values, steps, precision): its files' name.
+
+    ``--chunk`` is left out: it groups the runs, not what they compute, so a sweep may resume with another.
+    """
     import jax
 
     settings = {
