@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,8 @@ def _jsonable(x: Any) -> Any:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    """JSON, written whole. Non-finite floats are written as Infinity / NaN (Python's json reads them back)."""
-    files.write_text(path, json.dumps(_jsonable(obj), indent=2))
+    """Strict JSON, written whole: a non-finite float (a diverged run's loss) is written as null."""
+    files.write_text(path, cli.json_text(_jsonable(obj)))
     return Path(path)
 
 
@@ -69,6 +69,11 @@ class Report:
         self.outputs: dict[str, str] = {}
         self.results: dict[str, Any] = {}
         self.findings: list[str] = []
+        self.start = time.perf_counter()
+
+    def progress(self, text: str) -> None:
+        """Print ``  name: text (elapsed s)`` at once, so a long experiment shows what it is doing."""
+        print(f"  {self.name}: {text} ({time.perf_counter() - self.start:.1f}s)", flush=True)
 
     def finding(self, text: str) -> None:
         """One line for the summary at the top of the index page, stating a number this run measured."""

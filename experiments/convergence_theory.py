@@ -88,6 +88,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     steps = {m: _steps_for(max(t[m][1] for t in theory.values()), cap) for m in ("gd", "heavy_ball", "nesterov")}
     rows, curves = [], {}
     for problem in problems:
+        report.progress(f"{problem.name}: GD, heavy ball and Nesterov at their optimal rates")
         row = theory[problem.name]["row"]
         xstar = np.asarray(problem.minimizers[0], dtype=float)
         for m, n in steps.items():

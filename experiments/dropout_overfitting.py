@@ -51,6 +51,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     optimizer = jaxgd.momentum(0.01, 0.9)
     histories, rows = {}, []
     for label, (keep, input_keep, l2) in SETTINGS.items():
+        report.progress(f"{label}: {seeds} seeds x {epochs} epochs")
         model = nn.MLP(sizes, keep_prob=keep, input_keep_prob=input_keep)
         result = nn.fit_ensemble(
             model, params, optimizer, data.train, data.val, keys, epochs=epochs, batch_size=25, l2=l2

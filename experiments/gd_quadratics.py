@@ -42,6 +42,7 @@ def main(out: str = "results", small: bool = False) -> dict:
         scale = float(problem.data["diag"][1]) / 2
         eig = np.asarray(problem.data["diag"], dtype=float)
         lrs = tuple(sorted(LRS + ((0.019, 0.021) if scale == 50 else ())))  # 0.019, 0.021: either side of the bound
+        report.progress(f"GD on {problem.name}: {len(lrs)} learning rates x {steps} steps")
         traj = run_lrs(jaxgd.sgd, problem, problem.x0, lrs, steps)
         dist = distances(traj, np.zeros(2))
         div = diverged(traj.loss)

@@ -41,6 +41,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     rows, panels, curves = [], {}, {}
     for label, (make, eta0) in OPTIMIZERS.items():
         lrs = [eta0 * m for m in MULTIPLIERS]
+        report.progress(f"{label}: {len(lrs)} learning rates x {steps} steps")
         traj = run_lrs(make, problem, problem.x0, lrs, steps, record_every=every)
         div = diverged(traj.loss)
         for i, lr in enumerate(lrs):

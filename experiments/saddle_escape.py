@@ -50,6 +50,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     }
     rows, paths, esc = [], {}, {}
     for label, opt in optimizers.items():
+        report.progress(f"{label}: {len(deltas)} starts x {steps} steps")
         traj = jax.vmap(lambda x0, opt=opt: jaxgd.run(opt, problem, x0, steps))(starts)
         x2 = np.asarray(traj.params[..., 1], dtype=float)
         esc[label] = escape_steps(x2)

@@ -78,6 +78,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     curves, rows = {}, []
     tail = steps // 4
     for label, opt in optimizers.items():
+        report.progress(f"{label}: {seeds} seeds x {steps} steps")
         traj = jax.vmap(lambda xi, opt=opt: jaxgd.run(opt, loss, problem.x0, steps, batches=xi))(noise)
         f = np.asarray(true_f(traj.params), dtype=float).mean(axis=0)  # mean over seeds of f(x_t)
         curves[label] = f

@@ -53,6 +53,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     rows, best = [], {}
     fig, (axes,) = plot.subplots(1, 2, size=(5.0, 4.0))
     for (label, space), marker in zip(spaces(n, jax.random.PRNGKey(1)).items(), ("s", "o")):
+        report.progress(f"{label} search: {len(space)} runs x {steps} steps")
         result = jaxgd.sweep(jaxgd.momentum, train_loss, space, steps, x0=params)
         val_loss, val_acc = (np.asarray(a, dtype=float) for a in jax.vmap(validation)(result.final_params))
         val_loss = np.where(result.diverged, np.inf, val_loss)

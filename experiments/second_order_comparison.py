@@ -41,6 +41,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     with jax.enable_x64(True):
         cases = problems()
         for name, (problem, lr) in cases.items():
+            report.progress(f"{name} (dimension {problem.dim}): {', '.join(METHODS)} and GD")
             x0 = np.asarray(problem.x0, dtype=np.float64)
             if lr is None:  # logistic regression: GD at 2/(beta + alpha), the optimal fixed rate for that class
                 d = problem.data
@@ -72,6 +73,7 @@ def main(out: str = "results", small: bool = False) -> dict:
         predicted_gd = float(analysis.iterations_to_tolerance(rho, TOL, g0))
         report.results["theory"] = {"kappa": kappa, "gd_rate": rho, "gd_iterations_predicted": predicted_gd}
 
+        report.progress("paths on Rosenbrock")
         rosen = jaxgd.problems.rosenbrock()
         x0 = np.asarray(rosen.x0, np.float64)
         paths = {"GD (eta = 1e-3)": jaxgd.run(jaxgd.sgd(1e-3), rosen, x0, 20_000, record_every=20)}  # drawn first

@@ -67,6 +67,7 @@ def gd_sweeps(report: Report, small: bool) -> dict:
     for ax, problem in zip(
         axes[0], (jaxgd.problems.isotropic(), jaxgd.problems.ravine(10.0), jaxgd.problems.ravine(50.0))
     ):
+        report.progress(f"GD on {problem.name}: learning rates against the closed form")
         bounds = analysis.learning_rate_bounds(problem)
         eig, bound, eta_star = bounds.spectrum, bounds.stability_bound, bounds.optimal_lr
         sel = lrs[lrs < 2.5 * bound]
@@ -110,6 +111,7 @@ def heavy_ball_grid(report: Report, small: bool) -> dict:
     momenta = np.linspace(0.0, 0.98, 12 if small else 40)
     hb_steps = 150 if small else 300
     space = jaxgd.grid(momentum=momenta, learning_rate=hb_lrs)  # rows: momenta, as the heatmap's z
+    report.progress(f"heavy ball on ravine50: {len(space)} (eta, momentum) cells x {hb_steps} steps")
     final = final_losses(jaxgd.momentum, problem, space, hb_steps).reshape(len(momenta), len(hb_lrs))
     region = analysis.momentum_stability_region(eig, hb_lrs, momenta)
     rate = np.asarray(region.rate, dtype=float)

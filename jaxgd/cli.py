@@ -6,8 +6,9 @@
     jaxgd list
 
 Errors in the arguments (an unknown problem, optimizer, hyperparameter or
-experiment, a malformed range) print a message naming the valid choices and
-exit with status 2.
+experiment, a malformed or out-of-range value, an output path that cannot be
+written) print one line naming the valid choices and exit with status 2.
+JSON output is strict: a non-finite number is written as null.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import ast
 import functools
+import hashlib
+import importlib.resources
 import importlib.util
 import inspect
 import json
@@ -35,6 +38,8 @@ __all__ = [
     "build_parser",
     "experiment_summary",
     "experiments_dir",
+    "json_text",
+    "jsonable",
     "main",
     "parse_param",
     "write_index",
@@ -49,6 +54,9 @@ range syntax for --param NAME=SPEC:
   lin:0:0.99:12        12 values spaced evenly between 0 and 0.99
 every combination of the values runs (a full grid) through jaxgd.sweep, in chunks; the result is
 saved as a .npz after each chunk, and the same command run again resumes an interrupted sweep.
+Each sweep's files are named by a hash of what it computes (sweep_OPTIMIZER_PROBLEM_HASH.*), so a
+different sweep never overwrites them; a file there of another computation is refused (--force
+replaces it). Non-finite losses are written as null in the JSON; "diverged" flags those runs.
 
 examples:
   jaxgd sweep --problem ravine50 --optimizer sgd --param learning_rate=log:1e-4:0.05:64 --steps 200
@@ -59,6 +67,68 @@ examples:
 
 class UsageError(Exception):
     """Bad command-line input: printed as a message, exit status 2."""
+
+
+# --------------------------------------------------------------------------- output
+
+
+def jsonable(x: Any) -> Any:
+    """``x`` as plain JSON values: arrays as lists, numpy scalars as numbers, non-finite floats as None."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if hasattr(x, "__array__"):  # numpy and JAX arrays and scalars
+        import numpy as np
+
+        return jsonable(np.asarray(x).tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def json_text(x: Any) -> str:
+    """Strict JSON of ``x`` (:func:`jsonable`): no ``Infinity`` or ``NaN`` tokens, which other readers reject."""
+    return json.dumps(jsonable(x), indent=2, allow_nan=False)
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """The nearest of ``path`` and its parents that exists (the current folder at worst)."""
+    for p in (path, *path.parents):
+        if p.exists():
+            return p
+    return Path(".")
+
+
+def _output_folder(path: str | os.PathLike, option: str) -> Path:
+    """Check that ``path`` is, or can be made, a folder: UsageError naming ``option`` if not. Nothing is created."""
+    path = Path(path)
+    found = _existing_ancestor(path)
+    if not found.is_dir():
+        what = "is a file" if found == path else f"cannot be made: {found} is a file"
+        raise UsageError(f"{option} {path} {what}, not a folder")
+    if not os.access(found, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: {found} is not writable")
+    return path
+
+
+def _output_file(path: str | os.PathLike, option: str) -> Path:
+    """Check that ``path`` can be written as a file (not a folder, in a folder that can be made)."""
+    path = Path(path)
+    if path.is_dir() or not path.name or path.name in (".", ".."):
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+    _output_folder(path.parent, option)
+    return path
+
+
+def _make_folder(path: Path, option: str) -> Path:
+    """Create the folder checked by :func:`_output_folder`; a failure is a UsageError."""
+    _output_folder(path, option)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"{option} {path}: cannot create the folder ({err.strerror or err})") from None
+    return path
 
 
 # --------------------------------------------------------------------------- registries
@@ -100,9 +170,22 @@ def _numeric_hyperparameters(factory: Callable) -> list[str]:
 
 
 def experiments_dir() -> Path:
-    """The ``experiments/`` folder of the checkout jaxgd was installed from (``JAXGD_EXPERIMENTS`` overrides)."""
+    """The experiment scripts: ``JAXGD_EXPERIMENTS`` if set, else the package ``jaxgd._experiments``.
+
+    The wheel carries the checkout's ``experiments/`` folder as ``jaxgd._experiments``; an editable
+    install maps that name to the folder itself. When jaxgd is imported from a source checkout (an
+    editable install, or a worktree on ``PYTHONPATH``) that checkout's own ``experiments/`` is used.
+    """
     override = os.environ.get("JAXGD_EXPERIMENTS")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "experiments"
+    if override:
+        return Path(override)
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "experiments").is_dir():
+        return checkout / "experiments"
+    try:
+        return Path(str(importlib.resources.files("jaxgd._experiments")))
+    except ModuleNotFoundError:
+        return checkout / "experiments"
 
 
 def _module_ast(name: str) -> ast.Module:
@@ -191,6 +274,9 @@ def add_experiment_options(parser: argparse.ArgumentParser) -> None:
 
 def _reproduce(args: argparse.Namespace) -> int:
     valid = available_experiments()
+    if not valid:
+        print(f"jaxgd reproduce: error: no experiments found in {experiments_dir()}", file=sys.stderr)
+        return 1
     if args.list:
         for name in valid:
             print(f"{name:24s} {experiment_summary(name)}")
@@ -199,8 +285,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in valid]
     if unknown:
         raise UsageError(f"unknown experiment(s): {', '.join(unknown)}; valid experiments: {', '.join(valid)}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _make_folder(Path(args.out), "--out")
     total = time.perf_counter()
     failed = []
     for i, name in enumerate(names, 1):
@@ -236,6 +321,8 @@ def parse_param(text: str) -> tuple[str, list[float], bool]:
         if spec.startswith(("log:", "lin:")):
             kind, lo, hi, n = spec.split(":")
             lo_f, hi_f, n_i = float(lo), float(hi), int(n)
+            if not (math.isfinite(lo_f) and math.isfinite(hi_f)):
+                raise UsageError(f"--param {name}: a range needs finite bounds, got {lo_f} and {hi_f}")
             if n_i < 1:
                 raise UsageError(f"--param {name}: the number of values must be >= 1, got {n_i}")
             if kind == "log":
@@ -261,27 +348,90 @@ def _sweep(args: argparse.Namespace) -> int:
     import jaxgd
     from jaxgd import analysis
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"sweep_{args.optimizer}_{problem.name}"
+    out = _output_folder(args.out, "--out")
+    sweep_id = _sweep_id(args, problem, params)
+    stem = f"sweep_{args.optimizer}_{problem.name}_{sweep_id}"
+    paths = {ext: out / f"{stem}.{ext}" for ext in ("json", "npz", "png")}
     space = jaxgd.grid(**{name: values for name, values, _ in params})
+    _claim_outputs(paths, sweep_id, space, args)
+    _make_folder(out, "--out")
     print(f"sweep: {args.optimizer} on {problem.name}, {len(space)} runs x {args.steps} steps", file=sys.stderr)
     start = time.perf_counter()
-    saved = out / f"{stem}.npz"
-    swept = _run_sweep(factory, problem, space, args, saved)
+    swept = _run_sweep(factory, problem, space, args, paths["npz"])
     bounds = analysis.learning_rate_bounds(problem) if "learning_rate" in names else None
     result = _sweep_summary(args, problem, names, swept, bounds, seconds=time.perf_counter() - start)
-    path = out / f"{stem}.json"
-    files.write_text(path, json.dumps(result, indent=2))
-    figure = out / f"{stem}.png"
-    _sweep_figure(args, problem, params, swept, bounds, figure)
+    result = {"sweep_id": sweep_id, **result}
+    files.write_text(paths["json"], json_text(result))
+    _sweep_figure(args, problem, params, swept, bounds, paths["png"])
+    runs = f"{len(result['grid'])} runs in {result['seconds']:.1f}s"
     best = result["best"]
-    summary = ", ".join(f"{n}={best[n]:.4g}" for n in names)
-    print(
-        f"{len(result['grid'])} runs in {result['seconds']:.1f}s; best: {summary}, final loss {best['final_loss']:.4g}"
-    )
-    print(f"wrote {path}, {saved} (jaxgd.SweepResult.load) and {figure}")
+    if best is None:
+        print(f"{runs}; every run diverged: no best configuration")
+    else:
+        summary = ", ".join(f"{n}={best[n]:.4g}" for n in names)
+        print(f"{runs}; best: {summary}, final loss {best['final_loss']:.4g}")
+    print(f"wrote {paths['json']}, {paths['npz']} (jaxgd.SweepResult.load) and {paths['png']}")
     return 0
+
+
+def _sweep_id(args: argparse.Namespace, problem: Any, params: list[tuple[str, list[float], bool]]) -> str:
+    """A short hash of what the sweep computes (problem, optimizer, values, steps, precision): its files' name.
+
+    ``--chunk`` is left out: it groups the runs, not what they compute, so a sweep may resume with another.
+    """
+    import jax
+
+    settings = {
+        "problem": problem.name,
+        "optimizer": args.optimizer,
+        "params": [[name, [float(v) for v in values]] for name, values, _ in params],
+        "steps": args.steps,
+        "dtype": jax.dtypes.canonicalize_dtype(float).name,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _holds_this_sweep(ext: str, path: Path, sweep_id: str, space: Any, steps: int) -> bool:
+    """Whether an existing output file is this sweep's (its JSON names ``sweep_id``; its .npz has the grid)."""
+    import numpy as np
+
+    import jaxgd
+
+    try:
+        if ext == "npz":
+            saved = jaxgd.SweepResult.load(path)
+            return (
+                saved.steps == steps
+                and list(saved.hyperparams) == list(space.names)
+                and all(
+                    np.shape(saved.hyperparams[n]) == np.shape(space.columns[n])
+                    and np.allclose(saved.hyperparams[n], space.columns[n], rtol=1e-12, atol=0)
+                    for n in space.names
+                )
+            )
+        if ext == "png":  # a figure is this sweep's when the JSON beside it is
+            path = path.with_suffix(".json")
+        return json.loads(path.read_text()).get("sweep_id") == sweep_id
+    except Exception:  # unreadable, or not a file of ours: another computation's
+        return False
+
+
+def _claim_outputs(paths: dict[str, Path], sweep_id: str, space: Any, args: argparse.Namespace) -> None:
+    """Refuse (UsageError) to overwrite files of another computation unless ``--force``; then remove its .npz."""
+    others = []
+    for ext, path in paths.items():
+        if path.exists() and not path.is_file():
+            raise UsageError(f"{path} is in the way of the sweep's {ext} file and is not a file")
+        if path.exists() and not _holds_this_sweep(ext, path, sweep_id, space, args.steps):
+            others.append(path)
+    if not others:
+        return
+    listed = ", ".join(map(str, others))
+    if not args.force:
+        raise UsageError(f"{listed}: another computation's result; --force replaces it, or choose another --out")
+    print(f"sweep: --force: replacing {listed}", file=sys.stderr)
+    if paths["npz"] in others:
+        paths["npz"].unlink()
 
 
 def _sweep_inputs(args: argparse.Namespace) -> tuple[Any, Callable, list[tuple[str, list[float], bool]]]:
@@ -310,7 +460,11 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[Any, Callable, list[tuple[s
 
 
 def _run_sweep(factory: Callable, problem: Any, space: Any, args: argparse.Namespace, saved: Path) -> Any:
-    """``jaxgd.sweep``, saved per chunk to ``saved``: an interrupted run of the same sweep resumes there."""
+    """``jaxgd.sweep``, saved per chunk to ``saved``: an interrupted run of the same sweep resumes there.
+
+    A file there of a different sweep (one :func:`_claim_outputs` could not tell apart, e.g. another
+    version's problem data) is a UsageError, or replaced with ``--force``; it is never removed silently.
+    """
     import jaxgd
 
     def run():
@@ -321,9 +475,11 @@ def _run_sweep(factory: Callable, problem: Any, space: Any, args: argparse.Names
     try:
         return run()
     except ValueError as err:
-        if "holds a different sweep" not in str(err):
+        if "different sweep" not in str(err):
             raise
-        print(f"sweep: replacing {saved}, the result of a different sweep", file=sys.stderr)
+        if not args.force:
+            raise UsageError(f"{saved} holds a different sweep; --force replaces it, or choose another --out") from None
+        print(f"sweep: --force: replacing {saved}, the result of a different sweep", file=sys.stderr)
         saved.unlink()
         return run()
 
@@ -331,12 +487,15 @@ def _run_sweep(factory: Callable, problem: Any, space: Any, args: argparse.Names
 def _sweep_summary(
     args: argparse.Namespace, problem: Any, names: list[str], swept: Any, bounds: Any, seconds: float
 ) -> dict:
-    """What ``jaxgd sweep`` writes as JSON: every run's grid point, final and best loss, the best run, theory lines."""
+    """What ``jaxgd sweep`` writes as JSON: every run's grid point, final and best loss (null where not finite),
+    whether it diverged, the best run that did not (None if every run diverged), theory lines."""
     import numpy as np
 
     grid = np.stack([np.asarray(swept.hyperparams[name], dtype=float) for name in names], axis=1)
-    final = swept.final_loss
-    best_i = int(np.argmin(np.where(np.isfinite(final), final, np.inf)))
+    final = np.asarray(swept.final_loss, dtype=float)
+    ok = np.isfinite(final) & ~np.asarray(swept.diverged)
+    best_i = int(np.argmin(np.where(ok, final, np.inf)))
+    best = {"index": best_i, **dict(zip(names, grid[best_i].tolist())), "final_loss": float(final[best_i])}
     return {
         "problem": problem.name,
         "optimizer": args.optimizer,
@@ -347,7 +506,8 @@ def _sweep_summary(
         "best_loss": swept.best_loss.tolist(),
         "diverged": swept.diverged.tolist(),
         "minimum": float(problem.minimum) if problem.minimum is not None else None,
-        "best": {"index": best_i, **dict(zip(names, grid[best_i].tolist())), "final_loss": float(final[best_i])},
+        "all_diverged": not ok.any(),
+        "best": best if ok.any() else None,
         "theory_at_minimizer": bounds.to_dict() if bounds is not None else {},
         "seconds": seconds,
     }
@@ -429,6 +589,10 @@ def _analyze(args: argparse.Namespace) -> int:
     from jaxgd import analysis
 
     problem = _problem(args.problem)
+    if args.samples < 1:
+        raise UsageError(f"--samples must be >= 1, got {args.samples}")
+    if args.json:
+        _output_file(args.json, "--json")
     report = analysis.analyze(problem, samples=args.samples).to_dict()
     print(f"{problem.name}: dimension {problem.dim}")
     _show_point("at the start x0", report["start"])
@@ -443,7 +607,7 @@ def _analyze(args: argparse.Namespace) -> int:
             f"{_fmt(c['alpha_estimate'])} (alpha), largest {_fmt(c['beta_estimate'])} (beta)"
         )
     if args.json:
-        path = files.write_text(args.json, json.dumps(report, indent=2))  # makes the folder if missing
+        path = files.write_text(args.json, json_text(report))  # makes the folder if missing
         print(f"\nwrote {path}")
     return 0
 
@@ -489,8 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         help="sweep an optimizer's hyperparameters on a problem: result file and plot",
         description="Run an optimizer on a built-in problem over a grid of hyperparameter values, all runs in one "
-        "jit(vmap(...)) per chunk. Writes sweep_OPTIMIZER_PROBLEM.json (every run's final and best loss), "
-        "sweep_OPTIMIZER_PROBLEM.npz (the whole jaxgd.SweepResult, saved per chunk) and a "
+        "jit(vmap(...)) per chunk. Writes sweep_OPTIMIZER_PROBLEM_HASH.json (every run's final and best loss), "
+        "sweep_OPTIMIZER_PROBLEM_HASH.npz (the whole jaxgd.SweepResult, saved per chunk) and a "
         "plot: final loss against the hyperparameter (one --param, with 2/lambda_max and eta* from the Hessian "
         "at the minimiser) or a heatmap (two --param).",
         epilog=EPILOG_SWEEP,
@@ -509,6 +673,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--chunk", type=int, default=1024, help="runs per vmapped chunk (default: 1024)")
     sw.add_argument("--out", default="sweep_results", help="output folder (default: sweep_results)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.add_argument(
+        "--force", action="store_true", help="replace files in --out that hold another computation's result"
+    )
     sw.set_defaults(func=_sweep)
 
     an = sub.add_parser(

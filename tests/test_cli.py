@@ -7,11 +7,13 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import jaxgd
 from jaxgd import cli, problems
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -21,6 +23,21 @@ OPTIMIZERS = ("adadelta", "adagrad", "adam", "adamax", "momentum", "nadam", "nes
 def is_png(path: Path) -> bool:
     data = path.read_bytes()
     return data[:8] == PNG_MAGIC and len(data) > 2000
+
+
+def strict_json(path: Path):
+    """Read JSON that must be strict: an Infinity or NaN token fails the test."""
+
+    def refuse(token):
+        raise AssertionError(f"{path} holds the non-JSON token {token}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def sweep_file(out: Path, optimizer: str, problem: str, ext: str) -> Path:
+    """The one ``sweep_OPTIMIZER_PROBLEM_HASH.EXT`` in ``out``."""
+    (path,) = out.glob(f"sweep_{optimizer}_{problem}_*.{ext}")
+    return path
 
 
 def usage_error(capsys, argv) -> str:
@@ -124,8 +141,8 @@ def test_sweep_one_parameter_matches_closed_form(capsys, tmp_path):
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "4 runs" in out and "best: learning_rate=0.019" in out
-    result = json.loads((tmp_path / "sweep_sgd_ravine50.json").read_text())
-    assert is_png(tmp_path / "sweep_sgd_ravine50.png")
+    result = strict_json(sweep_file(tmp_path, "sgd", "ravine50", "json"))
+    assert is_png(sweep_file(tmp_path, "sgd", "ravine50", "png"))
     assert result["hyperparameters"] == ["learning_rate"] and result["steps"] == steps
     assert [g[0] for g in result["grid"]] == pytest.approx(lrs)
     # GD on x1^2 + 50 x2^2 from (4, 0.5): f(x_T) = 16 (1 - 2 eta)^(2T) + 12.5 (1 - 100 eta)^(2T)
@@ -143,14 +160,64 @@ def test_sweep_two_parameters_writes_a_heatmap(capsys, tmp_path):
     argv += ["--param", "learning_rate=log:1e-3:1e-1:4", "--param", "momentum=lin:0:0.9:3", "--quiet"]
     assert cli.main(argv) == 0
     assert "12 runs" in capsys.readouterr().out
-    result = json.loads((tmp_path / "sweep_momentum_ravine10.json").read_text())
-    assert is_png(tmp_path / "sweep_momentum_ravine10.png")
+    result = strict_json(sweep_file(tmp_path, "momentum", "ravine10", "json"))
+    assert is_png(sweep_file(tmp_path, "momentum", "ravine10", "png"))
     grid = np.array(result["grid"])
     assert grid.shape == (12, 2)
     assert sorted(set(grid[:, 0])) == pytest.approx(np.geomspace(1e-3, 1e-1, 4))
     assert sorted(set(grid[:, 1])) == pytest.approx([0.0, 0.45, 0.9])
     i = result["best"]["index"]
-    assert result["final_loss"][i] == min(v for v in result["final_loss"] if math.isfinite(v))
+    assert result["final_loss"][i] == min(v for v in result["final_loss"] if v is not None)
+
+
+def sweep_argv(out: Path, steps: int, *extra: str) -> list[str]:
+    return ["sweep", "--problem", "ravine50", "--optimizer", "sgd", "--steps", str(steps), "--out", str(out), *extra]
+
+
+def test_a_different_sweep_never_destroys_an_earlier_one(capsys, tmp_path):
+    assert cli.main(sweep_argv(tmp_path, 30, "--quiet")) == 0
+    (long_npz,) = tmp_path.glob("*.npz")
+    long_bytes, long_json = long_npz.read_bytes(), long_npz.with_suffix(".json").read_text()
+    assert cli.main(sweep_argv(tmp_path, 3, "--quiet")) == 0  # another sweep, same folder: its own files
+    assert "replacing" not in capsys.readouterr().err
+    assert len(list(tmp_path.glob("*.npz"))) == len(list(tmp_path.glob("*.json"))) == 2
+    assert long_npz.read_bytes() == long_bytes and long_npz.with_suffix(".json").read_text() == long_json
+    assert jaxgd.SweepResult.load(long_npz).steps == 30
+    (short_npz,) = set(tmp_path.glob("*.npz")) - {long_npz}
+    assert jaxgd.SweepResult.load(short_npz).steps == 3
+    short_bytes = short_npz.read_bytes()
+    assert cli.main(sweep_argv(tmp_path, 3, "--quiet")) == 0  # the same sweep again: reuses its finished file
+    assert short_npz.read_bytes() == short_bytes and len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def test_a_file_of_another_computation_is_refused_unless_force(capsys, tmp_path):
+    assert cli.main(sweep_argv(tmp_path, 3, "--quiet")) == 0
+    ours = sweep_file(tmp_path, "sgd", "ravine50", "npz")
+    other = tmp_path / "other"
+    assert cli.main(sweep_argv(other, 5, "--quiet")) == 0
+    foreign = sweep_file(other, "sgd", "ravine50", "npz").read_bytes()
+    ours.write_bytes(foreign)  # a file of another computation under this sweep's name
+    capsys.readouterr()
+    err = usage_error(capsys, sweep_argv(tmp_path, 3, "--quiet"))
+    assert "--force" in err and str(ours) in err and len(err.strip().splitlines()) == 1
+    assert ours.read_bytes() == foreign  # untouched
+    assert cli.main(sweep_argv(tmp_path, 3, "--quiet", "--force")) == 0
+    assert "replacing" in capsys.readouterr().err and jaxgd.SweepResult.load(ours).steps == 3
+    stray = ours.with_suffix(".json")
+    stray.write_text('{"sweep_id": "someone else"}')
+    assert "--force" in usage_error(capsys, sweep_argv(tmp_path, 3, "--quiet"))
+    stray.unlink()
+    stray.mkdir()  # a folder where the sweep writes a file: refused even with --force
+    assert "not a file" in usage_error(capsys, sweep_argv(tmp_path, 3, "--quiet", "--force"))
+
+
+def test_every_run_diverged_is_said_and_the_json_is_strict(capsys, tmp_path):
+    assert cli.main(sweep_argv(tmp_path, 50, "--quiet", "--param", "learning_rate=0.03,0.05")) == 0
+    out = capsys.readouterr().out
+    assert "every run diverged" in out and "best:" not in out
+    result = strict_json(sweep_file(tmp_path, "sgd", "ravine50", "json"))
+    assert result["all_diverged"] is True and result["best"] is None
+    assert result["diverged"] == [True, True] and result["final_loss"] == [None, None]
 
 
 @pytest.mark.parametrize(
@@ -215,6 +282,51 @@ def test_a_value_the_optimizer_rejects_is_a_usage_error(capsys):
     argv = ["sweep", "--problem", "ravine50", "--optimizer", "sgd", "--param", "learning_rate=-1,0.1"]
     err = usage_error(capsys, argv)
     assert "optimizer 'sgd'" in err and "learning_rate" in err
+
+
+@pytest.fixture(scope="module")
+def a_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("paths") / "a_file"
+    path.write_text("not a folder")
+    return path
+
+
+SGD = ["sweep", "--problem", "ravine50", "--optimizer", "sgd", "--steps", "3", "--quiet"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([*SGD, "--param", "learning_rate=-0.01"], "learning_rate must be positive"),
+        ([*SGD, "--optimizer", "momentum", "--param", "learning_rate=0.01", "--param", "momentum=1.0"], "momentum"),
+        ([*SGD, "--optimizer", "adam", "--param", "learning_rate=0.01", "--param", "eps=0"], "eps"),
+        ([*SGD, "--param", "learning_rate=log:nan:1:3"], "finite bounds"),
+        ([*SGD, "--param", "learning_rate=lin:0:inf:3"], "finite bounds"),
+        (["analyze", "ravine50", "--samples", "0"], "--samples"),
+        (["analyze", "ravine50", "--samples", "4", "--json", "{file}/x.json"], "is a file"),
+        (["analyze", "ravine50", "--samples", "4", "--json", "{dir}"], "is a folder"),
+        ([*SGD, "--out", "{file}"], "is a file"),
+        ([*SGD, "--out", "{file}/sub"], "is a file"),
+        (["reproduce", "gd_quadratics", "--small", "--out", "{file}"], "is a file"),
+    ],
+)
+def test_every_user_error_is_one_line_and_exit_2(capsys, a_file, argv, message):
+    argv = [a.format(file=a_file, dir=a_file.parent) for a in argv]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        err = usage_error(capsys, argv)
+    assert not caught, [str(w.message) for w in caught]
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"jaxgd {argv[0]}: error:"), err
+    assert message in err
+    assert a_file.read_text() == "not a folder"
+
+
+def test_reproduce_with_no_experiments_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JAXGD_EXPERIMENTS", str(tmp_path))
+    assert cli.main(["reproduce", "--small", "--out", str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "no experiments found" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
 
 
 def test_experiment_scripts_take_the_options_of_reproduce():

@@ -3,8 +3,12 @@
 One module-scoped run of all experiments; each test then reads one experiment's JSON.
 """
 
+import contextlib
+import importlib.util
+import io
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,15 +18,50 @@ from jaxgd import cli
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def refuse(token):
+    raise AssertionError(f"not strict JSON: {token}")
+
+
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def reproduced(tmp_path_factory):
+    """The results folder of ``jaxgd reproduce --small`` and what it printed."""
     out = tmp_path_factory.mktemp("results")
-    assert cli.main(["reproduce", "--small", "--out", str(out)]) == 0
-    return out
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(["reproduce", "--small", "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def results(reproduced):
+    return reproduced[0]
 
 
 def numbers(results, name):
-    return json.loads((results / f"{name}.json").read_text())
+    """An experiment's JSON, which must be strict (no Infinity or NaN tokens)."""
+    return json.loads((results / f"{name}.json").read_text(), parse_constant=refuse)
+
+
+def test_long_experiments_report_progress(reproduced):
+    printed = reproduced[1]
+    lines = [line for line in printed.splitlines() if line.startswith("  second_order_comparison: ")]
+    assert len(lines) >= 5, printed
+    assert all(re.search(r" \(\d+\.\ds\)$", line) for line in lines), lines  # with the seconds elapsed
+    start, done = printed.index("] second_order_comparison: "), printed.index("] second_order_comparison done")
+    assert start < printed.index(lines[0]) < printed.index(lines[-1]) < done
+
+
+def test_write_json_is_strict_and_report_progress_prints_at_once(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("experiments_common", cli.experiments_dir() / "_common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    value = {"inf": float("inf"), "nan": np.float32("nan"), "row": np.array([1.5, -np.inf]), "ok": np.int64(3)}
+    path = common.write_json(tmp_path / "x.json", value)
+    expected = {"inf": None, "nan": None, "row": [1.5, None], "ok": 3}
+    assert json.loads(path.read_text(), parse_constant=refuse) == expected
+    report = common.Report(tmp_path, "slow_one", "Slow", small=True)
+    report.progress("phase 2 of 3")
+    assert re.fullmatch(r"  slow_one: phase 2 of 3 \(\d+\.\ds\)\n", capsys.readouterr().out)
 
 
 def test_every_experiment_wrote_its_files_and_the_index(results):
