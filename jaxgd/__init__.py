@@ -13,6 +13,7 @@ from jaxgd.optimizers import (
     nadam,
     nesterov,
     nesterov_1983,
+    nesterov_iterate,
     rmsprop,
     sgd,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "nadam",
     "nesterov",
     "nesterov_1983",
+    "nesterov_iterate",
     "newton",
     "newton_cg",
     "nn",

@@ -27,6 +27,7 @@ class Trajectory(NamedTuple):
       final_params: x_T.
       final_state: the optimizer state after T updates.
       final_aux: the loss's aux output at x_T (``has_aux=True``), else None.
+      recorded: ``record(x_t, state_t)`` at the steps of ``params`` (leading axis R), else None.
     """
 
     steps: jax.Array
@@ -37,6 +38,7 @@ class Trajectory(NamedTuple):
     final_params: Any
     final_state: Any
     final_aux: Any = None
+    recorded: Any = None
 
 
 def _check_inputs(params: Any, steps: int, record_every: int) -> None:
@@ -59,6 +61,7 @@ def run(
     batches: Any = None,
     key: jax.Array | None = None,
     has_aux: bool = False,
+    record: Callable[[Any, Any], Any] | None = None,
 ) -> Trajectory:
     """Run ``optimizer`` on ``loss`` from ``params`` for ``steps`` updates.
 
@@ -73,6 +76,9 @@ def run(
     does too (build such transforms with ``has_aux=True``), and the aux at x_T
     is kept in ``final_aux``.
 
+    ``record(x_t, state_t)``, when given, is evaluated at every recorded step and kept in
+    ``Trajectory.recorded`` (e.g. :func:`jaxgd.nesterov_iterate`, the lecture's x_t of Nesterov's method).
+
     The whole run is one ``jit``-compiled ``lax.scan``. The optimizer's and the
     loss's array leaves are traced arguments: running again with other
     hyperparameter values of the same shape reuses the compiled program. It is
@@ -83,7 +89,9 @@ def run(
         raise ValueError(f"every leaf of batches needs a leading axis of length steps={steps}, got {_leading(batches)}")
     if key is not None:
         key = jnp.asarray(key)
-    fns = (optimizer, objective_of(loss))
+    if record is not None and not callable(record):
+        raise TypeError(f"record must be a function record(params, state), got {record!r}")
+    fns = (optimizer, objective_of(loss), record)
     return _run(fns, params, batches, key, steps=steps, record_every=record_every, has_aux=bool(has_aux))
 
 
@@ -102,7 +110,11 @@ def _run(
     record_every: int,
     has_aux: bool = False,
 ) -> Trajectory:
-    optimizer, loss_fn = fns
+    optimizer, loss_fn, record = fns
+
+    def snapshot(carry):
+        return carry[0], (None if record is None else record(*carry))
+
     keys = jax.random.split(key, steps) if key is not None else None
     xs_all = (batches, keys)
     first = jax.tree.map(lambda x: x[0], xs_all)
@@ -123,7 +135,7 @@ def _run(
 
     def outer(carry, xs):
         carry_out, metrics = chunk(carry, xs)
-        return carry_out, (carry[0], metrics)
+        return carry_out, (snapshot(carry), metrics)
 
     carry = (params, optimizer.init(params))
     recorded = []
@@ -132,23 +144,25 @@ def _run(
         carry, (rec, m) = jax.lax.scan(outer, carry, head, length=n_outer)
         recorded.append(rec)
         metrics.append(jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), m))
-    recorded.append(jax.tree.map(lambda a: a[None], carry[0]))
+    recorded.append(jax.tree.map(lambda a: a[None], snapshot(carry)))
     if rem:
         carry, m = jax.lax.scan(one_step, carry, tail, length=rem)
         metrics.append(m)
-        recorded.append(jax.tree.map(lambda a: a[None], carry[0]))
+        recorded.append(jax.tree.map(lambda a: a[None], snapshot(carry)))
     final_params, final_state = carry
     last = jax.tree.map(lambda x: x[-1], xs_all)
     final_value, final_grad, final_aux = evaluate(loss_fn, final_params, _loss_args(*last), has_aux)
     loss_hist, gnorm_hist, ratio_hist = (jnp.concatenate(parts) for parts in zip(*metrics))
     recorded_steps = list(range(0, n_outer * record_every + 1, record_every)) + ([steps] if rem else [])
+    rows, extra = jax.tree.map(lambda *a: jnp.concatenate(a), *recorded)
     return Trajectory(
         steps=jnp.asarray(recorded_steps, jnp.int32),
-        params=jax.tree.map(lambda *a: jnp.concatenate(a), *recorded),
+        params=rows,
         loss=jnp.concatenate([loss_hist, final_value[None]]),
         grad_norm=jnp.concatenate([gnorm_hist, tree_norm(final_grad)[None]]),
         update_ratio=ratio_hist,
         final_params=final_params,
         final_state=final_state,
         final_aux=final_aux,
+        recorded=extra,
     )

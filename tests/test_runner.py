@@ -186,3 +186,25 @@ def test_loss_with_aux():
         jaxgd.run(jaxgd.adam(1e-2), with_aux, p.x0, 10)
     with pytest.raises(TypeError, match="pair"):
         jaxgd.run(jaxgd.adam(1e-2), p, p.x0, 10, has_aux=True)
+
+
+@pytest.mark.parametrize("convention", ["descent", "velocity"])
+def test_record_gives_the_lectures_nesterov_iterate(convention):
+    """Sutskever et al. (2013): V <- mu V - eta grad f(x + mu V), x <- x + V, stepped by hand; jaxgd.nesterov carries
+    y = x + mu V, and nesterov_iterate recovers x_t from (y_t, state_t) at every recorded step."""
+    eta, mu, steps = 0.01, 0.9, 12
+    opt = jaxgd.nesterov(eta, mu, convention=convention)
+    traj = jaxgd.run(opt, quad, X0, steps, record=lambda p, s: jaxgd.nesterov_iterate(opt, p, s))
+    x, v, xs = jnp.asarray(X0), jnp.zeros(2), [jnp.asarray(X0)]
+    for _ in range(steps):
+        v = mu * v - eta * jax.grad(quad)(x + mu * v)
+        x = x + v
+        xs.append(x)
+    np.testing.assert_allclose(traj.recorded, np.stack(xs), rtol=1e-5, atol=1e-7)
+    xs = np.stack(xs)
+    velocity = np.diff(np.concatenate([xs[:1], xs]), axis=0)  # V_t = x_t - x_{t-1}, V_0 = 0
+    np.testing.assert_allclose(traj.params, xs + mu * velocity, rtol=1e-5, atol=1e-7)  # the look-ahead y_t
+    with pytest.raises(ValueError, match="nesterov_iterate"):
+        jaxgd.nesterov_iterate(jaxgd.adam(0.1), X0, jaxgd.adam(0.1).init(jnp.asarray(X0)))
+    with pytest.raises(TypeError, match="record"):
+        jaxgd.run(opt, quad, X0, 3, record="x")
