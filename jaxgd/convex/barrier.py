@@ -40,7 +40,8 @@ __all__ = ["BarrierResult", "barrier_lp", "short_step_factor"]
 class BarrierResult(NamedTuple):
     """x: the final iterate; objective: c^T x; t: (K + 1,) t_0..t_K; xs: (K + 1, n) the iterate after each update of
     t (row 0: after centring at t_0); objectives: (K + 1,) c^T xs; path_gap: m / t, the duality gap on the central
-    path; decrement: (K + 1,) the Newton decrement lambda after each update's last step."""
+    path; decrement: (K + 1,) the Newton decrement lambda at each update's last step (inf where rounding made the step
+    infeasible and it was rejected: in float32 from about t = 1e5 on)."""
 
     x: jax.Array
     objective: jax.Array
@@ -65,7 +66,9 @@ def _newton(c: jax.Array, a: jax.Array, b: jax.Array, x: jax.Array, t: jax.Array
     dx = -jnp.linalg.solve(hess, grad)
     lam = jnp.sqrt(jnp.maximum(-(grad @ dx), 0))
     step = jnp.where(lam < 0.25, 1.0, 1 / (1 + lam)).astype(x.dtype)
-    return x + step * dx, lam
+    x_new = x + step * dx
+    ok = jnp.all(jnp.isfinite(x_new)) & jnp.all(a @ x_new < b)  # rounding (float32, large t) can break feasibility
+    return jnp.where(ok, x_new, x), jnp.where(ok, lam, jnp.inf)
 
 
 def _centre(c, a, b, x, t, steps):

@@ -132,12 +132,13 @@ def interior_point_bound(k: Array, nu: Array, t0: Array) -> jax.Array:
 def iterations_to_epsilon(bound: Callable[[Any], Any], epsilon: float, max_iterations: int = 10**15) -> int:
     """The smallest integer t >= 1 with bound(t) <= epsilon, for a non-increasing bound (host-side bisection).
 
-    Raises ValueError when even ``max_iterations`` does not reach epsilon.
+    The bound is evaluated in float64. Raises ValueError when even ``max_iterations`` does not reach epsilon.
     """
     _validate.positive("epsilon", epsilon)
 
     def ok(t: int) -> bool:
-        return float(bound(t)) <= epsilon
+        with jax.enable_x64(True):  # t beyond 2^24 is not a float32
+            return float(bound(t)) <= epsilon
 
     if ok(1):
         return 1

@@ -219,5 +219,5 @@ def group_lasso(strength: jax.typing.ArrayLike, groups: Any, weights: Any = None
     if weights is None:
         weights = np.sqrt(sizes.astype(float))
     _validate.nonnegative("weights", weights)
-    params = {"strength": strength, "membership": jnp.asarray(membership), "weights": jnp.asarray(weights)}
+    params = {"strength": strength, "membership": membership, "weights": np.asarray(weights, dtype=float)}
     return Prox("group_lasso", _group_value, _group_prox, params)
