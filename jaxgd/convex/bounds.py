@@ -48,45 +48,51 @@ __all__ = [
 Array = jax.typing.ArrayLike
 
 
-def _t(t: Array) -> jax.Array:
-    return jnp.asarray(t, jnp.result_type(float))
+def _xp(*args: Any) -> Any:
+    """NumPy for NumPy and Python inputs (no dispatch cost, float64), jax.numpy for JAX arrays and tracers."""
+    return jnp if any(isinstance(a, jax.Array | jax.core.Tracer) for a in args) else np
+
+
+def _t(t: Array, *args: Any) -> Any:
+    xp = _xp(t, *args)
+    return xp.asarray(t, dtype=jnp.result_type(float) if xp is jnp else float)
 
 
 def subgradient_bound(t: Array, radius: Array, lipschitz: Array) -> jax.Array:
     """R L / sqrt(t): projected subgradient descent on an L-Lipschitz f, eta = R / (L sqrt(t)), uniform average of
     x_1..x_t. Row "non-smooth, Lipschitz". Bubeck (2015), Theorem 3.2."""
-    return radius * lipschitz / jnp.sqrt(_t(t))
+    return radius * lipschitz / _xp(t, radius, lipschitz).sqrt(_t(t, radius, lipschitz))
 
 
 def strongly_convex_subgradient_bound(t: Array, lipschitz: Array, alpha: Array) -> jax.Array:
     """2 L^2 / (alpha (t + 1)): projected subgradient descent on an alpha-strongly convex L-Lipschitz f, eta_s =
     2 / (alpha (s + 1)), average weighted by s. Row "strongly convex, Lipschitz" (L^2 / (alpha t)). Bubeck (2015),
     Theorem 3.9."""
-    return 2 * lipschitz**2 / (alpha * (_t(t) + 1))
+    return 2 * lipschitz**2 / (alpha * (_t(t, lipschitz, alpha) + 1))
 
 
 def smooth_bound(t: Array, beta: Array, radius: Array) -> jax.Array:
     """beta R^2 / (2 t): projected gradient descent (or ISTA) on a beta-smooth f with eta = 1 / beta, last iterate.
     Row "smooth" (beta R^2 / t). Beck & Teboulle (2009), Theorem 3.1; Bubeck (2015), Theorem 3.7 (weaker constant)."""
-    return beta * radius**2 / (2 * _t(t))
+    return beta * radius**2 / (2 * _t(t, beta, radius))
 
 
 def accelerated_bound(t: Array, beta: Array, radius: Array) -> jax.Array:
     """2 beta R^2 / (t + 1)^2: FISTA (accelerated projected/proximal gradient) with eta = 1 / beta. Rows "smooth,
     AGD" and "f + g, FISTA" (beta R^2 / t^2). Beck & Teboulle (2009), Theorem 4.4; Bubeck (2015), Theorem 3.19."""
-    return 2 * beta * radius**2 / (_t(t) + 1) ** 2
+    return 2 * beta * radius**2 / (_t(t, beta, radius) + 1) ** 2
 
 
 def frank_wolfe_bound(t: Array, beta: Array, diameter: Array) -> jax.Array:
     """2 beta D^2 / (t + 2): Frank-Wolfe with gamma_t = 2 / (t + 2) on a beta-smooth f over a set of diameter D.
     Row "smooth, FW" (beta R^2 / t). Jaggi (2013), Theorem 1; Bubeck (2015), Theorem 3.8."""
-    return 2 * beta * diameter**2 / (_t(t) + 2)
+    return 2 * beta * diameter**2 / (_t(t, beta, diameter) + 2)
 
 
 def strongly_convex_smooth_bound(t: Array, kappa: Array, radius: Array) -> jax.Array:
     """R^2 exp(-t / kappa), a bound on ||x_t - x*||^2: projected gradient descent with eta = 1 / beta on an
     alpha-strongly convex beta-smooth f. Row "strongly convex, smooth, PGD". Bubeck (2015), Theorem 3.10."""
-    return radius**2 * jnp.exp(-_t(t) / kappa)
+    return radius**2 * _xp(t, kappa, radius).exp(-_t(t, kappa, radius) / kappa)
 
 
 def accelerated_strongly_convex_bound(
@@ -95,14 +101,17 @@ def accelerated_strongly_convex_bound(
     """(F(x_0) - F* + alpha R^2 / 2) (1 - 1 / sqrt(kappa))^t <= (...) exp(-t / sqrt(kappa)): V-FISTA, momentum
     (sqrt(kappa) - 1) / (sqrt(kappa) + 1), eta = 1 / beta. Row "strongly convex, smooth, AGD" (R^2 exp(-t /
     sqrt(kappa))). Beck (2017), "First-Order Methods in Optimization", Theorem 10.42; Bubeck (2015), Theorem 3.18."""
-    return (initial_gap + 0.5 * alpha * radius**2) * (1 - 1 / jnp.sqrt(kappa)) ** _t(t)
+    xp = _xp(t, kappa, initial_gap, alpha, radius)
+    return (initial_gap + 0.5 * alpha * radius**2) * (1 - 1 / xp.sqrt(kappa)) ** _t(
+        t, kappa, initial_gap, alpha, radius
+    )
 
 
 def mirror_descent_bound(t: Array, radius: Array, lipschitz: Array, rho: Array = 1.0) -> jax.Array:
     """R L sqrt(2 / (rho t)): mirror descent with a rho-strongly convex mirror map, R^2 = sup Phi - Phi(x_1),
     eta = (R / L) sqrt(2 rho / t), uniform average (entropy on the simplex: R^2 = log n, rho = 1, L = sup ||g||_inf).
     Bubeck (2015), Theorem 4.2."""
-    return radius * lipschitz * jnp.sqrt(2 / (rho * _t(t)))
+    return radius * lipschitz * _xp(t, radius, lipschitz, rho).sqrt(2 / (rho * _t(t, radius, lipschitz, rho)))
 
 
 def mirror_prox_bound(
@@ -111,22 +120,27 @@ def mirror_prox_bound(
     """4 max(beta_11 R_X^2, beta_22 R_Y^2, beta_12 R_X R_Y) / t on the duality gap of the averaged mirror prox
     iterates (beta_12 = beta_21 = ``beta_xy``). Row "saddle point, SP-MP" (beta R^2 / t). Bubeck (2015),
     Theorem 5.2; Nemirovski (2004)."""
-    scale = jnp.maximum(jnp.maximum(beta_xx * radius_x**2, beta_yy * radius_y**2), beta_xy * radius_x * radius_y)
-    return 4 * scale / _t(t)
+    args = (beta_xy, radius_x, radius_y, beta_xx, beta_yy)
+    xp = _xp(t, *args)
+    scale = xp.maximum(xp.maximum(beta_xx * radius_x**2, beta_yy * radius_y**2), beta_xy * radius_x * radius_y)
+    return 4 * scale / _t(t, *args)
 
 
 def ellipsoid_bound(t: Array, n: Array, outer_radius: Array, inner_radius: Array, variation: Array) -> jax.Array:
     """V (R / r) exp(-t / (2 n^2)) for the best feasible centre, V = max_X f - f*, X inside a ball of radius R and
     containing one of radius r. Row "non-smooth, ellipsoid method" ((R / r) exp(-t / n^2)). Bubeck (2015),
     Theorem 2.4 (2B there for V)."""
-    return variation * outer_radius / inner_radius * jnp.exp(-_t(t) / (2 * jnp.asarray(n, _t(t).dtype) ** 2))
+    args = (n, outer_radius, inner_radius, variation)
+    t = _t(t, *args)
+    return variation * outer_radius / inner_radius * _xp(t, *args).exp(-t / (2 * _t(n, *args) ** 2))
 
 
 def interior_point_bound(k: Array, nu: Array, t0: Array) -> jax.Array:
     """(2 nu / t_0) exp(-k / (1 + 13 sqrt(nu))): the short-step path-following method, t_{k+1} = (1 + 1 / (13
     sqrt(nu))) t_k, one Newton step each, on a linear objective with a nu-self-concordant barrier. Row "linear,
     IPM" (nu exp(-t / sqrt(nu))). Bubeck (2015), section 5.3; Nesterov (2004), section 4.2.5."""
-    return 2 * nu / t0 * jnp.exp(-_t(k) / (1 + 13 * jnp.sqrt(nu)))
+    xp = _xp(k, nu, t0)
+    return 2 * nu / t0 * xp.exp(-_t(k, nu, t0) / (1 + 13 * xp.sqrt(nu)))
 
 
 def iterations_to_epsilon(bound: Callable[[Any], Any], epsilon: float, max_iterations: int = 10**15) -> int:

@@ -298,19 +298,31 @@ def _polish_lasso(x: np.ndarray, y: np.ndarray, strength: float, w: np.ndarray) 
     return exact if ok else w
 
 
-def lasso_diabetes(strength: float = 0.05) -> ConvexProblem:
+def _diabetes(interactions: bool) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True)
+    if interactions:
+        i, j = np.triu_indices(x.shape[1], k=1)
+        x = np.hstack([x, x[:, i] * x[:, j]])
+        x = x - x.mean(axis=0)
+        x /= np.linalg.norm(x, axis=0)  # unit columns, as load_diabetes scales its own
+    return x, y - y.mean()
+
+
+def lasso_diabetes(strength: float = 0.05, *, interactions: bool = False) -> ConvexProblem:
     """The Lasso F(w) = (1 / (2 m)) ||X w - y||^2 + lam ||w||_1 on scikit-learn's diabetes data (m = 442, 10
     features, y centred, no intercept), as ``sklearn.linear_model.Lasso(alpha=lam, fit_intercept=False)``.
 
+    ``interactions=True`` adds the 45 pairwise products of the features (centred, unit columns): 55 features and
+    lambda_min(X^T X / m) ~ 6e-8, an ill-conditioned Lasso on which FISTA's lead over ISTA shows.
     beta = lambda_max(X^T X) / m; x* is scikit-learn's coordinate-descent solution (tol 1e-12) with its support
     solved exactly; F* = F(x*). Start 0, R = ||x*||.
     """
-    from sklearn.datasets import load_diabetes
     from sklearn.linear_model import Lasso
 
     _validate.positive("strength", strength)
-    x, y = load_diabetes(return_X_y=True)
-    y = y - y.mean()
+    x, y = _diabetes(interactions)
     model = Lasso(alpha=strength, fit_intercept=False, tol=1e-12, max_iter=1_000_000).fit(x, y)
     w = _polish_lasso(x, y, strength, np.asarray(model.coef_, dtype=float))
     f_star = 0.5 * np.mean((x @ w - y) ** 2) + strength * np.abs(w).sum()
@@ -324,7 +336,7 @@ def lasso_diabetes(strength: float = 0.05) -> ConvexProblem:
     }
     data = {"x": x, "y": y}
     return ConvexProblem(
-        "lasso_diabetes",
+        "lasso_diabetes" + ("_interactions" if interactions else ""),
         Partial(mean_squares_fn, **_arrays(data)),
         jnp.zeros(x.shape[1], _dtype()),
         float(f_star),
