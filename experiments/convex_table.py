@@ -437,6 +437,16 @@ def _findings(report: Report, rows: list[dict], certificate: bool, path: dict) -
         + ", ".join(f"{r['algorithm'].split(' (')[0]} {r['measured']:.3f} ({r['theory']:.3f})" for r in lin)
         + "."
     )
+    checks = {"2/(alpha (t+1))": C.strongly_convex_step(1.0), "R/(L sqrt(t))": C.lipschitz_step(1.0, 1.0)}
+    verdicts = {name: B.robbins_monro(schedule, 10**5) for name, schedule in checks.items()}
+    report.finding(
+        "Robbins-Monro (sum eta = inf, sum eta^2 < inf), fitted over 1e5 steps: "
+        + "; ".join(
+            f"{name} {'satisfies' if v.satisfied else 'fails'} them (eta ~ t^-{v.exponent:.2f})"
+            for name, v in verdicts.items()
+        )
+        + "."
+    )
     fista, ista = (r for r in rows if r["problem"].startswith("lasso_diabetes"))
     eps = max(fista["epsilon"], ista["epsilon"])
     i, j = (int(r["t"][np.argmax(r["gap"] <= eps)]) for r in (fista, ista))

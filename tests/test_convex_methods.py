@@ -15,14 +15,20 @@ from jaxgd.convex import bounds as B
 # --------------------------------------------------------------------------- subgradient method
 
 
+def _averages_and_values(f, params, weighting="uniform"):
+    """The running averages of x_1..x_T (the recorded points but the last) and f at them."""
+    averages = C.iterate_average(params[:-1], weighting)
+    return averages, jax.vmap(f)(averages)
+
+
 def test_strongly_convex_subgradient_bound_holds_for_the_weighted_average():
     with jax.enable_x64(True):
         p = C.problems.max_affine(5, 12, alpha=1.0, seed=3)
         k = p.constants
         opt = C.averaged(C.projected_gradient(C.strongly_convex_step(k["alpha"]), p.projection), "linear")
         traj = jaxgd.run(opt, p.f, p.x0, 400)
-        averages = C.iterate_average(traj.params[:-1], "linear")
-        gaps = np.asarray(jax.vmap(p.f)(averages)) - p.f_star
+        averages, values = jax.jit(lambda xs: _averages_and_values(p.f, xs, "linear"))(traj.params)
+        gaps = np.asarray(values) - p.f_star
     t = np.arange(1, 401)
     assert np.all(gaps <= B.strongly_convex_subgradient_bound(t, k["L"], k["alpha"]))
     assert gaps[-1] < 0.1 * gaps[9]
@@ -38,13 +44,45 @@ def test_lipschitz_subgradient_bound_holds_at_each_horizon():
 
     def at_horizon(eta):
         traj = jaxgd.run(C.projected_gradient(eta, p.projection), p.f, p.x0, int(horizons[-1]))
-        return jax.vmap(p.f)(C.iterate_average(traj.params[:-1]))
+        return _averages_and_values(p.f, traj.params)[1]
 
-    steps = jnp.asarray([C.lipschitz_step(k["R"], k["L"], int(h))(0) for h in horizons])
-    values = jax.vmap(at_horizon)(steps)
+    steps = jnp.asarray(k["R"] / (k["L"] * np.sqrt(horizons)), jnp.float32)
+    values = jax.jit(jax.vmap(at_horizon))(steps)
     gaps = np.array([values[i, h - 1] for i, h in enumerate(horizons)]) - p.f_star
     assert np.all(gaps <= B.subgradient_bound(horizons, k["R"], k["L"]))
     assert np.all(np.diff(gaps) < 0)
+
+
+# --------------------------------------------------------------------------- smooth and strongly convex rows
+
+
+def _fista_values(p, lr, ys):
+    """f at FISTA's iterates x_k = P(y_k - eta grad f(y_k)) for the recorded y_0..y_{T-1}."""
+    return np.asarray(jax.jit(jax.vmap(lambda y: p.f(C.prox_gradient_step(p.f, p.projection, lr, y))))(ys[:-1]))
+
+
+@pytest.mark.parametrize("kappa", [None, 20.0], ids=["smooth", "strongly_convex"])
+def test_projected_and_accelerated_gradient_bounds_hold(kappa):
+    with jax.enable_x64(True):
+        p = C.problems.least_squares_ball(100 if kappa is None else 20, kappa=kappa, seed=1)
+        k = p.constants
+        lr, steps = 1 / k["beta"], 120
+        pgd = jaxgd.run(C.projected_gradient(lr, p.projection), p.f, p.x0, steps)
+        momentum = None if kappa is None else (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+        agd = jaxgd.run(C.fista(lr, p.projection, momentum=momentum), p.f, p.x0, steps)
+        gap_agd = _fista_values(p, lr, agd.params) - p.f_star
+        gap0 = float(p.f(p.x0)) - p.f_star
+    t = np.arange(1, steps + 1)
+    gap_pgd = np.asarray(pgd.loss)[1:] - p.f_star
+    assert np.all(gap_pgd >= -1e-15) and np.all(gap_agd >= -1e-15)
+    if kappa is None:
+        assert np.all(gap_pgd <= B.smooth_bound(t, k["beta"], k["R"]))
+        assert np.all(gap_agd <= B.accelerated_bound(t, k["beta"], k["R"]))
+        assert gap_agd[-1] < 0.2 * gap_pgd[-1]  # acceleration shows
+    else:
+        dist2 = np.sum((np.asarray(pgd.params) - np.asarray(p.x_star)) ** 2, axis=1)
+        assert np.all(dist2 <= B.strongly_convex_smooth_bound(np.arange(steps + 1), k["kappa"], k["R"]) + 1e-28)
+        assert np.all(gap_agd <= B.accelerated_strongly_convex_bound(t, k["kappa"], gap0, k["alpha"], k["R"]) + 1e-15)
 
 
 # --------------------------------------------------------------------------- Frank-Wolfe
@@ -74,8 +112,7 @@ def test_frank_wolfe_gap_bounds_the_true_gap_at_every_step(step):
     p = C.problems.least_squares_simplex(12, 4)
     k = p.constants
     traj = jaxgd.run(C.frank_wolfe(p.lmo, step=step), p.f, p.x0, 300)
-    grads = jax.vmap(jax.grad(p.f))(traj.params)
-    fw_gap = np.asarray(jax.vmap(lambda g, x: C.duality_gap(g, x, p.lmo))(grads, traj.params))
+    fw_gap = np.asarray(jax.jit(jax.vmap(lambda x: C.duality_gap(jax.grad(p.f)(x), x, p.lmo)))(traj.params))
     true_gap = np.asarray(traj.loss, float) - p.f_star
     assert np.all(fw_gap >= true_gap - 1e-6 * true_gap[0])
     assert np.all(np.abs(np.asarray(traj.params).sum(1) - 1) < 1e-5)  # stays in the simplex
@@ -95,8 +132,8 @@ def test_mirror_prox_reaches_the_value_of_a_3x3_game():
         for name, a in (("rps", rps), ("constructed", C.problems.matrix_game(3, value=-0.3, seed=2).data["a"])):
             phi = jax.tree_util.Partial(C.problems.bilinear_fn, a=a)
             res = C.mirror_prox(phi, jnp.full(3, 1 / 3), jnp.full(3, 1 / 3), 1000, C.game_step_sizes(a))
-            gap = np.asarray(C.game_gap(a, res.x_average, res.y_average))
-            value = float(res.x_final_average @ a @ res.y_final_average)
+            gap = np.asarray(jax.jit(C.game_gap)(a, res.x_average, res.y_average))
+            value = float(np.asarray(res.x_final_average) @ np.asarray(a) @ np.asarray(res.y_final_average))
             results[name] = (a, gap, value)
     for name, value in (("rps", 0.5), ("constructed", -0.3)):
         a, gap, measured = results[name]
@@ -114,7 +151,7 @@ def test_entropic_mirror_descent_bound_and_simplex():
     traj = jaxgd.run(C.entropic_mirror_descent(eta), p.f, p.x0, horizon)
     np.testing.assert_allclose(traj.params.sum(1), 1.0, rtol=1e-5)
     assert np.all(np.asarray(traj.params) > 0)
-    gap = float(p.f(C.iterate_average(traj.params[:-1])[-1])) - p.f_star
+    gap = float(jax.jit(lambda xs: _averages_and_values(p.f, xs)[1][-1])(traj.params)) - p.f_star
     assert 0 <= gap <= B.mirror_descent_bound(horizon, k["R"], k["L"])
 
 

@@ -134,7 +134,7 @@ def test_projection_is_a_pytree_and_traces_its_radius():
         np.testing.assert_allclose(jnp.abs(apply(C.projection("l1_ball", radius=r), x)).sum(), r, rtol=1e-6)
     assert apply._cache_size() == 1
     radii = jnp.array([0.5, 1.0, 2.0])
-    batched = jax.vmap(lambda r: C.projection("ball", radius=r)(x))(radii)
+    batched = jax.jit(jax.vmap(lambda r: C.projection("ball", radius=r)(x)))(radii)
     np.testing.assert_allclose(jnp.linalg.norm(batched, axis=1), radii, rtol=1e-6)
 
 

@@ -131,8 +131,9 @@ def test_fista_matches_scikit_learn_on_the_lasso(lasso):
         fista = jaxgd.run(C.fista(1 / k["beta"], lasso.prox), lasso.f, lasso.x0, 600, record_every=600)
         ista = jaxgd.run(C.proximal_gradient(1 / k["beta"], lasso.prox), lasso.f, lasso.x0, 200)
         bt = jaxgd.run(C.backtracking_fista(lasso.prox, lipschitz=1e-4), lasso.f, lasso.x0, 600, record_every=600)
-        f_fista, f_bt = float(lasso.value(fista.final_state.x)), float(lasso.value(bt.final_state.x))
-        f_ista = np.asarray(jax.vmap(lasso.value)(ista.params))
+        values = jax.jit(jax.vmap(lasso.value))
+        f_fista, f_bt = (float(v) for v in values(jnp.stack([fista.final_state.x, bt.final_state.x])))
+        f_ista = np.asarray(values(ista.params))
     w_sklearn = _sklearn_lasso(0.05)
     np.testing.assert_allclose(fista.final_state.x, w_sklearn, atol=1e-6 * np.abs(w_sklearn).max())
     np.testing.assert_allclose(bt.final_state.x, w_sklearn, atol=1e-6 * np.abs(w_sklearn).max())
@@ -155,7 +156,7 @@ def test_fista_in_float32_and_a_vmapped_lasso_path(lasso):
     def solve(lam):
         return jaxgd.run(C.fista(1 / k["beta"], G.l1(lam)), f, jnp.zeros(10, jnp.float32), 800, record_every=800)
 
-    path = jax.vmap(solve)(strengths)
+    path = jax.jit(jax.vmap(solve))(strengths)
     assert path.final_state.x.dtype == jnp.float32
     np.testing.assert_allclose(path.final_state.x[0], lasso.x_star, atol=2e-5 * k["R"])
     for lam, w in zip(strengths, path.final_state.x):

@@ -193,7 +193,7 @@ def robbins_monro(schedule: Callable[[Any], Any], horizon: int = 10**5, tol: flo
     if horizon < 8:
         raise ValueError(f"horizon must be at least 8 to fit the tail, got horizon={horizon}")
     counts = np.arange(horizon)
-    eta = np.asarray(jax.vmap(schedule)(jnp.asarray(counts)), dtype=float)
+    eta = np.asarray(jax.jit(jax.vmap(schedule))(jnp.asarray(counts)), dtype=float)
     if eta.shape != (horizon,) or not np.all(np.isfinite(eta)) or np.any(eta <= 0):
         raise ValueError("the schedule must give one positive finite step per count")
     tail = slice(horizon // 2, horizon)
