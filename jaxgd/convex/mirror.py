@@ -47,7 +47,9 @@ __all__ = [
 ]
 
 
-def entropic_step(x: jax.Array, g: jax.Array, eta: jax.typing.ArrayLike, radius: jax.typing.ArrayLike = 1.0):
+def entropic_step(
+    x: jax.Array, g: jax.Array, eta: jax.typing.ArrayLike, radius: jax.typing.ArrayLike = 1.0
+) -> jax.Array:
     """r softmax(log(x / r) - eta g): the entropic mirror step on the simplex of radius r (zeros stay zero)."""
     logits = jnp.where(x > 0, jnp.log(jnp.where(x > 0, x, 1)), -jnp.inf) - eta * g
     return (radius * jax.nn.softmax(logits)).astype(x.dtype)

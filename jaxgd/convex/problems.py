@@ -91,7 +91,7 @@ def _rng(seed: int) -> np.random.Generator:
 # --------------------------------------------------------------------------- max of affine functions
 
 
-def max_affine_fn(x, a, b, alpha, center):
+def max_affine_fn(x: jax.Array, a: jax.Array, b: jax.Array, alpha: jax.Array, center: jax.Array) -> jax.Array:
     """max_i (a_i^T x + b_i) + (alpha / 2) ||x - center||^2."""
     d = x - center
     return jnp.max(a @ x + b) + 0.5 * alpha * jnp.sum(d * d)
@@ -162,7 +162,7 @@ def max_affine(
 # --------------------------------------------------------------------------- least squares over a ball / simplex
 
 
-def least_squares_fn(x, a, b):
+def least_squares_fn(x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     """(1/2) ||A x - b||^2."""
     r = a @ x - b
     return 0.5 * jnp.sum(r * r)
@@ -175,7 +175,7 @@ def _spectrum_matrix(rng: np.random.Generator, m: int, n: int, sigma: np.ndarray
     return (u[:, :k] * sigma) @ v[:, :k].T
 
 
-def diagonal_least_squares_fn(x, scales, b):
+def diagonal_least_squares_fn(x: jax.Array, scales: jax.Array, b: jax.Array) -> jax.Array:
     """(1/2) ||diag(scales) x - b||^2."""
     r = scales * x - b
     return 0.5 * jnp.sum(r * r)
@@ -237,7 +237,7 @@ def least_squares_ball(
     )
 
 
-def shifted_quadratic_fn(x, a, center):
+def shifted_quadratic_fn(x: jax.Array, a: jax.Array, center: jax.Array) -> jax.Array:
     """(1/2) ||A (x - center)||^2."""
     r = a @ (x - center)
     return 0.5 * jnp.sum(r * r)
@@ -275,7 +275,7 @@ def least_squares_simplex(n: int = 30, support: int = 10, *, seed: int = 0) -> C
 # --------------------------------------------------------------------------- the Lasso on the diabetes data
 
 
-def mean_squares_fn(w, x, y):
+def mean_squares_fn(w: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
     """(1 / (2 m)) ||X w - y||^2, scikit-learn's Lasso loss."""
     r = x @ w - y
     return 0.5 * jnp.mean(r * r)
@@ -350,12 +350,12 @@ def lasso_diabetes(strength: float = 0.05, *, interactions: bool = False) -> Con
 # --------------------------------------------------------------------------- a matrix game
 
 
-def game_max_fn(x, a):
+def game_max_fn(x: jax.Array, a: jax.Array) -> jax.Array:
     """max_j (A^T x)_j = max over the simplex in y of x^T A y."""
     return jnp.max(x @ a)
 
 
-def bilinear_fn(x, y, a):
+def bilinear_fn(x: jax.Array, y: jax.Array, a: jax.Array) -> jax.Array:
     """phi(x, y) = x^T A y."""
     return x @ a @ y
 
@@ -401,7 +401,7 @@ def matrix_game(n: int = 3, m: int | None = None, *, value: float = 0.25, seed: 
 # --------------------------------------------------------------------------- a linear program
 
 
-def linear_fn(x, c):
+def linear_fn(x: jax.Array, c: jax.Array) -> jax.Array:
     """c^T x."""
     return c @ x
 
