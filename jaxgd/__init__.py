@@ -1,6 +1,18 @@
 """jaxgd: gradient-based optimizers as pure optax transformations, with problems, analysis and sweeps."""
 
-from jaxgd import analysis, curvature, files, linesearch, nn, problems, schedules, second_order, sweeps, transforms
+from jaxgd import (
+    analysis,
+    convex,
+    curvature,
+    files,
+    linesearch,
+    nn,
+    problems,
+    schedules,
+    second_order,
+    sweeps,
+    transforms,
+)
 from jaxgd._core import filter_jit
 from jaxgd._recipe import Optimizer, Recipe, Schedule
 from jaxgd.optimizers import (
@@ -62,6 +74,7 @@ __all__ = [
     "bfgs",
     "chain",
     "coarse_to_fine",
+    "convex",
     "curvature",
     "files",
     "filter_jit",
