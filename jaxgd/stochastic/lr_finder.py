@@ -32,8 +32,9 @@ class LRFinderResult(NamedTuple):
       loss: (T,) the mini-batch loss at step t (before the update with eta_t).
       smoothed: (T,) a_t / (1 - s^(t+1)), a_t = s a_{t-1} + (1 - s) loss_t (s = ``smoothing``).
       stop_step: the step at which the smoothed loss first exceeded ``stop_factor`` x its best (T if never).
-      suggested: the rate where the smoothed loss falls fastest against log eta (fastai's "steepest").
-      min_loss_rate: the rate of the lowest smoothed loss; fastai's other rule takes a tenth of it.
+      suggested: fastai's "valley" rule: 2/3 of the way along the longest decreasing stretch of the smoothed loss.
+      steepest: the rate where the smoothed loss falls fastest against log eta (fastai 1's suggestion; noisy).
+      min_loss_rate: the rate of the lowest smoothed loss; fastai's older rule takes a tenth of it.
     """
 
     learning_rates: np.ndarray
@@ -41,6 +42,7 @@ class LRFinderResult(NamedTuple):
     smoothed: np.ndarray
     stop_step: int
     suggested: float
+    steepest: float
     min_loss_rate: float
 
 
@@ -65,7 +67,9 @@ def lr_finder(
     ``problem``, ``batch_size`` and ``sampling`` are as in :func:`jaxgd.stochastic.run`.
     The loop is one jitted ``lax.scan``; after the stop the iterate is frozen. The
     suggestions skip the first ``skip_start`` and last ``skip_end`` steps before the stop
-    (fastai's defaults). Reference: Smith (2017), "Cyclical learning rates for training neural
+    (fastai's defaults). Its smoothing lags by about 1 / (1 - smoothing) steps: give the run
+    several times that many steps, and batches large enough for the loss to be legible.
+    Reference: Smith (2017), "Cyclical learning rates for training neural
     networks"; Howard & Gugger (2020), fastai's ``lr_find``.
     """
     _validate.positive("low", low)
@@ -86,16 +90,32 @@ def lr_finder(
     return LRFinderResult(lrs, loss, smoothed, stop, *_suggest(lrs, smoothed, stop, skip_start, skip_end))
 
 
-def _suggest(lrs: np.ndarray, smoothed: np.ndarray, stop: int, skip_start: int, skip_end: int) -> tuple[float, float]:
+def _valley(losses: np.ndarray) -> int:
+    """fastai's "valley": the longest decreasing run of the loss (a longest decreasing subsequence), 2/3 along it."""
+    n = len(losses)
+    lds = np.ones(n, dtype=int)
+    start = end = 0
+    for i in range(1, n):
+        earlier = lds[:i][losses[:i] > losses[i]]
+        if earlier.size:
+            lds[i] = earlier.max() + 1
+        if lds[i] > lds[end]:
+            end = i
+            start = end - lds[end]
+    third = (end - start) / 3
+    return int(min(start + int(third) + int(third / 2), n - 1))
+
+
+def _suggest(lrs: np.ndarray, smoothed: np.ndarray, stop: int, skip_start: int, skip_end: int) -> tuple:
     recorded = min(stop + 1, len(lrs))
     lo, hi = skip_start, recorded - skip_end
     if hi - lo < 2:
         lo, hi = 0, recorded
     s, lr = smoothed[lo:hi], lrs[lo:hi]
     if s.size < 2 or not np.all(np.isfinite(s)):
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), float("nan")
     steepest = int(np.argmin(np.gradient(s, np.log(lr))))
-    return float(lr[steepest]), float(lr[int(np.argmin(s))])
+    return float(lr[_valley(s)]), float(lr[steepest]), float(lr[int(np.argmin(s))])
 
 
 @filter_jit(static_argnames=("steps", "batch_size", "sampling"))

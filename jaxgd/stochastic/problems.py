@@ -152,29 +152,40 @@ def _softmax_parts(w: np.ndarray, z: np.ndarray, y: np.ndarray, l2: float):
     return value, z.T @ resid / n + l2 * w, p
 
 
-def _softmax_hvp(v: np.ndarray, z: np.ndarray, p: np.ndarray, l2: float) -> np.ndarray:
-    u = z @ v
-    return z.T @ (p * u - p * np.sum(p * u, axis=1, keepdims=True)) / z.shape[0] + l2 * v
+def _softmax_hessian(z: np.ndarray, p: np.ndarray, l2: float) -> np.ndarray:
+    """The (65 * 10)-square Hessian in the order of ``W.ravel()``: blocks Z^T diag(p_k (delta_kl - p_l)) Z / n."""
+    n, d = z.shape
+    k = p.shape[1]
+    h = np.zeros((d, k, d, k))
+    for a in range(k):
+        for b in range(a, k):
+            w = p[:, a] * ((a == b) - p[:, b])
+            block = (z * w[:, None]).T @ z / n
+            h[:, a, :, b] = block
+            h[:, b, :, a] = block.T
+    return h.reshape(d * k, d * k) + l2 * np.eye(d * k)
 
 
 @functools.lru_cache(maxsize=8)
 def _softmax_solution(l2: float) -> tuple[np.ndarray, float]:
-    """Newton-CG with backtracking in float64, to a gradient norm of 1e-13."""
+    """Newton's method with backtracking in float64, to a gradient norm of 1e-13.
+
+    BLAS runs on one thread: these small products are 30x slower multi-threaded on a busy machine.
+    """
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn, which loads the data
+
+    with threadpool_limits(1):
+        return _newton_softmax(l2)
+
+
+def _newton_softmax(l2: float) -> tuple[np.ndarray, float]:
     z, y = _digits()
     w = np.zeros((z.shape[1], 10))
     for _ in range(100):
         value, g, p = _softmax_parts(w, z, y, l2)
         if np.linalg.norm(g) < 1e-13:
             break
-        step, r = np.zeros_like(w), -g
-        d = r.copy()
-        for _ in range(500):  # conjugate gradient on H step = -g
-            hd = _softmax_hvp(d, z, p, l2)
-            alpha = np.sum(r * r) / np.sum(d * hd)
-            step, r_new = step + alpha * d, r - alpha * hd
-            if np.linalg.norm(r_new) < 1e-3 * min(1.0, np.linalg.norm(g)) * np.linalg.norm(g):
-                break
-            d, r = r_new + np.sum(r_new * r_new) / np.sum(r * r) * d, r_new
+        step = -np.linalg.solve(_softmax_hessian(z, p, l2), g.ravel()).reshape(w.shape)
         t = 1.0
         while _softmax_parts(w + t * step, z, y, l2)[0] > value + 1e-4 * t * np.sum(g * step) and t > 1e-10:
             t *= 0.5
@@ -185,7 +196,7 @@ def _softmax_solution(l2: float) -> tuple[np.ndarray, float]:
 def softmax_regression(l2: float = 1e-3) -> FiniteSum:
     """Multinomial logistic regression on scikit-learn's digits (1797 images, 64 pixels / 16 and a bias, 10 classes).
 
-    f_i(W) = -log softmax(z_i^T W)_{y_i} + l2/2 ||W||_F^2, W of shape (65, 10). x* by Newton-CG in
+    f_i(W) = -log softmax(z_i^T W)_{y_i} + l2/2 ||W||_F^2, W of shape (65, 10). x* by Newton's method in
     float64 (cached). beta <= lambda_max(Z^T Z / n) / 2 + l2 (the log-sum-exp Hessian is at most I/2),
     mu = l2, beta_max = max_i ||z_i||^2 / 2 + l2.
     """

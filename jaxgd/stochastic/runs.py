@@ -155,12 +155,12 @@ def run(
     ``steps`` at a fixed number of evaluations. The optimizer's and problem's arrays are traced:
     new values of the same shapes reuse the compiled program, and the run ``vmap`` s over them.
     """
-    _validate.positive_int("steps", steps)
+    eval_steps = evaluation_steps(steps, eval_at)
     _validate.float_tree("params", params)
     estimator = check_problem(problem, key, batch_size, sampling, estimator)
     _validate.scalar_output(problem.full, params, what="full objective")
     config = {"steps": steps, "batch_size": batch_size, "sampling": sampling}
-    return _run((optimizer, problem, estimator), params, key, eval_steps=evaluation_steps(steps, eval_at), **config)
+    return _run((optimizer, problem, estimator), params, key, eval_steps=eval_steps, **config)
 
 
 class _Oracle(NamedTuple):
