@@ -10,7 +10,7 @@
 * :func:`polyak_averaging`, :func:`tail_averaging`, :func:`ema_averaging`, :func:`averaged_params`.
 * Estimators: :func:`minibatch` (SGD), :func:`svrg`, :func:`saga`.
 * Schedules of the theory (:mod:`~jaxgd.stochastic.schedules`) and their bounds (:mod:`~jaxgd.stochastic.bounds`).
-* :func:`gradient_noise_scale` (B_simple) and :func:`lr_finder` (Smith 2017).
+* :func:`gradient_noise_scale` (B_simple), :func:`hessian_noise_scale` (B_noise), :func:`lr_finder` (Smith 2017).
 """
 
 from jaxgd.stochastic import averaging, bounds, estimators, finite_sum, noise, problems, runs, sampling, schedules
@@ -32,7 +32,7 @@ from jaxgd.stochastic.estimators import SAGA, SVRG, Estimate, MiniBatchGradient,
 from jaxgd.stochastic.finite_sum import FiniteSum, MiniBatch, sample_indices
 from jaxgd.stochastic.lr_finder import LRFinderResult, lr_finder
 from jaxgd.stochastic.noise import NoisyGradient, noisy_gradient
-from jaxgd.stochastic.noise_scale import NoiseScale, gradient_noise_scale, two_batch_noise_scale
+from jaxgd.stochastic.noise_scale import NoiseScale, gradient_noise_scale, hessian_noise_scale, two_batch_noise_scale
 from jaxgd.stochastic.problems import least_squares, logistic_regression, ridge, softmax_regression
 from jaxgd.stochastic.runs import StochasticTrajectory, evaluation_steps, log_steps, run
 from jaxgd.stochastic.sampling import Sampler
@@ -62,6 +62,7 @@ __all__ = [
     "exponential_range",
     "finite_sum",
     "gradient_noise_scale",
+    "hessian_noise_scale",
     "inverse_sqrt_step",
     "least_squares",
     "log_steps",

@@ -19,7 +19,7 @@ from jaxgd import _validate
 from jaxgd._core import filter_jit
 from jaxgd.stochastic.finite_sum import FiniteSum, sample_indices
 
-__all__ = ["NoiseScale", "gradient_noise_scale", "two_batch_noise_scale"]
+__all__ = ["NoiseScale", "gradient_noise_scale", "hessian_noise_scale", "two_batch_noise_scale"]
 
 
 class NoiseScale(NamedTuple):
@@ -73,6 +73,34 @@ def _sampled(problem: FiniteSum, params: Any, key: jax.Array, *, m: int) -> Nois
     trace = jnp.sum((g - mean) ** 2) / (m - 1)
     sq = jnp.sum(mean**2) - trace / m
     return NoiseScale(trace / sq, trace, sq)
+
+
+def hessian_noise_scale(problem: FiniteSum, params: Any) -> jax.Array:
+    """B_noise = tr(H Sigma) / (G^T H G), the curvature-weighted noise scale (McCandlish et al. 2018, eq. 2.6).
+
+    With the step size that is best for each batch size, one step of batch B gains
+    1 / (1 + B_noise / B) of a noiseless step on the local quadratic model; B_simple is
+    B_noise for H proportional to I. Exact over all n examples, with n Hessian-vector products.
+    """
+    if not isinstance(problem, FiniteSum):
+        raise TypeError(f"problem must be a jaxgd.stochastic.FiniteSum, got {type(problem).__name__}")
+    return _hessian_noise(problem, params)
+
+
+@filter_jit
+def _hessian_noise(problem: FiniteSum, params: Any) -> jax.Array:
+    grads = problem.example_grads(params)
+    mean = jax.tree.map(lambda a: jnp.mean(a, axis=0), grads)
+    dev = jax.tree.map(lambda a, m: a - m, grads, mean)
+
+    def hvp(v):
+        return jax.jvp(jax.grad(problem), (params,), (v,))[1]
+
+    def dot(a, b):
+        return sum(jnp.sum(x * y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+    trace = jnp.mean(jax.vmap(lambda d: dot(d, hvp(d)))(dev))
+    return trace / dot(mean, hvp(mean))
 
 
 def two_batch_noise_scale(
