@@ -102,8 +102,10 @@ def strongly_convex(report: Report, steps: int, seeds: int) -> dict:
     t0 = C * beta / mu  # eta_0 = 1/beta
     res = {"mu": mu, "beta": beta, "sigma": sigma, "c": C, "t0": t0, "seeds": seeds, "constant": []}
     curves = {}
-    lrs = jnp.asarray(CONSTANT_LRS)
-    const = jax.vmap(lambda lr: over_seeds(jaxgd.sgd(lr), noisy, problem.x0, steps, keys, eval_at))(lrs)
+    lrs = jnp.asarray(CONSTANT_LRS)  # each averaged too: the last iterate stalls, the average keeps falling
+    const = jax.vmap(
+        lambda lr: over_seeds(st.polyak_averaging(jaxgd.sgd(lr)), noisy, problem.x0, steps, keys, eval_at)
+    )(lrs)
     t = np.asarray(const.steps[0, 0])
     for i, lr in enumerate(CONSTANT_LRS):
         f = np.asarray(const.loss[i], float).mean(0)
@@ -127,13 +129,12 @@ def strongly_convex(report: Report, steps: int, seeds: int) -> dict:
         keys,
         eval_at,
     )
-    avg = over_seeds(st.polyak_averaging(jaxgd.sgd(CONSTANT_LRS[0])), noisy, problem.x0, steps, keys, eval_at)
     decaying = {
         "SGD": np.asarray(hb.loss[0], float).mean(0),
         f"heavy ball {MOMENTUM:g}": np.asarray(hb.loss[1], float).mean(0),
         f"Nesterov {MOMENTUM:g}": np.asarray(nag.loss, float).mean(0),
     }
-    averaged = np.asarray(avg.averaged_loss, float).mean(0)
+    averaged = np.asarray(const.averaged_loss[0], float).mean(0)
     bound = np.asarray(st.strongly_convex_bound(t, C, mu, beta, sigma, float(problem(problem.x0)), t0), float)
     lo = steps / 10
     res["t"] = t

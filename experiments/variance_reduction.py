@@ -22,6 +22,7 @@ from _common import Report
 
 import jaxgd
 from jaxgd import plot
+from jaxgd import schedules as S
 from jaxgd import stochastic as st
 
 ORDER = 66  # place in the index page
@@ -47,18 +48,30 @@ def race(report: Report, epochs: int) -> dict:
         n, c = p.n, {k: float(v) for k, v in p.constants.items()}
         eta = 1.0 / (3.0 * c["beta_max"])
         key = jax.random.key(0)
-        decay = st.strongly_convex_step(2.0, c["mu"], 2.0 * 3.0 * c["beta_max"] / c["mu"])  # eta_0 = eta
         plans = {  # name: (optimizer, steps, options); SVRG's m = n steps cost 3n gradients
             "SVRG": (jaxgd.sgd(eta), epochs * n // 3, {"batch_size": 1, "estimator": st.svrg(n)}),
             "SAGA": (jaxgd.sgd(eta), epochs * n - n, {"batch_size": 1, "estimator": st.saga()}),
-            "SGD, constant eta": (jaxgd.sgd(eta), epochs * n, {"batch_size": 1}),
-            "SGD, eta_t = 2/(mu (t + t0))": (jaxgd.sgd(decay), epochs * n, {"batch_size": 1}),
             "full-batch GD, 1/beta": (jaxgd.sgd(1.0 / c["beta"]), epochs, {"batch_size": None}),
         }
         curves = {}
         for name, (tx, steps, kw) in plans.items():
             traj = st.run(tx, p, p.x0, steps, key=key, eval_at=max(1, steps // 150), **kw)
             curves[name] = (np.asarray(traj.grad_evals) / n, np.asarray(traj.loss, float) - float(p.minimum))
+        # constant and decaying SGD in one vmap: eta_0 / (1 + t / t0) = 2 / (mu (t + t0)) for t0 = 2 / (mu eta_0)
+        rates = jnp.asarray([0.0, c["mu"] * eta / 2.0])
+        sgd = jax.vmap(
+            lambda r: st.run(
+                jaxgd.sgd(S.inverse_time_decay(eta, r)),
+                p,
+                p.x0,
+                epochs * n,
+                key=key,
+                batch_size=1,
+                eval_at=epochs * n // 150,
+            )
+        )(rates)
+        for i, name in enumerate(("SGD, constant eta", "SGD, eta_t = 2/(mu (t + t0))")):
+            curves[name] = (np.asarray(sgd.grad_evals[i]) / n, np.asarray(sgd.loss[i], float) - float(p.minimum))
     res = {"n": n, "constants": c, "learning_rate": eta, "epochs": epochs, "methods": {}}
     for name, (ep, excess) in curves.items():
         below = np.nonzero(excess < TARGET)[0]
@@ -122,8 +135,7 @@ def batch_size(report: Report, small: bool) -> dict:
         rows.append({"batch_size": b, "steps": s, "examples": s * b, "best_lr": lr})
     knee, s_min = fit_knee([r["batch_size"] for r in rows], [r["steps"] for r in rows])
     gd = jaxgd.run(jaxgd.sgd(0.1 / beta), p, p.x0, 400)  # a finely resolved path: the first iterate at the target
-    at = int(np.argmax(np.asarray(gd.loss) - float(p.minimum) <= target))
-    x = jaxgd.run(jaxgd.sgd(0.1 / beta), p, p.x0, at).final_params
+    x = gd.params[int(np.argmax(np.asarray(gd.loss) - float(p.minimum) <= target))]
     noise = st.gradient_noise_scale(p, x)
     res = {
         "target_excess": target,

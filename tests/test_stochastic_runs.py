@@ -137,7 +137,11 @@ def test_the_full_objective_is_recorded_at_the_evaluation_steps(ridge64):
         traj = st.run(tx, p, p.x0, 10, key=KEY, batch_size=4, sampling="epochs", eval_at=(0, 3, 7))
         every = st.run(tx, p, p.x0, 10, key=KEY, batch_size=4, sampling="epochs", eval_at=1)
         prefix = st.run(tx, p, p.x0, 7, key=KEY, batch_size=4, sampling="epochs", eval_at=7)  # draws: (key, t) only
+        thirds = st.run(tx, p, p.x0, 10, key=KEY, batch_size=4, sampling="epochs", eval_at=3)  # chunks and a rest
         np.testing.assert_array_equal(traj.steps, [0, 3, 7, 10])
+        np.testing.assert_array_equal(thirds.steps, [0, 3, 6, 9, 10])
+        np.testing.assert_allclose(thirds.loss, every.loss[np.array([0, 3, 6, 9, 10])], rtol=1e-14)
+        np.testing.assert_array_equal(thirds.grad_evals, every.grad_evals[np.array([0, 3, 6, 9, 10])])
         np.testing.assert_allclose(traj.loss, every.loss[np.array([0, 3, 7, 10])], rtol=1e-14)
         np.testing.assert_allclose(traj.averaged_loss, every.averaged_loss[np.array([0, 3, 7, 10])], rtol=1e-14)
         assert float(traj.loss[2]) == pytest.approx(float(p(prefix.final_params)), rel=1e-14)
@@ -229,6 +233,7 @@ def test_lr_finder_stops_after_the_loss_blows_up_and_suggests_a_stable_rate(ridg
         ({"batch_size": 4, "eval_at": (0, 11)}, ValueError, "eval_at must lie in"),
         ({"batch_size": 4, "sampling": "shuffle"}, ValueError, "sampling must be one of"),
         ({"key": 3, "batch_size": 4}, TypeError, "PRNG key"),
+        ({"key": jax.random.split(KEY, 2), "batch_size": 4}, ValueError, "vmap the run over keys"),
     ],
 )
 def test_bad_input_raises_a_clear_error(ridge64, kwargs, error, match):

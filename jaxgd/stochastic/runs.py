@@ -76,13 +76,16 @@ def evaluation_steps(steps: int, eval_at: int | Sequence[int] | None = None) -> 
     return tuple(sorted(chosen | {steps}))
 
 
-def _is_key(key: Any) -> bool:
+def _check_key(key: Any) -> None:
     dtype = getattr(key, "dtype", None)
-    if dtype is None:
-        return False
-    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        return True
-    return dtype == jnp.uint32 and jnp.shape(key)[-1:] == (2,)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+    raw = dtype == jnp.uint32 and jnp.shape(key)[-1:] == (2,)
+    if not (typed or raw):
+        raise TypeError(f"key must be a PRNG key (jax.random.key(seed)), got {type(key).__name__}")
+    if jnp.shape(key) != (() if typed else (2,)):
+        raise ValueError(
+            f"key must be one PRNG key, got a batch of shape {jnp.shape(key)}: vmap the run over keys instead"
+        )
 
 
 def _kind(problem: Any) -> str:
@@ -103,8 +106,8 @@ def _check(problem, kind, key, batch_size, sampling, estimator) -> None:
         raise ValueError(
             "a stochastic run needs a PRNG key: pass key=jax.random.key(seed) (every run draws its samples from it)"
         )
-    if key is not None and not _is_key(key):
-        raise TypeError(f"key must be a PRNG key (jax.random.key(seed)), got {type(key).__name__}")
+    if key is not None:
+        _check_key(key)
     if kind == "keyed":
         if batch_size is not None:
             raise ValueError("batch_size is for finite sums; this stochastic loss draws its own samples from its key")
@@ -231,47 +234,106 @@ def _evaluate(full, params, opt_state, dtype) -> tuple[jax.Array, jax.Array, jax
     return f.astype(dtype), tree_norm(g).astype(dtype), f_avg.astype(dtype)
 
 
+def _regular(eval_steps: tuple[int, ...], steps: int) -> int | None:
+    """k when the evaluations before the last step are 0, k, 2k, ... (0 for none, or only 0), else None."""
+    inner = [s for s in eval_steps if s < steps]
+    if not inner:
+        return 0
+    if inner[0] != 0:
+        return None
+    if len(inner) == 1:
+        return 0
+    k = inner[1]
+    return k if inner == list(range(0, inner[-1] + 1, k)) else None
+
+
+class _Carry(NamedTuple):
+    params: Any
+    state: Any
+    oracle: Any
+    t: jax.Array
+    evals: jax.Array
+
+
 @filter_jit(static_argnames=("steps", "batch_size", "sampling", "eval_steps"))
 def _run(fns, params, key, *, steps, batch_size, sampling, eval_steps) -> StochasticTrajectory:
     optimizer, problem, estimator = fns
     oracle_init, oracle_step = make_oracle(problem, estimator, batch_size, sampling, key)
-    full = problem.full
     dtype = real_dtype(params)
-    ev = jnp.asarray(eval_steps, jnp.int32)
-    n_ev = len(eval_steps)
     opt_state = optimizer.init(params)
-    has_avg = averaged_params(opt_state) is not None
 
-    def record(bufs, ptr, x, s, evals):
-        def write(b):
-            values = (*_evaluate(full, x, s, dtype), evals)
-            return tuple(buf.at[ptr].set(v) for buf, v in zip(b, values))
+    def step(c: _Carry, _=None) -> tuple[_Carry, None]:
+        sample = oracle_step(c.oracle, c.params, c.t)
+        out = update_step(
+            optimizer, sample.loss_fn, c.params, c.state, sample.args, value_grad=(sample.value, sample.grad)
+        )
+        return _Carry(out.params, out.state, sample.state, c.t + 1, c.evals + sample.cost), None
 
-        return write(bufs)
-
-    def body(carry, _):
-        x, s, o, t, ptr, evals, bufs = carry
-        due = t == ev[jnp.minimum(ptr, n_ev - 1)]
-        bufs = jax.lax.cond(due, lambda b: record(b, ptr, x, s, evals), lambda b: b, bufs)
-        ptr = ptr + due.astype(jnp.int32)
-        step_in = oracle_step(o, x, t)
-        step = update_step(optimizer, step_in.loss_fn, x, s, step_in.args, value_grad=(step_in.value, step_in.grad))
-        return (step.params, step.state, step_in.state, t + 1, ptr, evals + step_in.cost, bufs), None
+    def record(c: _Carry) -> tuple:
+        return (*_evaluate(problem.full, c.params, c.state, dtype), c.evals)
 
     o_state, cost0 = oracle_init(params)
-    bufs = (jnp.zeros(n_ev, dtype), jnp.zeros(n_ev, dtype), jnp.zeros(n_ev, dtype), jnp.zeros(n_ev, jnp.int32))
-    zero = jnp.zeros([], jnp.int32)
-    carry = (params, opt_state, o_state, zero, zero, cost0, bufs)
-    carry, _ = jax.lax.scan(body, carry, None, length=steps)
-    x, s, _, _, ptr, evals, bufs = carry
-    loss, gnorm, avg_loss, grad_evals = record(bufs, ptr, x, s, evals)
+    carry = _Carry(params, opt_state, o_state, jnp.zeros([], jnp.int32), cost0)
+    every = _regular(eval_steps, steps)
+    if every is None:
+        carry, records = _loop_with_branches(step, record, carry, eval_steps, steps, dtype)
+    else:
+        carry, records = _loop_in_chunks(step, record, carry, every, len(eval_steps) - 1, steps)
+    loss, gnorm, avg_loss, grad_evals = records
     return StochasticTrajectory(
-        steps=ev,
+        steps=jnp.asarray(eval_steps, jnp.int32),
         loss=loss,
         grad_norm=gnorm,
-        averaged_loss=avg_loss if has_avg else None,
+        averaged_loss=avg_loss if averaged_params(opt_state) is not None else None,
         grad_evals=grad_evals,
-        final_params=x,
-        final_state=s,
-        final_average=averaged_params(s),
+        final_params=carry.params,
+        final_state=carry.state,
+        final_average=averaged_params(carry.state),
     )
+
+
+def _stack(records: list[tuple]) -> tuple:
+    return tuple(jnp.concatenate([jnp.reshape(r[i], (-1,)) for r in records]) for i in range(len(records[0])))
+
+
+def _loop_in_chunks(step, record, carry, every: int, n_inner: int, steps: int):
+    """Evaluations at 0, k, ..., (m - 1) k and T: an outer scan over chunks of k steps, no branch per step."""
+    records = []
+    whole = n_inner if every and n_inner * every == steps else n_inner - 1  # chunks of exactly k steps
+
+    def chunk(c, _):
+        rec = record(c)
+        c, _ = jax.lax.scan(step, c, None, length=every)
+        return c, rec
+
+    if whole == n_inner:  # 0, k, ..., T - k: the chunks cover the run
+        carry, recs = jax.lax.scan(chunk, carry, None, length=n_inner)
+        return carry, _stack([recs, record(carry)])
+    if whole > 0:
+        carry, recs = jax.lax.scan(chunk, carry, None, length=whole)
+        records.append(recs)
+    if n_inner >= 1:
+        records.append(record(carry))
+    carry, _ = jax.lax.scan(step, carry, None, length=steps - max(n_inner - 1, 0) * every)
+    records.append(record(carry))
+    return carry, _stack(records)
+
+
+def _loop_with_branches(step, record, carry, eval_steps: tuple[int, ...], steps: int, dtype):
+    """Any evaluation steps: a ``lax.cond`` on t (unbatched under ``vmap``) writes the record when t is one."""
+    ev = jnp.asarray(eval_steps, jnp.int32)
+    n_ev = len(eval_steps)
+    bufs = (jnp.zeros(n_ev, dtype), jnp.zeros(n_ev, dtype), jnp.zeros(n_ev, dtype), jnp.zeros(n_ev, jnp.int32))
+
+    def write(bufs, ptr, c):
+        return tuple(b.at[ptr].set(v) for b, v in zip(bufs, record(c)))
+
+    def body(state, _):
+        c, ptr, bufs = state
+        due = c.t == ev[jnp.minimum(ptr, n_ev - 1)]
+        bufs = jax.lax.cond(due, lambda b: write(b, ptr, c), lambda b: b, bufs)
+        c, _ = step(c)
+        return (c, ptr + due.astype(jnp.int32), bufs), None
+
+    (carry, ptr, bufs), _ = jax.lax.scan(body, (carry, jnp.zeros([], jnp.int32), bufs), None, length=steps)
+    return carry, write(bufs, ptr, carry)
