@@ -55,6 +55,7 @@ def test_sgd_run_is_the_loop_written_by_hand(tiny):
     averages = [xs[0]] + [np.mean(xs[1 : t + 1], axis=0) for t in (2, 4, 6)]
     np.testing.assert_allclose(traj.averaged_loss, [_ridge_value(a, b, x) for x in averages], rtol=1e-12)
     np.testing.assert_array_equal(traj.grad_evals, [0, 6, 12, 18])
+    assert traj.loss.dtype == traj.averaged_loss.dtype == traj.grad_norm.dtype == jnp.float64
 
 
 def test_svrg_stepped_by_hand(tiny):
@@ -176,6 +177,7 @@ def test_stochastic_losses_run_with_a_key_per_step():
     np.testing.assert_allclose(np.asarray(traj.final_params), np.asarray(x), rtol=1e-6)
     np.testing.assert_allclose(traj.loss[-1], problem(x), rtol=1e-5)
     np.testing.assert_array_equal(traj.grad_evals, np.arange(6))
+    assert traj.loss.dtype == traj.final_params.dtype == jnp.float32
 
 
 def _dropout_fn(w, batch, key):
@@ -213,6 +215,12 @@ def test_noise_scale_exact_sampled_and_from_two_batches(ridge64):
         sq, tr = float(exact.grad_sq_norm), float(exact.trace_cov)
         two = st.two_batch_noise_scale(sq + tr / 4, sq + tr / 32, 4, 32)
         assert float(two.b_simple) == pytest.approx(float(exact.b_simple), rel=1e-10)
+        # B_noise = tr(H Sigma) / (G^T H G), H = A^T A / n + l2 I for ridge
+        a = np.asarray(p.data["features"])
+        h = a.T @ a / p.n + 0.5 * np.eye(5)
+        dev = g - g.mean(0)
+        expected = np.einsum("ij,jk,ik->", dev, h, dev) / p.n / (g.mean(0) @ h @ g.mean(0))
+        assert float(st.hessian_noise_scale(p, x)) == pytest.approx(expected, rel=1e-10)
 
 
 def test_lr_finder_stops_after_the_loss_blows_up_and_suggests_a_stable_rate(ridge64):
