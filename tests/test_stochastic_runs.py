@@ -197,6 +197,8 @@ def test_a_model_with_its_own_randomness_gets_a_key_per_step_and_per_example():
         st.run(jaxgd.sgd(0.01), p, p.x0, 5, key=None)
     one, two = (st.run(jaxgd.sgd(0.01), p, p.x0, 5, key=KEY, batch_size=8).final_params for _ in range(2))
     np.testing.assert_array_equal(one, two)
+    full_batch = st.run(jaxgd.sgd(0.01), p, p.x0, 5, key=KEY)  # every example, each with its own masks
+    assert not np.allclose(full_batch.final_params, jaxgd.run(jaxgd.sgd(0.01), p, p.x0, 5).final_params)
 
 
 def test_noise_scale_exact_sampled_and_from_two_batches(ridge64):

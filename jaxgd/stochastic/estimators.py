@@ -7,7 +7,8 @@ x_{t+1} = x_t - eta g_t is exactly SVRG or SAGA. ``jaxgd.stochastic.run`` takes 
 as ``estimator=``; its cost (per-example gradients) is counted for plots against epochs.
 
 Interface: ``state, cost = init(problem, params)``;
-``Estimate(value, grad, state, cost) = estimate(problem, params, idx, key, state, t)``.
+``Estimate(value, grad, state, cost) = estimate(problem, params, idx, key, state, t)`` (``idx`` None:
+the full batch); flags ``needs_batches`` (no full batch) and ``needs_distinct`` (no repeated example in a batch).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Estimate(NamedTuple):
 
 def _value_and_grad(problem: Any, params: Any, idx: Any, key: Any) -> tuple[jax.Array, Any]:
     if idx is None:
-        return jax.value_and_grad(problem)(params)
+        return jax.value_and_grad(problem.full_loss)(params, key)
     return jax.value_and_grad(problem.batch_loss)(params, idx, key)
 
 
@@ -56,6 +57,7 @@ class MiniBatchGradient:
     """g_t = (1/B) sum_{i in I_t} grad f_i(x_t): SGD's estimate (the full gradient when I_t is everything)."""
 
     needs_distinct = False
+    needs_batches = False
 
     def init(self, problem: Any, params: Any) -> tuple[Any, jax.Array]:
         return (), _cost(0)
@@ -90,6 +92,7 @@ class SVRG:
     """
 
     needs_distinct = False
+    needs_batches = True
 
     def __init__(self, inner_steps: int):
         _validate.positive_int("inner_steps", inner_steps)
@@ -100,8 +103,6 @@ class SVRG:
         return SVRGState(zeros, zeros), _cost(0)
 
     def estimate(self, problem: Any, params: Any, idx: Any, key: Any, state: SVRGState, t: jax.Array) -> Estimate:
-        if idx is None:
-            raise ValueError("svrg needs mini-batches: give batch_size")
         refresh = jnp.asarray(t) % self.inner_steps == 0
 
         def snapshot(_):
@@ -140,14 +141,13 @@ class SAGA:
     """
 
     needs_distinct = True
+    needs_batches = True
 
     def init(self, problem: Any, params: Any) -> tuple[SAGAState, jax.Array]:
         table = problem.example_grads(params)
         return SAGAState(table, jax.tree.map(lambda a: jnp.mean(a, axis=0), table)), _cost(problem.n)
 
     def estimate(self, problem: Any, params: Any, idx: Any, key: Any, state: SAGAState, t: jax.Array) -> Estimate:
-        if idx is None:
-            raise ValueError("saga needs mini-batches: give batch_size")
         new = problem.example_grads(params, idx, key)
         diff = jax.tree.map(lambda g, tab: g - tab[idx], new, state.table)
         grad = jax.tree.map(lambda d, m: (jnp.mean(d, axis=0) + m).astype(m.dtype), diff, state.mean)

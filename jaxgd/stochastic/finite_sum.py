@@ -115,6 +115,10 @@ class FiniteSum:
         """The full objective f(x) = (1/n) sum_i f_i(x) (deterministic: no dropout)."""
         return self._call(params, self.data, None)
 
+    def full_loss(self, params: Any, key: jax.Array | None = None) -> jax.Array:
+        """The mean over every example, with the model's randomness drawn from ``key`` (the full batch of training)."""
+        return self._call(params, self.data, key)
+
     def batch(self, idx: jax.Array) -> Any:
         """The rows ``idx`` of the data (gathered on the device)."""
         return jax.tree.map(lambda a: a[idx], self.data)

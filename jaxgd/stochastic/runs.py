@@ -118,9 +118,9 @@ def _check(problem, kind, key, batch_size, sampling, estimator) -> None:
         check_batch_size(batch_size, problem.n)
     if not (hasattr(estimator, "init") and hasattr(estimator, "estimate")):
         raise TypeError(f"estimator must be a gradient estimator (minibatch(), svrg(m), saga()), got {estimator!r}")
+    if getattr(estimator, "needs_batches", False) and batch_size is None:
+        raise ValueError(f"{estimator!r} needs mini-batches: give batch_size")
     if getattr(estimator, "needs_distinct", False):
-        if batch_size is None:
-            raise ValueError(f"{estimator!r} needs mini-batches: give batch_size")
         if batch_size > 1 and sampling == "with_replacement":
             raise ValueError(
                 f"{estimator!r} needs batches of distinct examples: use batch_size=1 or "
@@ -191,7 +191,7 @@ def _finite_sum_oracle(problem, estimator, sampler, key):
             idx, sampler_state = sampler.draw(sampler_state, t)
         mkey = jax.random.fold_in(k_model, t) if problem.takes_key else None
         est = estimator.estimate(problem, params, idx, mkey, est_state, t)
-        loss_fn, args = (problem, ()) if idx is None else (problem.batch_loss, (idx, mkey))
+        loss_fn, args = (problem.full_loss, (mkey,)) if idx is None else (problem.batch_loss, (idx, mkey))
         return _Oracle(est.value, est.grad, loss_fn, args, (sampler_state, est.state), est.cost)
 
     return init, step
