@@ -68,7 +68,9 @@ def run(
     ``loss`` is called as ``loss(params)``, or ``loss(params, batch)`` when
     ``batches`` (a pytree whose leaves have a leading axis of length ``steps``)
     is given, with ``key`` appended (a fresh key each step, split from ``key``)
-    when a PRNG key is given. The final loss f(x_T) reuses the last batch.
+    when a PRNG key is given. The final loss f(x_T) reuses the last batch. A
+    stochastic loss of :mod:`jaxgd.stochastic` (``MiniBatch``, ``NoisyGradient``)
+    needs ``key``; :func:`jaxgd.stochastic.run` also records its full objective.
 
     Transforms that take extra arguments (line searches, reduce-on-plateau)
     receive ``value``, ``grad`` and ``value_fn``, as ``optax.lbfgs`` expects.
@@ -87,6 +89,10 @@ def run(
     _check_inputs(params, steps, record_every)
     if batches is not None and _leading(batches) != {steps}:
         raise ValueError(f"every leaf of batches needs a leading axis of length steps={steps}, got {_leading(batches)}")
+    if key is None and getattr(loss, "__jaxgd_needs_key__", False):
+        raise ValueError(
+            f"{type(loss).__name__} is a stochastic loss loss(params, key): pass key=jax.random.key(seed) to run"
+        )
     if key is not None:
         key = jnp.asarray(key)
     if record is not None and not callable(record):
