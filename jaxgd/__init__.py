@@ -10,6 +10,7 @@ from jaxgd import (
     problems,
     schedules,
     second_order,
+    stochastic,
     sweeps,
     transforms,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "schedules",
     "second_order",
     "sgd",
+    "stochastic",
     "sweep",
     "sweeps",
     "transforms",

@@ -48,6 +48,13 @@ from jaxgd.convex.bounds import (
 )
 from jaxgd.problems import Problem
 from jaxgd.runner import Trajectory
+from jaxgd.stochastic.bounds import (  # SGD's bounds under gradient noise
+    constant_step_bound,
+    constant_step_floor,
+    quadratic_noise_floor,
+    smooth_convex_bound,
+    strongly_convex_bound,
+)
 
 __all__ = [
     "CONVEX_TABLE",
@@ -65,6 +72,8 @@ __all__ = [
     "classify_critical_point",
     "classify_eigenvalues",
     "condition_number",
+    "constant_step_bound",
+    "constant_step_floor",
     "curvature_range",
     "eigenvalues",
     "ellipsoid_bound",
@@ -91,9 +100,12 @@ __all__ = [
     "nesterov_optimal",
     "nesterov_rate",
     "optimal_lr",
+    "quadratic_noise_floor",
     "robbins_monro",
     "smooth_bound",
+    "smooth_convex_bound",
     "stability_bound",
+    "strongly_convex_bound",
     "strongly_convex_smooth_bound",
     "strongly_convex_subgradient_bound",
     "subgradient_bound",

@@ -19,6 +19,12 @@ import numpy as np
 
 from jaxgd import _validate
 from jaxgd._recipe import Schedule, schedule
+from jaxgd.stochastic.schedules import (  # the step sizes of SGD's theory
+    exponential_range,
+    inverse_sqrt_step,
+    smooth_convex_step,
+    strongly_convex_step,
+)
 from jaxgd.transforms import ReduceOnPlateauState, reduce_on_plateau  # a transform; importable here as before
 
 __all__ = [
@@ -28,13 +34,17 @@ __all__ = [
     "cyclical",
     "decade_decay",
     "exponential_decay",
+    "exponential_range",
+    "inverse_sqrt_step",
     "inverse_time_decay",
     "linear_to_floor",
     "one_cycle",
     "piecewise_constant",
     "power_decay",
     "reduce_on_plateau",
+    "smooth_convex_step",
     "step_decay",
+    "strongly_convex_step",
 ]
 
 ArrayLike = jax.typing.ArrayLike
