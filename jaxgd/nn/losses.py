@@ -18,6 +18,9 @@ import jax.numpy as jnp
 __all__ = [
     "LOSSES",
     "accuracy",
+    "cross_entropy",
+    "entropy",
+    "kl_divergence",
     "l1_penalty",
     "l2_penalty",
     "misclassification_rate",
@@ -31,6 +34,41 @@ def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """-(1/n) sum_i log softmax(z_i)_{y_i}, with z_i the logits of sample i."""
     log_p = jax.nn.log_softmax(logits, axis=-1)
     return -jnp.mean(jnp.take_along_axis(log_p, labels[..., None].astype(jnp.int32), axis=-1))
+
+
+def _check_probs(name: str, p: jax.Array) -> jax.Array:
+    p = jnp.asarray(p)
+    if p.ndim == 0 or not jnp.issubdtype(p.dtype, jnp.floating):
+        raise ValueError(f"{name} must be floating probabilities over the last axis, got {p.dtype} {p.shape}")
+    return p
+
+
+def entropy(p: jax.Array) -> jax.Array:
+    """H(p) = -sum_k p_k log p_k over the last axis (0 log 0 = 0), in nats (ST449; Cover & Thomas 2006, eq. 2.1)."""
+    p = _check_probs("p", p)
+    return -jnp.sum(jax.scipy.special.xlogy(p, p), axis=-1)
+
+
+def cross_entropy(p: jax.Array, q: jax.Array) -> jax.Array:
+    """CE(p, q) = -sum_k p_k log q_k over the last axis: the expected code length of p under q's code.
+
+    With p one-hot at y, CE = -log q_y, the per-sample :func:`softmax_cross_entropy` of q = softmax(z).
+    """
+    p, q = _check_probs("p", p), _check_probs("q", q)
+    if p.shape[-1] != q.shape[-1]:
+        raise ValueError(f"p and q need the same number of classes, got {p.shape[-1]} and {q.shape[-1]}")
+    return -jnp.sum(jax.scipy.special.xlogy(p, q), axis=-1)
+
+
+def kl_divergence(p: jax.Array, q: jax.Array) -> jax.Array:
+    """KL(p || q) = sum_k p_k log(p_k / q_k) = CE(p, q) - H(p) >= 0, zero iff p = q (Kullback & Leibler 1951; ST449).
+
+    Minimising the cross-entropy in q is minimising KL(p || q): H(p) does not depend on q.
+    """
+    p, q = _check_probs("p", p), _check_probs("q", q)
+    if p.shape[-1] != q.shape[-1]:
+        raise ValueError(f"p and q need the same number of classes, got {p.shape[-1]} and {q.shape[-1]}")
+    return jnp.sum(jax.scipy.special.xlogy(p, p) - jax.scipy.special.xlogy(p, q), axis=-1)
 
 
 def squared_loss(outputs: jax.Array, targets: jax.Array) -> jax.Array:

@@ -29,6 +29,12 @@ Per epoch (``e = 1 .. E``), with the epoch's key ``fold_in(key, e)``:
 * checkpoint averaging: the mean of the end-of-epoch parameters from epoch
   ``average_from`` on (Polyak averaging over epochs, as in SWA, Izmailov et al. 2018).
 
+Batch normalisation (``MLP(..., batch_norm=True)``): the running statistics
+travel in the scan's carry beside the parameters; every step's mini-batch
+forward pass updates them (momentum ``model.bn_momentum``), and the whole-set
+metrics use them. :class:`TrainResult` returns them as ``batch_stats`` (paired
+with ``params``) and ``last_batch_stats``; pass them to :func:`evaluate`.
+
 Curvature: after every ``curvature_every`` epochs the sharpness lambda_max of the
 Hessian of the full-batch training objective (test-time network, with the
 penalties) is estimated by Lanczos on Hessian-vector products and its trace
@@ -80,6 +86,8 @@ class EpochMetrics(NamedTuple):
       update_ratio: (E, L) mean over the epoch's steps of ||Delta W_l|| / ||W_l|| for each layer l
         (about 1e-3 is the usual healthy range).
       lr_scale: the reduce-on-plateau scale used during the epoch (1 without ``plateau``).
+      layer_grad_norm: (E, L) mean over the epoch's steps of ||dL/dW_l|| for each layer l (vanishing or
+        exploding gradients show as a spread of orders of magnitude between layers).
     """
 
     train_loss: jax.Array
@@ -90,6 +98,7 @@ class EpochMetrics(NamedTuple):
     grad_norm: jax.Array
     update_ratio: jax.Array
     lr_scale: jax.Array
+    layer_grad_norm: jax.Array
 
 
 class Curvature(NamedTuple):
@@ -126,6 +135,8 @@ class TrainResult(NamedTuple):
       curvature: :class:`CurvatureHistory` (None without ``curvature_every``).
       param_history: end-of-epoch parameters, leading axis E (None unless ``record_params``).
       opt_state: the optimizer state after the last epoch run.
+      batch_stats: the batch-norm running statistics that go with ``params`` (None without batch norm).
+      last_batch_stats: those that go with ``last_params``.
     """
 
     params: Params
@@ -138,6 +149,8 @@ class TrainResult(NamedTuple):
     curvature: CurvatureHistory | None
     param_history: Params | None
     opt_state: Any
+    batch_stats: Any = None
+    last_batch_stats: Any = None
 
 
 class _Config(NamedTuple):
@@ -165,6 +178,8 @@ class _State(NamedTuple):
     epochs_run: jax.Array
     avg_sum: Params | None
     avg_count: jax.Array
+    batch_stats: Any
+    best_batch_stats: Any
 
 
 class FunctionModel:
@@ -261,18 +276,40 @@ def _curvature(f: Callable, params: Params, key: jax.Array, lanczos_iters: int, 
     return Curvature(jnp.asarray(sharpness, dtype), jnp.asarray(trace, dtype))
 
 
-def evaluate(model: MLP, params: Params, data: Dataset, *, loss: str = "cross_entropy") -> tuple[jax.Array, jax.Array]:
-    """(loss, accuracy) of the test-time network on ``data``; checks features and labels."""
+def _bn(model: Any) -> bool:
+    return isinstance(model, MLP) and model.batch_norm
+
+
+def _test_logits(model: Any, params: Any, x: jax.Array, batch_stats: Any) -> jax.Array:
+    """The test-time network's output (batch-norm models normalise by the running ``batch_stats``)."""
+    return model.apply(params, x, batch_stats=batch_stats) if _bn(model) else model.apply(params, x)
+
+
+def evaluate(
+    model: MLP, params: Params, data: Dataset, *, loss: str = "cross_entropy", batch_stats: Any = None
+) -> tuple[jax.Array, jax.Array]:
+    """(loss, accuracy) of the test-time network on ``data``; checks features and labels.
+
+    A batch-norm MLP needs its running statistics, ``batch_stats`` (e.g. ``fit(...).batch_stats``).
+    """
     _validate.one_of("loss", loss, tuple(LOSSES))
     model = _as_model(model)
     _check_model_data(model, params, data, "data")
-    out = model.apply(params, data.x)
+    if isinstance(model, MLP):
+        out = model.apply(params, data.x, batch_stats=batch_stats)
+    else:
+        out = model.apply(params, data.x)
     return LOSSES[loss](out, data.y), accuracy(out, data.y)
 
 
-def ensemble_proba(model: MLP, params: Params, x: jax.Array) -> jax.Array:
-    """Mean of the members' class probabilities; ``params`` has a leading ensemble axis."""
-    return jnp.mean(jax.vmap(_as_model(model).predict_proba, in_axes=(0, None))(params, x), axis=0)
+def ensemble_proba(model: MLP, params: Params, x: jax.Array, *, batch_stats: Any = None) -> jax.Array:
+    """Mean of the members' class probabilities; ``params`` (and ``batch_stats``) have a leading ensemble axis."""
+    model = _as_model(model)
+    if isinstance(model, MLP):
+        proba = jax.vmap(lambda p, s: model.predict_proba(p, x, batch_stats=s))(params, batch_stats)
+    else:
+        proba = jax.vmap(model.predict_proba, in_axes=(0, None))(params, x)
+    return jnp.mean(proba, axis=0)
 
 
 def average_checkpoints(params: Params) -> Params:
@@ -309,6 +346,11 @@ def _check_fit(model, params, optimizer, train, val, key, plateau, kw) -> tuple[
         raise ValueError(f"key must be one PRNG key, got an array of shape {jnp.shape(key)}")
     _validate.one_of("loss", kw["loss"], tuple(LOSSES))
     _validate.positive_int("epochs", kw["epochs"])
+    if _bn(model) and (kw["curvature_every"] is not None or kw["average_from"] is not None):
+        raise ValueError(
+            "curvature_every and average_from are not supported with batch_norm=True (the test-time network "
+            "depends on running statistics, which neither would track)"
+        )
     num_batches(int(jnp.shape(train[0])[0]), kw["batch_size"])
     for name in ("patience", "curvature_every"):
         if kw[name] is not None:
@@ -371,6 +413,7 @@ def fit(
     lanczos_iters: int = 20,
     hutchinson_samples: int = 8,
     record_params: bool = False,
+    batch_stats: Any = None,
 ) -> TrainResult:
     """Train ``model`` from ``params`` for ``epochs`` epochs of mini-batches of ``batch_size`` (None: full batch).
 
@@ -382,6 +425,7 @@ def fit(
     ``fold_in(key, e)``, so a shorter run is a prefix of a longer one. The run
     is one jitted program, ``vmap``-able over ``params``, ``key`` and every
     numeric hyperparameter (learning rates, ``l2``, ``model.keep_prob``...).
+    ``batch_stats``: a batch-norm MLP's running statistics to start from (default ``model.init_batch_stats()``).
     """
     kw = dict(
         epochs=epochs, batch_size=batch_size, loss=loss, l2=l2, l1=l1, patience=patience, min_delta=min_delta,
@@ -390,7 +434,11 @@ def fit(
     )  # fmt: skip
     model = _as_model(model)
     cfg, (train, val) = _check_fit(model, params, optimizer, train, val, key, plateau, kw)
-    return _fit_jit((model, optimizer, plateau, (l2, l1, min_delta)), params, train, val, key, cfg=cfg)
+    if batch_stats is not None:
+        if not isinstance(model, MLP):
+            raise TypeError("batch_stats is for an MLP with batch_norm=True, not for a function model")
+        model.check_batch_stats(batch_stats)
+    return _fit_jit((model, optimizer, plateau, (l2, l1, min_delta)), params, train, val, key, batch_stats, cfg=cfg)
 
 
 def fit_ensemble(
@@ -429,7 +477,7 @@ def fit_ensemble(
     model = _as_model(model)
     cfg, (train, val) = _check_fit(model, member, optimizer, train, val, keys[0], plateau, kw)
     parts = (model, optimizer, plateau, (kw["l2"], kw["l1"], kw["min_delta"]))
-    return _fit_ensemble_jit(parts, params, train, val, keys, cfg=cfg)
+    return _fit_ensemble_jit(parts, params, train, val, keys, None, cfg=cfg)
 
 
 class _Run(NamedTuple):
@@ -446,14 +494,20 @@ class _Run(NamedTuple):
     dtype: Any
     cfg: _Config
 
-    def objective(self, p: Params, batch: Dataset, k: jax.Array) -> jax.Array:
-        """The mini-batch training objective: data loss (dropout active) plus the penalties."""
-        out = self.model.apply(p, batch.x, key=k, train=True)
-        return LOSSES[self.cfg.loss](out, batch.y) + l2_penalty(p, self.l2) + l1_penalty(p, self.l1)
+    def objective(self, p: Params, batch: Dataset, k: jax.Array, stats: Any = None) -> Any:
+        """The mini-batch training objective: data loss (dropout active) plus the penalties.
 
-    def measure(self, p: Params, data: Dataset) -> tuple[jax.Array, jax.Array]:
+        A batch-norm model returns (objective, updated running statistics)."""
+        if _bn(self.model):
+            out, stats = self.model.apply(p, batch.x, key=k, train=True, batch_stats=stats)
+        else:
+            out = self.model.apply(p, batch.x, key=k, train=True)
+        value = LOSSES[self.cfg.loss](out, batch.y) + l2_penalty(p, self.l2) + l1_penalty(p, self.l1)
+        return (value, stats) if _bn(self.model) else value
+
+    def measure(self, p: Params, data: Dataset, stats: Any = None) -> tuple[jax.Array, jax.Array]:
         """(data loss, accuracy) of the test-time network on a whole set."""
-        out = self.model.apply(p, data.x)
+        out = _test_logits(self.model, p, data.x, stats)
         return LOSSES[self.cfg.loss](out, data.y).astype(self.dtype), accuracy(out, data.y).astype(self.dtype)
 
     def scale_of(self, plateau_state: Any) -> jax.Array:
@@ -462,14 +516,19 @@ class _Run(NamedTuple):
 
 def _train_step(run: _Run, carry: tuple, xs: tuple) -> tuple[tuple, tuple]:
     """One mini-batch step (:func:`jaxgd._core.update_step`, updates scaled by the plateau factor)."""
-    p, s, scale = carry
+    p, s, scale, stats = carry
     idx, k = xs
     batch = take(run.train, idx)
-    step = update_step(run.optimizer, run.objective, p, s, (batch, k), scale=scale)
+    if _bn(run.model):
+        step = update_step(run.optimizer, run.objective, p, s, (batch, k, stats), scale=scale, has_aux=True)
+        stats = step.aux
+    else:
+        step = update_step(run.optimizer, run.objective, p, s, (batch, k), scale=scale)
     pairs = zip(_layer_weights(run.model, step.updates), _layer_weights(run.model, p))
     ratios = jnp.stack([tree_norm(u) / tree_norm(w) for u, w in pairs]).astype(run.dtype)
-    metrics = (step.value.astype(run.dtype), tree_norm(step.grad).astype(run.dtype), ratios)
-    return (step.params, step.state, scale), metrics
+    layer_grads = jnp.stack([tree_norm(g) for g in _layer_weights(run.model, step.grad)]).astype(run.dtype)
+    metrics = (step.value.astype(run.dtype), tree_norm(step.grad).astype(run.dtype), ratios, layer_grads)
+    return (step.params, step.state, scale, stats), metrics
 
 
 def _run_epoch(run: _Run, k_epochs: jax.Array, state: _State, epoch: jax.Array) -> tuple[_State, tuple]:
@@ -479,13 +538,13 @@ def _run_epoch(run: _Run, k_epochs: jax.Array, state: _State, epoch: jax.Array) 
     k_perm, k_drop = jax.random.split(jax.random.fold_in(k_epochs, epoch))
     idx = batch_indices(k_perm, n, cfg.batch_size)
     scale = run.scale_of(state.plateau_state)
-    (p, s, _), (values, gnorms, ratios) = jax.lax.scan(
+    (p, s, _, stats), (values, gnorms, ratios, layer_grads) = jax.lax.scan(
         functools.partial(_train_step, run),
-        (state.params, state.opt_state, scale),
+        (state.params, state.opt_state, scale, state.batch_stats),
         (idx, jax.random.split(k_drop, num_batches(n, cfg.batch_size))),
     )
-    train_loss, train_acc = run.measure(p, run.train)
-    val_loss, val_acc = run.measure(p, run.val)
+    train_loss, train_acc = run.measure(p, run.train, stats)
+    val_loss, val_acc = run.measure(p, run.val, stats)
     plateau_state = state.plateau_state
     if run.plateau is not None:
         _, plateau_state = run.plateau.update({}, plateau_state, None, value=val_loss)
@@ -509,9 +568,19 @@ def _run_epoch(run: _Run, k_epochs: jax.Array, state: _State, epoch: jax.Array) 
         epochs_run=epoch,
         avg_sum=avg_sum,
         avg_count=avg_count,
+        batch_stats=stats,
+        best_batch_stats=jax.tree.map(lambda b, x: jnp.where(improved, x, b), state.best_batch_stats, stats),
     )
     metrics = EpochMetrics(
-        train_loss, train_acc, val_loss, val_acc, jnp.mean(values), jnp.mean(gnorms), jnp.mean(ratios, 0), scale
+        train_loss,
+        train_acc,
+        val_loss,
+        val_acc,
+        jnp.mean(values),
+        jnp.mean(gnorms),
+        jnp.mean(ratios, 0),
+        scale,
+        jnp.mean(layer_grads, 0),
     )
     return new_state, (metrics, p if cfg.record_params else None)
 
@@ -520,11 +589,13 @@ def _skip_epoch(run: _Run, state: _State, epoch: jax.Array) -> tuple[_State, tup
     """An epoch after early stopping: nothing changes, its metrics are NaN."""
     nan = jnp.full([], jnp.nan, run.dtype)
     layers = jnp.full([len(_layer_weights(run.model, state.params))], jnp.nan, run.dtype)
-    metrics = EpochMetrics(nan, nan, nan, nan, nan, nan, layers, nan)
+    metrics = EpochMetrics(nan, nan, nan, nan, nan, nan, layers, nan, layers)
     return state, (metrics, state.params if run.cfg.record_params else None)
 
 
-def _initial_state(run: _Run, params: Params) -> _State:
+def _initial_state(run: _Run, params: Params, batch_stats: Any) -> _State:
+    if _bn(run.model) and batch_stats is None:
+        batch_stats = run.model.init_batch_stats(run.dtype)
     return _State(
         params=params,
         opt_state=run.optimizer.init(params),
@@ -537,6 +608,8 @@ def _initial_state(run: _Run, params: Params) -> _State:
         epochs_run=jnp.zeros([], jnp.int32),
         avg_sum=None if run.cfg.average_from is None else jax.tree.map(jnp.zeros_like, params),
         avg_count=jnp.zeros([], jnp.int32),
+        batch_stats=batch_stats,
+        best_batch_stats=batch_stats,
     )
 
 
@@ -577,11 +650,11 @@ def _scan_epochs(run: _Run, state: _State, key: jax.Array) -> tuple[_State, Epoc
     return state, metrics, recorded, curvature
 
 
-def _fit_core(parts: tuple, params: Params, train: Dataset, val: Dataset, key: jax.Array, cfg: _Config) -> TrainResult:
+def _fit_core(parts: tuple, params: Params, train: Dataset, val: Dataset, key: jax.Array, stats, cfg) -> TrainResult:
     model, optimizer, plateau, (l2, l1, min_delta) = parts
     dtype = jax.tree.leaves(params)[0].dtype
     run = _Run(model, optimizer, plateau, l2, l1, min_delta, train, val, dtype, cfg)
-    state, metrics, recorded, curvature = _scan_epochs(run, _initial_state(run, params), key)
+    state, metrics, recorded, curvature = _scan_epochs(run, _initial_state(run, params, stats), key)
     averaged = None
     if cfg.average_from is not None:
         count = state.avg_count
@@ -599,14 +672,16 @@ def _fit_core(parts: tuple, params: Params, train: Dataset, val: Dataset, key: j
         curvature=curvature,
         param_history=recorded,
         opt_state=state.opt_state,
+        batch_stats=state.best_batch_stats if cfg.restore_best else state.batch_stats,
+        last_batch_stats=state.batch_stats,
     )
 
 
 @filter_jit(static_argnames=("cfg",))
-def _fit_jit(parts: tuple, params: Params, train: Dataset, val: Dataset, key: jax.Array, *, cfg: _Config):
-    return _fit_core(parts, params, train, val, key, cfg)
+def _fit_jit(parts: tuple, params: Params, train: Dataset, val: Dataset, key: jax.Array, stats, *, cfg: _Config):
+    return _fit_core(parts, params, train, val, key, stats, cfg)
 
 
 @filter_jit(static_argnames=("cfg",))
-def _fit_ensemble_jit(parts: tuple, params: Params, train: Dataset, val: Dataset, keys: jax.Array, *, cfg: _Config):
-    return jax.vmap(lambda p, k: _fit_core(parts, p, train, val, k, cfg))(params, keys)
+def _fit_ensemble_jit(parts: tuple, params: Params, train: Dataset, val: Dataset, keys: jax.Array, stats, *, cfg):
+    return jax.vmap(lambda p, k: _fit_core(parts, p, train, val, k, stats, cfg))(params, keys)
