@@ -56,6 +56,9 @@ def write_csv(path: Path, rows: Sequence[dict]) -> Path:
     return Path(path)
 
 
+FIGURE_DPI = 110  # every figure, --small included: legends stay readable
+
+
 class Report:
     """Collects an experiment's output files (name -> one-line explanation) and numbers; writes ``<name>.json``.
 
@@ -69,6 +72,7 @@ class Report:
         self.outputs: dict[str, str] = {}
         self.results: dict[str, Any] = {}
         self.findings: list[str] = []
+        self.claims: list[dict[str, Any]] = []
         self.start = time.perf_counter()
 
     def progress(self, text: str) -> None:
@@ -79,9 +83,22 @@ class Report:
         """One line for the summary at the top of the index page, stating a number this run measured."""
         self.findings.append(text)
 
+    def claim(self, lecture: str, claim: str, measured: Any, holds: bool | None) -> None:
+        """A lecture's claim checked by this run: one row of the table at the top of the index page.
+
+        ``lecture`` names the source (``"DD2424 L5"``), ``claim`` says what it states, ``measured``
+        is what this run found (a string, or a number written with 4 significant digits) and
+        ``holds`` whether the claim survives the measurement (None: not decidable by this run).
+        """
+        if not isinstance(measured, str):
+            measured = f"{float(measured):.4g}"
+        self.claims.append(
+            {"lecture": lecture, "claim": claim, "measured": measured, "holds": None if holds is None else bool(holds)}
+        )
+
     def figure(self, fig_or_ax: Any, filename: str, explanation: str) -> Path:
         path = self.out / filename
-        plot.save(fig_or_ax, path, dpi=60 if self.small else 110)
+        plot.save(fig_or_ax, path, dpi=FIGURE_DPI)
         self.outputs[filename] = explanation
         return path
 
@@ -97,6 +114,7 @@ class Report:
             "small": self.small,
             "outputs": {**self.outputs, f"{self.name}.json": "all the numbers of this experiment, as JSON"},
             "findings": self.findings,
+            "claims": self.claims,
             "results": _jsonable(self.results),
         }
         write_json(self.out / f"{self.name}.json", summary)

@@ -262,3 +262,25 @@ def test_second_order_methods_beat_gd_and_newton_solves_the_quadratic_in_one_ste
             r = runs[(problem, method)]
             assert r["converged"] and r["grad_norm"] <= 1e-6, r
             assert r["iterations"] < runs[(problem, "gd")]["iterations"], r
+
+
+def test_report_claim_rows_make_the_table_at_the_top_of_the_index(tmp_path):
+    spec = importlib.util.spec_from_file_location("experiments_common", cli.experiments_dir() / "_common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    report = common.Report(tmp_path, "gd_quadratics", "GD", small=True)
+    report.claim("DD2424 L5", "GD diverges above 2/lambda_max = 0.02", "diverged at 0.021, not at 0.02", True)
+    report.claim("ST449", "rate |a|b", 0.316227, False)
+    report.claim("SYS 6016", "undecided", "n/a", None)
+    report.finding("A finding.")
+    summary = report.finish()
+    assert summary["claims"][1] == {"lecture": "ST449", "claim": "rate |a|b", "measured": "0.3162", "holds": False}
+    index = cli.write_index(tmp_path).read_text()
+    table = index.split("## Lecture claims against measurement\n", 1)[1]
+    assert index.index("## Lecture claims") < index.index("## Summary")
+    rows = [line for line in table.splitlines() if line.startswith("| `gd_quadratics`")]
+    assert rows == [
+        "| `gd_quadratics` | DD2424 L5 | GD diverges above 2/lambda_max = 0.02 | diverged at 0.021, not at 0.02 | yes |",
+        "| `gd_quadratics` | ST449 | rate \\|a\\|b | 0.3162 | **no** |",
+        "| `gd_quadratics` | SYS 6016 | undecided | n/a | - |",
+    ]
