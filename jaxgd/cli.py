@@ -286,7 +286,7 @@ def _claims_table(summaries: dict[str, dict]) -> list[str]:
     for name, c in rows:
         cells = [f"`{name}`", c.get("lecture", ""), c.get("claim", ""), c.get("measured", ""), verdict[c.get("holds")]]
         lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def add_experiment_options(parser: argparse.ArgumentParser) -> None:

@@ -269,7 +269,7 @@ def test_report_claim_rows_make_the_table_at_the_top_of_the_index(tmp_path):
     common = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(common)
     report = common.Report(tmp_path, "gd_quadratics", "GD", small=True)
-    report.claim("DD2424 L5", "GD diverges above 2/lambda_max = 0.02", "diverged at 0.021, not at 0.02", True)
+    report.claim("DD2424 L5", "GD diverges above 0.02", "diverged at 0.021, not at 0.02", True)
     report.claim("ST449", "rate |a|b", 0.316227, False)
     report.claim("SYS 6016", "undecided", "n/a", None)
     report.finding("A finding.")
@@ -280,7 +280,7 @@ def test_report_claim_rows_make_the_table_at_the_top_of_the_index(tmp_path):
     assert index.index("## Lecture claims") < index.index("## Summary")
     rows = [line for line in table.splitlines() if line.startswith("| `gd_quadratics`")]
     assert rows == [
-        "| `gd_quadratics` | DD2424 L5 | GD diverges above 2/lambda_max = 0.02 | diverged at 0.021, not at 0.02 | yes |",
+        "| `gd_quadratics` | DD2424 L5 | GD diverges above 0.02 | diverged at 0.021, not at 0.02 | yes |",
         "| `gd_quadratics` | ST449 | rate \\|a\\|b | 0.3162 | **no** |",
         "| `gd_quadratics` | SYS 6016 | undecided | n/a | - |",
     ]
