@@ -9,7 +9,9 @@ the step: the Hessian at the start has lambda_max ~ 2.1e3 and at the minimum
 ~ 1.0e3, so GD is stable only for eta below ~ 2/lambda_max ~ 1e-3 and heavy
 ball below (2 + 2b)/lambda_max; the slow direction along the valley
 (lambda_min ~ 0.4 at the minimum) then takes thousands of steps. Adaptive
-methods take steps of about eta whatever the curvature.
+methods take steps of about eta whatever the curvature. NAG's panels draw the
+lecture's iterate x_t (kept by ``run(record=...)`` with :func:`jaxgd.nesterov_iterate`)
+next to the look-ahead y_t that jaxgd's ``nesterov`` carries; NAG's distances are x_t's.
 """
 
 from __future__ import annotations
@@ -58,17 +60,20 @@ def study(report: Report, problem: jaxgd.Problem, label: str, n: int, every: int
     make, eta0 = OPTIMIZERS[label]
     lrs = [eta0 * m for m in MULTIPLIERS]
     report.progress(f"{label}: {len(lrs)} learning rates x {2 * n} steps")
-    traj = run_lrs(make, problem, problem.x0, lrs, 2 * n, record_every=every)
+    nag = label.startswith("NAG")  # draw the lecture's x_t too, and report it
+    traj = run_lrs(make, problem, problem.x0, lrs, 2 * n, record_every=every, lecture_iterate=nag)
     params, loss = np.asarray(traj.params, float), np.asarray(traj.loss, float)
+    lecture = np.asarray(traj.recorded, float) if nag else params
     div = diverged(loss)
     runs = [_row(label, lr, 2 * n, loss[i, -1], params[i, -1], div[i]) for i, lr in enumerate(lrs)]
     rows, panels = [], {}
     for m, k in panels_of(label):
         i, steps = MULTIPLIERS.index(m), k * n
         stop = steps // every + 1
-        rows.append(_row(label, lrs[i], steps, loss[i, steps], params[i, stop - 1], div[i]))
+        rows.append(_row(label, lrs[i], steps, loss[i, steps], lecture[i, stop - 1], div[i]))
         rows[-1]["panel"] = f"({m} eta0, {k}n)"
-        panels[rf"$\eta$ = {lrs[i]:g}, {steps} steps"] = {label: params[i, :stop]}
+        paths = {f"{label}: y_t (jaxgd)": params[i, :stop], f"{label}: x_t (lecture)": lecture[i, :stop]}
+        panels[rf"$\eta$ = {lrs[i]:g}, {steps} steps"] = paths if nag else {label: params[i, :stop]}
     fig = plot.path_panels(
         problem, panels, ncols=3, log=True, size=(3.8, 3.1), suptitle=f"{label} on Rosenbrock, log(f + 1e-3)"
     )
