@@ -284,3 +284,16 @@ def test_report_claim_rows_make_the_table_at_the_top_of_the_index(tmp_path):
         "| `gd_quadratics` | ST449 | rate \\|a\\|b | 0.3162 | **no** |",
         "| `gd_quadratics` | SYS 6016 | undecided | n/a | - |",
     ]
+
+
+def test_st449_momentum_rate_is_one_minus_sqrt_inverse_kappa(results):
+    out = numbers(results, "convergence_theory")
+    rows = [r for r in out["results"]["rows"] if r["kappa"] > 1.5]
+    for r in rows:
+        q = math.sqrt(1 / r["kappa"])
+        assert math.isclose(r["st449_predicted_rate"], 1 - q, rel_tol=1e-9)
+        assert math.isclose(r["st449_measured_rate"], math.sqrt((1 - q) / (1 + q)), rel_tol=1e-2), r  # exact
+        if r["kappa"] >= 99:  # the claim, asymptotic in kappa: within a few %
+            assert math.isclose(r["st449_measured_rate"], 1 - q, rel_tol=0.02), r
+    claim = next(c for c in out["claims"] if c["lecture"] == "ST449")
+    assert claim["holds"] is True
