@@ -297,3 +297,21 @@ def test_st449_momentum_rate_is_one_minus_sqrt_inverse_kappa(results):
             assert math.isclose(r["st449_measured_rate"], 1 - q, rel_tol=0.02), r
     claim = next(c for c in out["claims"] if c["lecture"] == "ST449")
     assert claim["holds"] is True
+
+
+def test_lecture_errata_literal_forms_fail_and_the_adam_bound_is_exceeded(results):
+    out = numbers(results, "lecture_errata")
+    res = out["results"]
+    assert res["adam_forms"]["correct_vs_jaxgd_adam_max_difference"] < 1e-4
+    assert res["adam_forms"]["t_from_zero"]["first_nan_step"] == 1  # 0/0 at t = 0
+    assert res["adam_forms"]["plus"]["final_loss"] > 10 * res["adam_forms"]["correct"]["final_loss"]
+    bound = res["adam_bound"]
+    assert math.isclose(bound["claimed_bound"], 0.1 / math.sqrt(0.001))
+    assert math.isclose(bound["exact_worst_case"], 6.76, abs_tol=0.01)
+    assert math.isclose(bound["measured_last_step"], bound["exact_worst_case"], rel_tol=1e-3)
+    assert bound["measured_last_step"] > 2 * bound["claimed_bound"]  # the adversarial history exceeds the bound
+    assert res["gd_bound"]["max_ratio_to_correct"] <= 1 < res["gd_bound"]["max_ratio_to_literal"]
+    assert res["second_derivative_test"]["x1^2 + 50 x2^2 at 0"]["correct"] == "minimum"
+    verdicts = {c["claim"]: c["holds"] for c in out["claims"]}
+    assert verdicts["GD: f(x_t) - f* <= L ||x0 - x*||^2 / (2t)"] is True
+    assert sum(v is False for v in verdicts.values()) == 6
