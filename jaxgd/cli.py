@@ -256,7 +256,7 @@ def write_index(out: str | os.PathLike) -> Path:
             lines.append(f"- [{filename}]({filename}): {explanation}")
         lines.append("")
         for filename in summary.get("outputs", {}):
-            if filename.endswith(".png"):
+            if filename.endswith((".png", ".gif")):
                 lines += [f"![{filename}]({filename})", ""]
             elif filename.endswith(".md") and (out / filename).is_file():
                 lines += [(out / filename).read_text().rstrip(), ""]

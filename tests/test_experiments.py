@@ -315,3 +315,37 @@ def test_lecture_errata_literal_forms_fail_and_the_adam_bound_is_exceeded(result
     verdicts = {c["claim"]: c["holds"] for c in out["claims"]}
     assert verdicts["GD: f(x_t) - f* <= L ||x0 - x*||^2 / (2t)"] is True
     assert sum(v is False for v in verdicts.values()) == 6
+
+
+def test_optimizer_comparison_every_optimizer_on_three_problems_and_the_race(results):
+    out = numbers(results, "optimizer_comparison")
+    names = {"SGD", "momentum 0.9", "NAG 0.9", "AdaGrad", "AdaDelta", "RMSProp", "RMSProp centred"}
+    names |= {"RMSProp Nesterov", "Adam", "Nadam", "AdaMax"}
+    for problem in ("ravine50", "rosenbrock", "logistic_breast_cancer"):
+        best = out["results"][problem]["best"]
+        assert set(best) == names
+        assert all(not b["diverged"] and b["lr"] in out["results"][problem]["lrs"] for b in best.values())
+        assert f"compare_{problem}.png" in out["outputs"]
+    for name in ("Adam", "RMSProp"):  # at their best rates both get close to the optimum on logistic regression
+        assert out["results"]["logistic_breast_cancer"]["best"][name]["tail_gap"] < 1e-2
+    claim = next(c for c in out["claims"] if c["lecture"] == "Hildesheim")
+    assert "Adam" in claim["measured"] and "RMSProp" in claim["measured"] and claim["holds"] in (True, False)
+    from PIL import Image
+
+    with Image.open(results / "race_rosenbrock.gif") as gif:
+        assert gif.n_frames >= 8
+    assert "![race_rosenbrock.gif](race_rosenbrock.gif)" in (results / "index.md").read_text()
+
+
+def test_figures_are_written_at_100_dpi_or_more_and_the_index_opens_with_the_claims(results):
+    from PIL import Image
+
+    for name in ("rosenbrock_gd.png", "errata_adam_bound.png", "compare_rosenbrock.png"):
+        with Image.open(results / name) as png:
+            assert min(png.info["dpi"]) >= 100, name
+    index = (results / "index.md").read_text()
+    table = index.split("## Lecture claims against measurement\n", 1)[1].split("\n## ", 1)[0]
+    assert index.index("## Lecture claims") < index.index("## Summary")
+    for name in ("convergence_theory", "lecture_errata", "optimizer_comparison", "rosenbrock_panels"):
+        assert f"| `{name}` |" in table, name
+    assert "| ST449 | Adam's step |Delta x|" not in table  # pipes in cells are escaped
