@@ -561,6 +561,7 @@ def _sweep_figure(args: argparse.Namespace, problem: Any, params: list, swept: A
             log_x=params[0][2],
             log_y=params[1][2],
             region=region,
+            region_label="stability edge of the Hessian at the minimiser (a local bound: not where the runs start)",
             title=title,
         )
     else:  # final loss against the first hyperparameter (the best over any others)
