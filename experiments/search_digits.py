@@ -98,6 +98,13 @@ def main(out: str = "results", small: bool = False) -> dict:
             f"momentum {b['momentum']:.2f}) from {b['distinct_learning_rates']} distinct learning rates "
             f"in {b['runs']} runs."
         )
+    grid, rand = best["grid"], best["random"]
+    report.claim(
+        "Bergstra & Bengio 2012",
+        "for the same budget random search tries more distinct values of each hyperparameter than a grid",
+        f"{rand['distinct_learning_rates']} distinct learning rates against {grid['distinct_learning_rates']}",
+        rand["distinct_learning_rates"] > grid["distinct_learning_rates"],
+    )
     report.results.update({"best": best, "steps": steps, "runs_per_strategy": n})
     return report.finish()
 

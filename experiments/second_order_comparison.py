@@ -87,6 +87,13 @@ def main(out: str = "results", small: bool = False) -> dict:
         gd = next(r for r in rows if r["problem"] == name and r["method"] == "gd")
         gd_text = f"{its['gd']}" if gd["converged"] else f"> {its['gd']} (not converged)"
         report.finding(f"{name}: " + ", ".join(f"{m} {its[m]}" for m in METHODS) + f" iterations; GD {gd_text}.")
+    newton = next(r for r in rows if r["method"] == "newton" and r["problem"] == "ravine50")
+    report.claim(
+        "ST449",
+        "Newton's method solves a quadratic in one step",
+        f"{newton['iterations']} iteration(s) on ravine50",
+        newton["iterations"] == 1,
+    )
     names = list(cases)
     fig, (axes,) = plot.subplots(1, 1, size=(8.0, 4.0))
     width = 0.8 / (len(METHODS) + 1)

@@ -54,6 +54,14 @@ def main(out: str = "results", small: bool = False) -> dict:
         f"Heavy ball (eta, momentum) grid: {results['heavy_ball_grid']['cells_disagreeing_off_edge']} of "
         f"{results['heavy_ball_grid']['cells_off_edge']} cells off the edge disagree with the stability region."
     )
+    r = results["ravine50"]
+    report.claim(
+        "DD2424 L5",
+        "GD's loss grows for eta above 2/lambda_max and not below (ravine50)",
+        f"stops growing up to {r['largest_lr_not_growing']:.4g}, grows from {r['smallest_lr_growing']:.4g}; "
+        f"2/lambda_max = {r['stability_bound']:.4g}",
+        r["largest_lr_not_growing"] <= r["stability_bound"] * (1 + 1e-6) < r["smallest_lr_growing"],
+    )
     report.results.update(results)
     return report.finish()
 
