@@ -94,7 +94,7 @@ def main(out: str = "results", small: bool = False) -> dict:
         )
     gap = {r["setting"]: r["loss_gap"] for r in rows}
     report.claim(
-        "DD2424",
+        "course (regularisation)",
         "dropout reduces overfitting (the train/validation gap)",
         f"loss gap {gap['dropout']:.3g} with dropout, {gap['no regularisation']:.3g} without",
         gap["dropout"] < gap["no regularisation"],

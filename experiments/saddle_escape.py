@@ -86,7 +86,7 @@ def main(out: str = "results", small: bool = False) -> dict:
         f"on the stable axis, ends {to_saddle:.1g} from the saddle."
     )
     report.claim(
-        "SYS 6016",
+        "course (saddle points)",
         "GD escapes a strict saddle, in about log(1/delta)/log(1 + eta) steps from an offset delta",
         f"escape steps off the prediction by at most {off}",
         off <= 1,

@@ -97,7 +97,7 @@ def main(out: str = "results", small: bool = False) -> dict:
     decaying = min((r for r in rows if "predicted_floor" not in r), key=lambda r: r["final_mean_f"])
     floor = min(r["predicted_floor"] for r in const)
     report.claim(
-        "DD2424",
+        "course (SGD schedules)",
         "with a constant rate SGD stalls at a noise floor; decaying the rate goes below it",
         f"{decaying['schedule']}: mean f {decaying['final_mean_f']:.3g} against the lowest floor {floor:.3g}",
         decaying["final_mean_f"] < floor,

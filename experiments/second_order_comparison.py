@@ -89,7 +89,7 @@ def main(out: str = "results", small: bool = False) -> dict:
         report.finding(f"{name}: " + ", ".join(f"{m} {its[m]}" for m in METHODS) + f" iterations; GD {gd_text}.")
     newton = next(r for r in rows if r["method"] == "newton" and r["problem"] == "ravine50")
     report.claim(
-        "ST449",
+        "course (second-order methods)",
         "Newton's method solves a quadratic in one step",
         f"{newton['iterations']} iteration(s) on ravine50",
         newton["iterations"] == 1,
