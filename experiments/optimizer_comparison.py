@@ -124,8 +124,8 @@ def paths_figure(report: Report, problem: jaxgd.Problem, runs: dict, best: dict,
     """One panel per optimizer: its path from the course's start at its best rate (x_t for the Nesterov forms)."""
     panels = {}
     for name, (_, path) in runs.items():
-        what = "x_t (lecture)" if name in LOOK_AHEAD else name
-        panels[f"{name}, eta = {best[name]['lr']:.2g}"] = {what: path[best[name]["index"], 0]}
+        drawn = " (the lecture's x_t)" if name in LOOK_AHEAD else ""
+        panels[f"{name}, eta = {best[name]['lr']:.2g}{drawn}"] = {name: path[best[name]["index"], 0]}
     fig = plot.path_panels(problem, panels, ncols=4, log=log, size=(3.4, 2.8), suptitle=f"Paths on {problem.name}")
     report.figure(fig, f"compare_{problem.name}_paths.png", f"Each optimizer's path on {problem.name} at its best eta.")
 
