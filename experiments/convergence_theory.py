@@ -124,14 +124,14 @@ def main(out: str = "results", small: bool = False) -> dict:
     report.finding(
         f"ST449's heavy ball (eta = 1/lambda_max, gamma = (1 - 1/sqrt(kappa))/(1 + 1/sqrt(kappa))): the measured "
         f"iterate rate is within {100 * st449['error_large_kappa']:.2g}% of 1 - 1/sqrt(kappa) for kappa >= 100 "
-        f"({100 * st449['error_all']:.2g}% at worst, kappa = {st449['worst_kappa']:g}) and within "
+        f"({100 * st449['error_all']:.2g}% at worst, kappa = {st449['worst_kappa']:.3g}) and within "
         f"{100 * st449['error_exact']:.2g}% of its exact rate sqrt(gamma)."
     )
     report.claim(
         "ST449",
         "heavy ball, eta = 1/lambda_max, gamma = (1 - sqrt(1/kappa))/(1 + sqrt(1/kappa)): rate 1 - sqrt(1/kappa)",
         f"within {100 * st449['error_large_kappa']:.2g}% for kappa >= 100, {100 * st449['error_all']:.2g}% at "
-        f"kappa = {st449['worst_kappa']:g}; exactly sqrt(gamma) (to {100 * st449['error_exact']:.2g}%)",
+        f"kappa = {st449['worst_kappa']:.3g}; exactly sqrt(gamma) (to {100 * st449['error_exact']:.2g}%)",
         st449["error_large_kappa"] < 0.02,
     )
     report.csv(rows, f"{NAME}.csv", "The table: kappa, bounds, eta*, predicted vs measured rates and iteration counts.")
