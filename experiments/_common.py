@@ -56,6 +56,9 @@ def write_csv(path: Path, rows: Sequence[dict]) -> Path:
     return Path(path)
 
 
+FIGURE_DPI = 110  # every figure, --small included: legends stay readable
+
+
 class Report:
     """Collects an experiment's output files (name -> one-line explanation) and numbers; writes ``<name>.json``.
 
@@ -69,6 +72,7 @@ class Report:
         self.outputs: dict[str, str] = {}
         self.results: dict[str, Any] = {}
         self.findings: list[str] = []
+        self.claims: list[dict[str, Any]] = []
         self.start = time.perf_counter()
 
     def progress(self, text: str) -> None:
@@ -79,9 +83,22 @@ class Report:
         """One line for the summary at the top of the index page, stating a number this run measured."""
         self.findings.append(text)
 
+    def claim(self, lecture: str, claim: str, measured: Any, holds: bool | None) -> None:
+        """A lecture's claim checked by this run: one row of the table at the top of the index page.
+
+        ``lecture`` names the source (``"DD2424 L5"``), ``claim`` says what it states, ``measured``
+        is what this run found (a string, or a number written with 4 significant digits) and
+        ``holds`` whether the claim survives the measurement (None: not decidable by this run).
+        """
+        if not isinstance(measured, str):
+            measured = f"{float(measured):.4g}"
+        self.claims.append(
+            {"lecture": lecture, "claim": claim, "measured": measured, "holds": None if holds is None else bool(holds)}
+        )
+
     def figure(self, fig_or_ax: Any, filename: str, explanation: str) -> Path:
         path = self.out / filename
-        plot.save(fig_or_ax, path, dpi=60 if self.small else 110)
+        plot.save(fig_or_ax, path, dpi=FIGURE_DPI)
         self.outputs[filename] = explanation
         return path
 
@@ -97,6 +114,7 @@ class Report:
             "small": self.small,
             "outputs": {**self.outputs, f"{self.name}.json": "all the numbers of this experiment, as JSON"},
             "findings": self.findings,
+            "claims": self.claims,
             "results": _jsonable(self.results),
         }
         write_json(self.out / f"{self.name}.json", summary)
@@ -114,13 +132,22 @@ def run_lrs(
     steps: int,
     *,
     record_every: int = 1,
+    lecture_iterate: bool = False,
 ) -> jaxgd.Trajectory:
     """One ``vmap`` of ``jaxgd.run`` over learning rates: a Trajectory whose leaves have a leading axis len(lrs).
 
     For experiments that need every iterate (paths, distances); :func:`jaxgd.sweep` when summaries suffice.
+    ``lecture_iterate=True`` (Nesterov-type optimizers) keeps the lecture's x_t in ``traj.recorded``
+    (:func:`jaxgd.nesterov_iterate`) next to the look-ahead y_t that jaxgd carries in ``traj.params``.
     """
     lrs = jnp.asarray(lrs, jnp.asarray(x0).dtype)
-    return jax.vmap(lambda lr: jaxgd.run(make_optimizer(lr), loss, x0, steps, record_every=record_every))(lrs)
+
+    def one(lr):
+        opt = make_optimizer(lr)
+        record = (lambda p, s: jaxgd.nesterov_iterate(opt, p, s)) if lecture_iterate else None
+        return jaxgd.run(opt, loss, x0, steps, record_every=record_every, record=record)
+
+    return jax.vmap(one)(lrs)
 
 
 def index(tree: Any, i: int) -> Any:
@@ -222,6 +249,12 @@ def script(main: Callable[..., dict]) -> None:
     print(f"{summary['title']}: wrote {', '.join(summary['outputs'])} to {args.out}")
 
 
+def _panel_paths(traj: jaxgd.Trajectory, i: int, label: str, lecture_iterate: bool) -> dict:
+    if not lecture_iterate:
+        return {label: index(traj.params, i)}
+    return {f"{label}: y_t (look-ahead, jaxgd)": traj.params[i], f"{label}: x_t (lecture)": traj.recorded[i]}
+
+
 def lr_study(
     report: Report,
     problem: Any,
@@ -236,15 +269,19 @@ def lr_study(
     log: bool = False,
     record_every: int = 1,
     ncols: int = 3,
+    lecture_iterate: bool = False,
 ) -> list[dict]:
     """Run one optimizer at several learning rates on a 2-D problem (one vmap) and write its figures.
 
     Writes a panel grid of paths (one panel per learning rate) and the loss curves.
     Returns one row per learning rate: final loss, distance to the minimiser,
     divergence and, on a quadratic with ``method`` given, the exact predicted
-    rate (:func:`linear_rate`) against the measured one.
+    rate (:func:`linear_rate`) against the measured one. ``lecture_iterate=True`` (Nesterov-type
+    optimizers) draws the lecture's x_t next to the look-ahead y_t that jaxgd carries, and measures both.
     """
-    traj = run_lrs(make_optimizer, problem, problem.x0, lrs, steps, record_every=record_every)
+    traj = run_lrs(
+        make_optimizer, problem, problem.x0, lrs, steps, record_every=record_every, lecture_iterate=lecture_iterate
+    )
     xstar = np.asarray(problem.minimizers, dtype=float)[0] if problem.minimizers is not None else None
     div = diverged(traj.loss)
     rows = []
@@ -262,8 +299,13 @@ def lr_study(
             eig = np.asarray(problem.data["diag"], dtype=float)
             row["predicted_rate"] = linear_rate(method, float(lr), momentum, eig)
             row["measured_rate"] = measured_rate(distances(index(traj, i), xstar)) if record_every == 1 else None
+        if lecture_iterate:
+            x_t = np.asarray(traj.recorded[i], dtype=float)
+            row["lecture_final_x"] = x_t[-1].tolist()
+            if method is not None and record_every == 1:
+                row["lecture_measured_rate"] = measured_rate(np.linalg.norm(x_t - xstar, axis=-1))
         rows.append(row)
-    panels = {rf"$\eta$ = {lr:g}": {label: index(traj.params, i)} for i, lr in enumerate(lrs)}
+    panels = {rf"$\eta$ = {lr:g}": _panel_paths(traj, i, label, lecture_iterate) for i, lr in enumerate(lrs)}
     fig = plot.path_panels(problem, panels, ncols=ncols, log=log, suptitle=f"{label} on {problem.name}, {steps} steps")
     report.figure(fig, f"{tag}_paths.png", f"{label} paths on {problem.name}, one panel per learning rate {list(lrs)}.")
     curves = {rf"$\eta$ = {lr:g}": traj.loss[i] for i, lr in enumerate(lrs)}

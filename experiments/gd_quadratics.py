@@ -68,6 +68,13 @@ def main(out: str = "results", small: bool = False) -> dict:
         mine = [r for r in rows if r["problem"] == name]
         report.finding(f"On {name}, GD {divergence(mine)}; 2/lambda_max = {bound:g}.")
     report.finding(rate_agreement(rows).capitalize() + ".")
+    mine = [r for r in rows if r["problem"] == "ravine50"]
+    report.claim(
+        "DD2424 L5",
+        "GD on x1^2 + 50 x2^2 converges iff eta < 2/lambda_max = 0.02",
+        divergence(mine),
+        all(r["diverged"] == (r["lr"] > r["stability_bound"]) for r in mine),
+    )
     report.csv(rows, "gd_quadratics.csv", "Per run: final loss, divergence, predicted and measured rate.")
     report.results["runs"] = rows
     report.results["steps"] = steps

@@ -82,10 +82,11 @@ def main(out: str = "results", small: bool = False) -> dict:
             "diverged": int(result.diverged.sum()),
         }
         shown = np.isfinite(val_loss)
-        axes[0].scatter(lr[shown], mom[shown], c=val_acc[shown], vmin=0.5, vmax=1.0, marker=marker, label=label)
+        dots = axes[0].scatter(lr[shown], mom[shown], c=val_acc[shown], vmin=0.5, vmax=1.0, marker=marker, label=label)
         axes[1].scatter(lr[shown], val_acc[shown], marker=marker, alpha=0.7, label=label)
     axes[0].set(xscale="log", xlabel="learning rate", ylabel="momentum", title="configurations (colour: val. acc.)")
     axes[1].set(xscale="log", xlabel="learning rate", ylabel="validation accuracy", ylim=(0.5, 1.0), title="score")
+    fig.colorbar(dots, ax=axes[0], label="validation accuracy")
     for ax in axes:
         ax.legend(fontsize=8)
     fig.suptitle(f"heavy ball on digits MLP {model.sizes}: {n} runs x {steps} full-batch steps each")
@@ -97,6 +98,13 @@ def main(out: str = "results", small: bool = False) -> dict:
             f"momentum {b['momentum']:.2f}) from {b['distinct_learning_rates']} distinct learning rates "
             f"in {b['runs']} runs."
         )
+    grid, rand = best["grid"], best["random"]
+    report.claim(
+        "Bergstra & Bengio 2012",
+        "for the same budget random search tries more distinct values of each hyperparameter than a grid",
+        f"{rand['distinct_learning_rates']} distinct learning rates against {grid['distinct_learning_rates']}",
+        rand["distinct_learning_rates"] > grid["distinct_learning_rates"],
+    )
     report.results.update({"best": best, "steps": steps, "runs_per_strategy": n})
     return report.finish()
 

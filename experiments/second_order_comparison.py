@@ -87,15 +87,30 @@ def main(out: str = "results", small: bool = False) -> dict:
         gd = next(r for r in rows if r["problem"] == name and r["method"] == "gd")
         gd_text = f"{its['gd']}" if gd["converged"] else f"> {its['gd']} (not converged)"
         report.finding(f"{name}: " + ", ".join(f"{m} {its[m]}" for m in METHODS) + f" iterations; GD {gd_text}.")
+    newton = next(r for r in rows if r["method"] == "newton" and r["problem"] == "ravine50")
+    report.claim(
+        "course (second-order methods)",
+        "Newton's method solves a quadratic in one step",
+        f"{newton['iterations']} iteration(s) on ravine50",
+        newton["iterations"] == 1,
+    )
     names = list(cases)
     fig, (axes,) = plot.subplots(1, 1, size=(8.0, 4.0))
     width = 0.8 / (len(METHODS) + 1)
     for k, method in enumerate((*METHODS, "gd")):
-        its = [next(r["iterations"] for r in rows if r["problem"] == p and r["method"] == method) for p in names]
-        axes[0].bar(np.arange(len(names)) + k * width, its, width, label=method)
+        mine = [next(r for r in rows if r["problem"] == p and r["method"] == method) for p in names]
+        bars = axes[0].bar(np.arange(len(names)) + k * width, [r["iterations"] for r in mine], width, label=method)
+        for bar, r in zip(bars, mine):
+            if not r["converged"]:  # stopped at the step limit: hatched, and said so above the bar
+                bar.set_hatch("//")
+                bar.set_edgecolor("k")
+                x = bar.get_x() + bar.get_width() / 2
+                axes[0].annotate("step limit", (x, bar.get_height()), ha="center", va="bottom", fontsize=7)
+    top = max(r["iterations"] for r in rows)
     axes[0].set(xticks=np.arange(len(names)) + 0.4, xticklabels=names, yscale="log", ylabel="iterations")
-    axes[0].set_title(f"iterations to ||grad f|| <= {TOL:g} (float64)")
-    axes[0].legend(fontsize=8, ncol=3)
+    axes[0].set_ylim(top=4 * top)  # room for the "step limit" labels
+    axes[0].set_title(f"iterations to ||grad f|| <= {TOL:g} (float64); hatched: stopped at the step limit")
+    axes[0].legend(fontsize=8, ncol=len(METHODS) + 1, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     report.figure(fig, "second_order_iterations.png", "Iterations to the gradient tolerance, per method and problem.")
     report.csv(rows, "second_order_comparison.csv", "Iterations and function, gradient, Hessian evaluations per run.")
     report.results["runs"] = rows

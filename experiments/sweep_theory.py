@@ -23,6 +23,7 @@ from jaxgd import analysis, plot
 ORDER = 80  # place in the index page
 NAME = "sweep_theory"
 TITLE = "Learning-rate sweeps with the stability bound and eta*"
+FLOOR = 1e-16  # losses below are drawn at this floor (float32 rounding, exact zeros)
 
 
 def predicted_final_loss(lrs, eigenvalues, x0, steps: int) -> np.ndarray:
@@ -53,6 +54,14 @@ def main(out: str = "results", small: bool = False) -> dict:
         f"Heavy ball (eta, momentum) grid: {results['heavy_ball_grid']['cells_disagreeing_off_edge']} of "
         f"{results['heavy_ball_grid']['cells_off_edge']} cells off the edge disagree with the stability region."
     )
+    r = results["ravine50"]
+    report.claim(
+        "DD2424 L5",
+        "GD's loss grows for eta above 2/lambda_max and not below (ravine50)",
+        f"stops growing up to {r['largest_lr_not_growing']:.4g}, grows from {r['smallest_lr_growing']:.4g}; "
+        f"2/lambda_max = {r['stability_bound']:.4g}",
+        r["largest_lr_not_growing"] <= r["stability_bound"] * (1 + 1e-6) < r["smallest_lr_growing"],
+    )
     report.results.update(results)
     return report.finish()
 
@@ -73,17 +82,20 @@ def gd_sweeps(report: Report, small: bool) -> dict:
         sel = lrs[lrs < 2.5 * bound]
         final = final_losses(jaxgd.sgd, problem, {"learning_rate": sel}, steps)
         theory = predicted_final_loss(sel, eig, problem.x0, steps)
+        ok = np.isfinite(theory) & (theory < 1e6)
+        shown = np.maximum(theory[ok], FLOOR)  # drawn first, wide and pale: the measured line shows on top of it
+        ax.loglog(sel[ok], shown, "-", color="C1", lw=5, alpha=0.35, label="closed form", zorder=1)
         plot.sweep_plot(
             sel,
-            {"GD (measured)": final},
+            {"GD (measured)": np.where(np.isfinite(final), np.maximum(final, FLOOR), final)},
             stability_bound=bound,
             optimal_lr=eta_star,
             ceiling=1e6,
             ax=ax,
+            ylabel=f"final f(x) - f* (floored at {FLOOR:g})",
             title=f"{problem.name}, {steps} steps",
         )
-        ok = np.isfinite(theory) & (theory > 1e-40) & (theory < 1e6)  # float32's range
-        ax.loglog(sel[ok], theory[ok], "k-", lw=0.6, alpha=0.6, label="closed form")
+        ax.set_ylim(bottom=FLOOR / 3)
         ax.legend(fontsize=6)
         start = float(problem(problem.x0))
         grew = ~(final <= start)  # NaN / inf count as grown

@@ -242,6 +242,7 @@ def write_index(out: str | os.PathLike) -> Path:
         except json.JSONDecodeError:
             continue
     lines = ["# jaxgd results", ""]
+    lines += _claims_table(summaries)
     findings = [(s.get("title", n), s["findings"]) for n, s in summaries.items() if s.get("findings")]
     if findings:
         lines += ["## Summary", ""]
@@ -255,7 +256,7 @@ def write_index(out: str | os.PathLike) -> Path:
             lines.append(f"- [{filename}]({filename}): {explanation}")
         lines.append("")
         for filename in summary.get("outputs", {}):
-            if filename.endswith(".png"):
+            if filename.endswith((".png", ".gif")):
                 lines += [f"![{filename}]({filename})", ""]
             elif filename.endswith(".md") and (out / filename).is_file():
                 lines += [(out / filename).read_text().rstrip(), ""]
@@ -264,6 +265,28 @@ def write_index(out: str | os.PathLike) -> Path:
     index = out / "index.md"
     files.write_text(index, "\n".join(lines) + "\n")
     return index
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _claims_table(summaries: dict[str, dict]) -> list[str]:
+    """The lectures' claims, what each experiment measured and whether the claim holds: one Markdown table.
+
+    Read from the ``claims`` list of each experiment's JSON (written by ``Report.claim``); no lines when
+    no experiment states a claim.
+    """
+    rows = [(n, c) for n, s in summaries.items() for c in s.get("claims") or ()]
+    if not rows:
+        return []
+    verdict = {True: "yes", False: "**no**", None: "-"}
+    lines = ["## Lecture claims against measurement", "", "| experiment | lecture | claim | measured | holds |"]
+    lines.append("|---|---|---|---|---|")
+    for name, c in rows:
+        cells = [f"`{name}`", c.get("lecture", ""), c.get("claim", ""), c.get("measured", ""), verdict[c.get("holds")]]
+        lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+    return [*lines, ""]
 
 
 def add_experiment_options(parser: argparse.ArgumentParser) -> None:
@@ -538,6 +561,7 @@ def _sweep_figure(args: argparse.Namespace, problem: Any, params: list, swept: A
             log_x=params[0][2],
             log_y=params[1][2],
             region=region,
+            region_label="stability edge of the Hessian at the minimiser (a local bound: not where the runs start)",
             title=title,
         )
     else:  # final loss against the first hyperparameter (the best over any others)

@@ -20,6 +20,7 @@ from jaxgd.problems import Problem
 from jaxgd.runner import Trajectory
 
 __all__ = [
+    "animate_paths",
     "contour",
     "heatmap",
     "hessian_spectrum",
@@ -210,6 +211,65 @@ def path_panels(
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+def animate_paths(
+    problem: Problem,
+    paths: Mapping[str, Path2D],
+    path: str | os.PathLike,
+    *,
+    frames: int = 40,
+    fps: int = 8,
+    log: bool = False,
+    eps: float = 1e-3,
+    box: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    size: tuple[float, float] = (4.0, 3.1),
+    dpi: int = 80,
+    title: str | None = None,
+) -> str:
+    """An animated GIF of optimizers racing on a 2-D problem: each (T, 2) path grows over ``frames`` frames.
+
+    Written by matplotlib's Pillow writer, whole (a temporary file, then renamed). Paths of different
+    lengths are drawn at the same fraction of their length in each frame. Returns the path.
+    """
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    if frames < 2:
+        raise ValueError(f"an animation needs at least 2 frames, got frames={frames}")
+    plt = _pyplot()
+    pts = {label: _path_points(p) for label, p in paths.items()}
+    box = box or _box_from(problem, pts)
+    pts = {label: _truncate(p, box) for label, p in pts.items()}
+    fig, axes = subplots(1, 1, size=size)
+    ax = axes[0, 0]
+    contour(problem, {}, log=log, eps=eps, box=box, ax=ax, title=title, resolution=100, levels=15)
+    lines = {
+        label: ax.plot([], [], "-", lw=1.4, color=PATH_COLORS[i % len(PATH_COLORS)], label=label)[0]
+        for i, label in enumerate(pts)
+    }
+    heads = {label: ax.plot([], [], "o", ms=4, color=line.get_color())[0] for label, line in lines.items()}
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+
+    def draw(k):
+        for label, p in pts.items():
+            n = max(1, round(len(p) * (k + 1) / frames))
+            lines[label].set_data(p[:n, 0], p[:n, 1])
+            heads[label].set_data(p[n - 1 : n, 0], p[n - 1 : n, 1])
+        return [*lines.values(), *heads.values()]
+
+    anim = FuncAnimation(fig, draw, frames=frames, blit=False)
+    target = os.fspath(path)
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{os.path.splitext(name)[0]}.{os.getpid()}.gif")
+    try:
+        anim.save(tmp, writer=PillowWriter(fps=fps), dpi=dpi)
+        os.replace(tmp, target)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
 
 
 # --------------------------------------------------------------------------- curves

@@ -262,3 +262,90 @@ def test_second_order_methods_beat_gd_and_newton_solves_the_quadratic_in_one_ste
             r = runs[(problem, method)]
             assert r["converged"] and r["grad_norm"] <= 1e-6, r
             assert r["iterations"] < runs[(problem, "gd")]["iterations"], r
+
+
+def test_report_claim_rows_make_the_table_at_the_top_of_the_index(tmp_path):
+    spec = importlib.util.spec_from_file_location("experiments_common", cli.experiments_dir() / "_common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    report = common.Report(tmp_path, "gd_quadratics", "GD", small=True)
+    report.claim("DD2424 L5", "GD diverges above 0.02", "diverged at 0.021, not at 0.02", True)
+    report.claim("ST449", "rate |a|b", 0.316227, False)
+    report.claim("SYS 6016", "undecided", "n/a", None)
+    report.finding("A finding.")
+    summary = report.finish()
+    assert summary["claims"][1] == {"lecture": "ST449", "claim": "rate |a|b", "measured": "0.3162", "holds": False}
+    index = cli.write_index(tmp_path).read_text()
+    table = index.split("## Lecture claims against measurement\n", 1)[1]
+    assert index.index("## Lecture claims") < index.index("## Summary")
+    rows = [line for line in table.splitlines() if line.startswith("| `gd_quadratics`")]
+    assert rows == [
+        "| `gd_quadratics` | DD2424 L5 | GD diverges above 0.02 | diverged at 0.021, not at 0.02 | yes |",
+        "| `gd_quadratics` | ST449 | rate \\|a\\|b | 0.3162 | **no** |",
+        "| `gd_quadratics` | SYS 6016 | undecided | n/a | - |",
+    ]
+
+
+def test_st449_momentum_rate_is_one_minus_sqrt_inverse_kappa(results):
+    out = numbers(results, "convergence_theory")
+    rows = [r for r in out["results"]["rows"] if r["kappa"] > 1.5]
+    for r in rows:
+        q = math.sqrt(1 / r["kappa"])
+        assert math.isclose(r["st449_predicted_rate"], 1 - q, rel_tol=1e-9)
+        assert math.isclose(r["st449_measured_rate"], math.sqrt((1 - q) / (1 + q)), rel_tol=1e-2), r  # exact
+        if r["kappa"] >= 99:  # the claim, asymptotic in kappa: within a few %
+            assert math.isclose(r["st449_measured_rate"], 1 - q, rel_tol=0.02), r
+    claim = next(c for c in out["claims"] if c["lecture"] == "ST449")
+    assert claim["holds"] is True
+
+
+def test_lecture_errata_literal_forms_fail_and_the_adam_bound_is_exceeded(results):
+    out = numbers(results, "lecture_errata")
+    res = out["results"]
+    assert res["adam_forms"]["correct_vs_jaxgd_adam_max_difference"] < 1e-4
+    assert res["adam_forms"]["t_from_zero"]["first_nan_step"] == 1  # 0/0 at t = 0
+    assert res["adam_forms"]["plus"]["final_loss"] > 10 * res["adam_forms"]["correct"]["final_loss"]
+    bound = res["adam_bound"]
+    assert math.isclose(bound["claimed_bound"], 0.1 / math.sqrt(0.001))
+    assert math.isclose(bound["exact_worst_case"], 6.76, abs_tol=0.01)
+    assert math.isclose(bound["measured_last_step"], bound["exact_worst_case"], rel_tol=1e-3)
+    assert bound["measured_last_step"] > 2 * bound["claimed_bound"]  # the adversarial history exceeds the bound
+    assert res["gd_bound"]["max_ratio_to_correct"] <= 1 < res["gd_bound"]["max_ratio_to_literal"]
+    assert res["second_derivative_test"]["x1^2 + 50 x2^2 at 0"]["correct"] == "minimum"
+    verdicts = {c["claim"]: c["holds"] for c in out["claims"]}
+    assert verdicts["GD: f(x_t) - f* <= L ||x0 - x*||^2 / (2t)"] is True
+    assert sum(v is False for v in verdicts.values()) == 6
+
+
+def test_optimizer_comparison_every_optimizer_on_three_problems_and_the_race(results):
+    out = numbers(results, "optimizer_comparison")
+    names = {"SGD", "momentum 0.9", "NAG 0.9", "AdaGrad", "AdaDelta", "RMSProp", "RMSProp centred"}
+    names |= {"RMSProp Nesterov", "Adam", "Nadam", "AdaMax"}
+    for problem in ("ravine50", "rosenbrock", "logistic_breast_cancer"):
+        best = out["results"][problem]["best"]
+        assert set(best) == names
+        assert all(not b["diverged"] and b["lr"] in out["results"][problem]["lrs"] for b in best.values())
+        assert f"compare_{problem}.png" in out["outputs"]
+    for name in ("Adam", "RMSProp"):  # at their best rates both get close to the optimum on logistic regression
+        assert out["results"]["logistic_breast_cancer"]["best"][name]["tail_gap"] < 1e-2
+    claim = next(c for c in out["claims"] if c["lecture"] == "Hildesheim")
+    assert "Adam" in claim["measured"] and "RMSProp" in claim["measured"] and claim["holds"] in (True, False)
+    from PIL import Image
+
+    with Image.open(results / "race_rosenbrock.gif") as gif:
+        assert gif.n_frames >= 8
+    assert "![race_rosenbrock.gif](race_rosenbrock.gif)" in (results / "index.md").read_text()
+
+
+def test_figures_are_written_at_100_dpi_or_more_and_the_index_opens_with_the_claims(results):
+    from PIL import Image
+
+    for name in ("rosenbrock_gd.png", "errata_adam_bound.png", "compare_rosenbrock.png"):
+        with Image.open(results / name) as png:
+            assert min(png.info["dpi"]) >= 100, name
+    index = (results / "index.md").read_text()
+    table = index.split("## Lecture claims against measurement\n", 1)[1].split("\n## ", 1)[0]
+    assert index.index("## Lecture claims") < index.index("## Summary")
+    for name in ("convergence_theory", "lecture_errata", "optimizer_comparison", "rosenbrock_panels"):
+        assert f"| `{name}` |" in table, name
+    assert "| ST449 | Adam's step |Delta x|" not in table  # pipes in cells are escaped

@@ -170,3 +170,18 @@ def test_save_pdf_and_float64(tmp_path):
         ax = plot.contour(p, {"hb": traj})
     path = plot.save(ax, tmp_path / "f.pdf")
     assert open(path, "rb").read(4) == b"%PDF"
+
+
+def test_animate_paths_writes_a_gif_whole_with_the_frames_asked(tmp_path, ravine_runs):
+    from PIL import Image
+
+    problem, runs = ravine_runs
+    diverging = np.array([[4.0, 0.5], [3.0, -1.0], [np.inf, 0.0]])  # drawn up to its first non-finite point
+    target = tmp_path / "race.gif"
+    out = plot.animate_paths(problem, {**runs, "diverging": diverging}, target, frames=6, title="race")
+    assert out == os.fspath(target)
+    with Image.open(target) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.gif"]  # no temporary file left
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        plot.animate_paths(problem, runs, tmp_path / "x.gif", frames=1)
