@@ -197,6 +197,10 @@ def main(out: str = "results", small: bool = False) -> dict:
         f"(linear); in {vr['epochs']} epochs full-batch GD gets to {gd['final_excess']:.1e}, constant-step SGD "
         f"stalls at its noise floor ({sgd['final_excess']:.1e}) and the 1/t step reaches {dec['final_excess']:.1e}."
     )
+    report.claim("Johnson & Zhang 2013; Defazio et al. 2014", "SVRG and SAGA converge linearly where constant-step "
+                 "SGD stalls at its noise floor", f"SVRG {reached('SVRG')}, SAGA {reached('SAGA')} to 1e-10; SGD "
+                 f"{sgd['final_excess']:.1e}", m["SVRG"]["epochs_to_target"] is not None
+                 and m["SAGA"]["epochs_to_target"] is not None and sgd["final_excess"] > 1e-4)  # fmt: skip
     bs = batch_size(report, small)
     first, last = bs["rows"][0], bs["rows"][-1]
     report.finding(
@@ -205,6 +209,8 @@ def main(out: str = "results", small: bool = False) -> dict:
         f"fitted knee B_crit = {bs['knee']:.0f} against the noise scale at the target B_simple = {bs['b_simple']:.0f} "
         f"(B_noise = {bs['b_noise']:.0f}; McCandlish et al. predict B_crit ~ B_noise)."
     )
+    report.claim("McCandlish et al. 2018", "the critical batch size is about the gradient noise scale",
+                 f"knee {bs['knee']:.0f}, B_simple {bs['b_simple']:.0f}", 0.25 < bs["knee"] / bs["b_simple"] < 4)
     lf = bs["lr_finder"]
     report.finding(
         f"The LR finder (B = 16) suggests eta = {lf['suggested']:.2g}; the fastest constant rate of the sweep at "

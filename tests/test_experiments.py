@@ -349,3 +349,33 @@ def test_figures_are_written_at_100_dpi_or_more_and_the_index_opens_with_the_cla
     for name in ("convergence_theory", "lecture_errata", "optimizer_comparison", "rosenbrock_panels"):
         assert f"| `{name}` |" in table, name
     assert "| ST449 | Adam's step |Delta x|" not in table  # pipes in cells are escaped
+
+
+def test_convex_table_bounds_hold(results):
+    r = numbers(results, "convex_table")["results"]
+    assert len(r["table"]) == 13 and all(row["bound_holds"] == "yes" for row in r["table"])
+    assert r["frank_wolfe_certificate"] and r["lasso_path"]["support_agreement"] == len(r["lasso_path"]["strengths"])
+
+
+def test_stochastic_theory_matches_the_lectures(results):
+    r = numbers(results, "stochastic_theory")["results"]
+    thm, strong, nag = r["theorem"], r["strongly_convex"], r["nesterov"]
+    assert thm["bound_holds"] and -0.6 < thm["slope_averaged"] < -0.3
+    floors = strong["constant"]
+    for row in floors:
+        assert abs(row["measured_floor"] / row["exact_floor"] - 1) < 0.15
+    assert [f["measured_floor"] for f in floors] == sorted((f["measured_floor"] for f in floors), reverse=True)
+    assert strong["decaying_under_bound"]
+    assert all(-1.2 < v["slope"] < -0.8 for v in strong["decaying"].values())
+    assert nag["nesterov_1983_slope"] < -1.6
+
+
+def test_variance_reduction_converges_linearly_and_the_knee_is_near_the_noise_scale(results):
+    r = numbers(results, "variance_reduction")["results"]
+    methods = r["race"]["methods"]
+    assert methods["SVRG"]["epochs_to_target"] is not None and methods["SAGA"]["epochs_to_target"] is not None
+    assert methods["SGD, constant eta"]["final_excess"] > 1e-4
+    assert methods["full-batch GD, 1/beta"]["final_excess"] > 1e-4
+    steps = [row["steps"] for row in r["batch_size"]["rows"]]
+    assert steps[0] > steps[-1]
+    assert 0.25 < r["batch_size"]["knee"] / r["batch_size"]["b_simple"] < 4
