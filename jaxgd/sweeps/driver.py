@@ -40,6 +40,7 @@ def sweep(
     x0s: Any = None,
     tol: float | None = None,
     blowup: float | None = 1e4,
+    blowup_floor: float = 1.0,
     max_loss: float | None = None,
     curve_every: int | None = None,
     keep_params: bool = True,
@@ -62,8 +63,10 @@ def sweep(
     Every run takes ``steps`` updates inside one ``jit(vmap(lax.scan))`` and keeps
     only its summaries (see :class:`SweepResult`); ``curve_every=k`` also records
     f(x_t) every k steps. A run diverges at step t when f(x_t) is non-finite or
-    f(x_t) > ``max_loss`` or > ``blowup`` |f(x_0)|; it is then
-    frozen at x_{t-1}, so nothing non-finite reaches its summaries.
+    f(x_t) > ``max_loss`` or > ``blowup`` max(|f(x_0)|, ``blowup_floor``); it is then
+    frozen at x_{t-1}, so nothing non-finite reaches its summaries. The floor (default 1,
+    in the loss's units) keeps a start near a minimum, f(x_0) ~ 0, from being flagged by
+    rounding noise, and gives a start with f(x_0) = 0 a limit at all.
 
     Scale: runs go in chunks of ``chunk_size`` runs (default: what fits in about a
     quarter of device memory, 1 GiB on CPU). With ``out``, the result so far is
@@ -93,6 +96,7 @@ def sweep(
         x0s=x0s,
         tol=tol,
         blowup=blowup,
+        blowup_floor=blowup_floor,
         max_loss=max_loss,
         curve_every=curve_every,
         keep_params=keep_params,
@@ -100,7 +104,7 @@ def sweep(
         platform=_platform(devs),
     )
     per_chunk = _configs_per_chunk(prep, chunk_size, devs)
-    result = _resume(_empty(prep, tol=tol, blowup=blowup, max_loss=max_loss), out)
+    result = _resume(_empty(prep, tol=tol, blowup=blowup, blowup_floor=blowup_floor, max_loss=max_loss), out)
     return _run_chunks(prep, result, per_chunk, devs, out, progress)
 
 
