@@ -76,22 +76,18 @@ def sweep(
     sharded over a 1-D mesh; under ``jax.distributed`` every process calls
     ``sweep`` with the same arguments. ``progress=True`` shows a tqdm bar.
 
-    Saving: with ``out`` (a folder, :mod:`jaxgd.sweeps.store`) each chunk's rows are saved as it
-    finishes, and a sweep that finds its own folder there resumes after the last saved chunk
-    (a finished one returns it whole). ``out`` is checked writable before anything compiles; if a
-    save fails later, the OSError carries the result so far as ``err.result``. A folder of another
-    sweep is refused (:class:`~jaxgd.sweeps.SweepFileError` naming the parts that differ: loss,
-    optimizer, data, starts, space, settings, devices, software), as is an unreadable one. Results
-    are bitwise reproducible for the same chunk size, devices and software, but may differ at
-    rounding level between chunk sizes (another batch size compiles to other vector code): a resume
-    keeps its folder's chunk size, adopted when ``chunk_size`` is None, refused when another is given.
+    Saving: ``out`` is a folder (:mod:`jaxgd.sweeps.store`, read with :meth:`SweepResult.load`),
+    checked writable before anything compiles. Each chunk is saved as it finishes; a sweep that
+    finds its own folder resumes after its last saved chunk (a finished one returns it whole), a
+    folder of another sweep or an unreadable one raises :class:`~jaxgd.sweeps.SweepFileError`
+    saying why. A save that fails raises its OSError with the result so far as ``err.result``.
+    Results are bitwise reproducible for the same chunk size, devices and software, and may differ
+    at rounding level between chunk sizes: a resume keeps its folder's chunk size (adopted when
+    ``chunk_size`` is None, refused when another is given).
 
-    The loop does not freeze runs step by step: it keeps a running minimum of the
-    loss and a checkpoint at the end of every ``block`` steps (default about
-    sqrt(steps)), and replays at most ``block`` steps from it after the loop, so
-    every summary stays exact per step (:mod:`jaxgd.sweeps.engine`). The loss's
-    value is taken from ``value_and_grad`` or evaluated anew, and on CPU its small
-    sums are written as adds, as the backend favours (:mod:`jaxgd.sweeps.backend`).
+    The loop keeps a running minimum and a checkpoint every ``block`` steps (default about
+    sqrt(steps)) and replays at most ``block`` steps after it, so every summary is exact per
+    step (:mod:`jaxgd.sweeps.engine`); the backend's speed choices are :mod:`jaxgd.sweeps.backend`'s.
     """
     if chunk_size is not None:
         _validate.positive_int("chunk_size", chunk_size)
@@ -114,12 +110,11 @@ def sweep(
     )
     per_chunk = _configs_per_chunk(prep, chunk_size, devs)
     result = _empty(prep, tol=tol, blowup=blowup, blowup_floor=blowup_floor, max_loss=max_loss)
-    writer = None
-    if out is not None:
-        fingerprint = fp.of(prep, _settings(prep, result.info), devs)
-        result, writer = store.open_out(out, result, fingerprint, per_chunk, chunk_given=chunk_size is not None)
-        per_chunk = writer.per_chunk
-    return _run_chunks(prep, result, per_chunk, devs, writer, progress)
+    if out is None:
+        return _run_chunks(prep, result, per_chunk, devs, None, progress)
+    fingerprint = fp.of(prep, _settings(prep, result.info), devs)
+    result, writer = store.open_out(out, result, fingerprint, per_chunk, chunk_given=chunk_size is not None)
+    return _run_chunks(prep, result, writer.per_chunk, devs, writer, progress)
 
 
 def _empty(prep: Prepared, **bounds: float | None) -> SweepResult:

@@ -21,7 +21,6 @@ import dataclasses
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -194,8 +193,9 @@ def _writable_folder(path: str | os.PathLike) -> Path:
         )
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test.", suffix=".tmp"):
-            pass
+        probe = folder / f".write-test.{os.getpid()}.tmp"  # named as a temporary file, removed as one if left
+        probe.touch()
+        probe.unlink()
     except OSError as err:
         raise type(err)(err.errno, f"out={os.fspath(path)!r} cannot be written ({err.strerror})") from None
     return folder
