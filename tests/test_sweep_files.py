@@ -372,9 +372,23 @@ def test_a_damaged_sweep_folder_is_refused_by_name_when_loaded_or_resumed(base_f
 def test_a_folder_of_other_files_is_not_taken_for_a_sweep(tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text("mine")
     no_compile(monkeypatch)
-    with pytest.raises(S.SweepFileError, match=r"is a folder of other files \(notes\.txt\), not a sweep's"):
+    with pytest.raises(S.SweepFileError, match=r"is a folder of other files \(notes\.txt\), not a sweep's: give"):
         S.sweep(jaxgd.sgd, RAVINE, SPACE, 5, out=tmp_path)
+    with pytest.raises(S.SweepFileError, match=r"holds other files than a sweep's \(notes\.txt\): not deleted"):
+        S.delete(tmp_path)
     assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_delete_removes_a_sweeps_folder_and_a_new_sweep_starts_there(base_folders, small_result, tmp_path):
+    out = tmp_path / "m.npz"
+    shutil.copytree(base_folders["data"], out)
+    (out / f".index.json.{os.getpid()}.tmp").write_bytes(b"half")
+    S.delete(out)
+    small_result.save(tmp_path / "r.npz")
+    S.delete(tmp_path / "r.npz")
+    assert os.listdir(tmp_path) == []
+    again = S.sweep(jaxgd.sgd, jaxgd.problems.ravine(50.0), SPACE, 5, out=out, chunk_size=1)
+    assert_same(again, S.SweepResult.load(base_folders["data"]))
 
 
 def test_stale_temporary_files_are_removed_on_the_next_save(small_result, base_folders, tmp_path):

@@ -12,7 +12,8 @@ Where things are:
   ``save()``/``load()`` of one ``.npz`` written whole), :class:`SweepFileError`;
 * :mod:`~jaxgd.sweeps.driver`: :func:`sweep`, every configuration x problem x start, in chunks over the
   devices, saved and resumed;
-* :mod:`~jaxgd.sweeps.store`: the folder a sweep with ``out=`` writes, one file per chunk and an index;
+* :mod:`~jaxgd.sweeps.store`: the folder a sweep with ``out=`` writes, one file per chunk and an index
+  (:func:`delete` removes it);
   :mod:`~jaxgd.sweeps.fingerprint`: what it records of the computation, so a sweep resumes only its own;
 * :mod:`~jaxgd.sweeps.prepare`: sweep's arguments made into the compiled chunk's plan and arrays;
 * :mod:`~jaxgd.sweeps.engine`: the compiled chunk, one run's loop with per-run summaries computed
@@ -26,6 +27,7 @@ from jaxgd.sweeps.driver import sweep
 from jaxgd.sweeps.result import Best, SweepFileError, SweepResult
 from jaxgd.sweeps.search import LRRangeTest, coarse_to_fine, lr_range_test, refine
 from jaxgd.sweeps.space import Sampler, Space, check_factory, grid, infer_scale, log_uniform, random_search, uniform
+from jaxgd.sweeps.store import delete
 
 __all__ = [
     "Best",
@@ -36,6 +38,7 @@ __all__ = [
     "SweepResult",
     "check_factory",
     "coarse_to_fine",
+    "delete",
     "grid",
     "infer_scale",
     "log_uniform",

@@ -185,7 +185,7 @@ def file_error(path: str | os.PathLike, what: str) -> SweepFileError:
     """The error for an unusable sweep file: names it, says what is wrong and what to do."""
     return SweepFileError(
         f"sweep file {os.fspath(path)!r} {what}. It cannot be used: delete it or move it away "
-        "(or give the sweep another out path)."
+        "(jaxgd.sweeps.delete removes a sweep's files), or give the sweep another out path."
     )
 
 

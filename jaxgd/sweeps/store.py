@@ -43,7 +43,7 @@ from jaxgd.sweeps.result import (
     read_npz,
 )
 
-__all__ = ["Writer", "is_sweep_folder", "open_out", "read"]
+__all__ = ["Writer", "delete", "is_sweep_folder", "open_out", "read"]
 
 FORMAT, VERSION = "jaxgd.sweep", 1
 INDEX, HEAD = "index.json", "head.npz"
@@ -57,6 +57,29 @@ def is_sweep_folder(path: str | os.PathLike) -> bool:
 
 def chunk_name(lo: int, hi: int) -> str:
     return f"chunk-{lo:09d}-{hi:09d}.npz"
+
+
+def _ours(name: str) -> bool:
+    """A file a sweep's folder may hold."""
+    return name in (INDEX, HEAD) or bool(_CHUNK.fullmatch(name) or _TMP.fullmatch(name))
+
+
+def delete(path: str | os.PathLike) -> None:
+    """Delete what a sweep with ``out=path`` wrote (or a result file saved there), to start that sweep anew.
+
+    Only a sweep's own files are removed: a folder that holds other files is refused (SweepFileError)."""
+    path = Path(path)
+    if not path.is_dir():
+        path.unlink()
+        return
+    others = sorted(n for n in os.listdir(path) if not _ours(n))
+    if others:
+        raise SweepFileError(
+            f"{os.fspath(path)!r} holds other files than a sweep's ({', '.join(others[:3])}): not deleted"
+        )
+    for name in os.listdir(path):
+        (path / name).unlink()
+    path.rmdir()
 
 
 # --------------------------------------------------------------------------- writing
@@ -141,9 +164,12 @@ def open_out(
     writer = Writer(path, per_chunk, fingerprint, meta_of(template))
     if not is_sweep_folder(path):
         names = os.listdir(path)
-        others = sorted(n for n in names if n != HEAD and not _CHUNK.fullmatch(n) and not _TMP.fullmatch(n))
+        others = sorted(n for n in names if not _ours(n))
         if others:
-            raise file_error(path, f"is a folder of other files ({', '.join(others[:3])}), not a sweep's")
+            raise SweepFileError(
+                f"out={os.fspath(path)!r} is a folder of other files ({', '.join(others[:3])}), not a sweep's: "
+                "give the sweep a folder of its own (a new or empty one, or one it wrote)"
+            )
         for name in names:  # the files of a sweep killed before its first index: nothing counts them
             if name == HEAD or _CHUNK.fullmatch(name):
                 (path / name).unlink()
@@ -154,7 +180,8 @@ def open_out(
     if differ:
         raise SweepFileError(
             f"sweep file {os.fspath(path)!r} holds a different sweep: it differs from this call in its "
-            f"{', '.join(differ)}. Delete it or move it away, or choose another out path."
+            f"{', '.join(differ)}. Delete it or move it away (jaxgd.sweeps.delete removes a sweep's files), or "
+            "choose another out path."
         )
     if _layout(index["meta"]) != _layout(writer.meta):
         raise file_error(path, "has counts and shapes that disagree with its fingerprint (edited by hand?)")
