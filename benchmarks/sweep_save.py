@@ -2,8 +2,9 @@
 result after every chunk (what ``out=`` did before it wrote one file per chunk).
 
 SGD on 2-D Rosenbrock, 1e6 learning rates x 10 steps in chunks of 1e4 runs (100 chunks): the compute is small,
-so the difference is the saving. One file per chunk writes each run once (bytes linear in the runs); a whole
-rewrite per chunk writes runs^2 / chunk. Prints the median time of --repeats and the bytes written.
+so the difference is the saving. One file per chunk writes each run once, and once more as the finished
+sweep's single .npz (bytes linear in the runs); a whole rewrite per chunk writes runs^2 / chunk. Prints the
+median time of --repeats and the bytes written.
 
     python benchmarks/sweep_save.py                 # 1e6 runs x 10 steps, chunks of 1e4
     python benchmarks/sweep_save.py --runs 1e5      # quicker

@@ -1,6 +1,7 @@
 """Sweep files: a sweep resumes only its own, a finished one loads whole, a bad one is refused by name, saving is
 linear in the runs, and a sweep killed at any moment resumes to the uninterrupted result bit for bit."""
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -96,12 +97,16 @@ BASES = {
 
 @pytest.fixture(scope="module")
 def base_folders(tmp_path_factory):
-    """One finished sweep folder per base (4 configurations, one per chunk, 5 steps)."""
+    """One saved sweep per base (4 configurations, one per chunk, 5 steps): "data" stopped after 2 chunks (a
+    folder), the others finished (a file)."""
     folders = {}
     for name, base in BASES.items():
         folders[name] = tmp_path_factory.mktemp(name) / "m.npz"
         base = dict(base)
-        S.sweep(base.pop("make"), base.pop("problem"), SPACE, 5, out=folders[name], chunk_size=1, **base)
+        with pytest.MonkeyPatch.context() as monkeypatch, contextlib.suppress(KeyboardInterrupt):
+            stop_after(monkeypatch, 2 if name == "data" else 4)
+            S.sweep(base.pop("make"), base.pop("problem"), SPACE, 5, out=folders[name], chunk_size=1, **base)
+    assert folders["data"].is_dir() and folders["closure"].is_file()
     return folders
 
 
@@ -128,7 +133,7 @@ def test_a_file_of_another_sweep_is_refused_naming_what_differs(base_folders, mo
     no_compile(monkeypatch)
     with pytest.raises(S.SweepFileError, match=rf"holds a different sweep: it differs from this call in its {part}\."):
         S.sweep(*args, out=base_folders[base], chunk_size=1, **kwargs)
-    assert S.SweepResult.load(base_folders[base]).done  # left as it was
+    assert S.SweepResult.load(base_folders[base]).completed == (2 if base == "data" else 4)  # left as it was
 
 
 @pytest.mark.parametrize("part, value", [("devices", "2 x cpu (cpu)"), ("software", "jax 0.0.1")])
@@ -151,6 +156,9 @@ def test_a_finished_sweep_loads_whole_on_the_next_call(tmp_path, monkeypatch):
     full = S.sweep(jaxgd.sgd, RAVINE, SPACE, 20, out=out, chunk_size=1, tol=1.0, curve_every=5)
     no_compile(monkeypatch)
     again = S.sweep(jaxgd.sgd, RAVINE, SPACE, 20, out=out, chunk_size=1, tol=1.0, curve_every=5)
+    assert out.is_file() and os.listdir(tmp_path) == ["m.npz"]  # the finished sweep is one .npz
+    with np.load(out) as z:
+        np.testing.assert_array_equal(z["final_loss"], full.final_loss)
     assert again.done and again.completed == again.num_configs == 4
     assert_same(again, full)
     assert again.best() == full.best() and again.info == full.info
@@ -180,7 +188,8 @@ def test_a_resume_keeps_the_chunk_size_of_its_file(tmp_path, monkeypatch):
     resumed = S.sweep(MOMENTUM, problem, space, 60, chunk_size=None, curve_every=10, out=out)
     assert_same(resumed, ref)
     assert_same(S.SweepResult.load(out), ref)
-    assert json.loads((out / "index.json").read_text())["configs_per_chunk"] == 3
+    with np.load(out) as z:
+        assert json.loads(str(z["meta"]))["configs_per_chunk"] == 3
 
 
 def test_pytree_params_keep_their_paths_through_the_folder(tmp_path):
@@ -212,6 +221,34 @@ def test_pytree_params_keep_their_paths_through_the_folder(tmp_path):
     np.testing.assert_array_equal(again.final_params["[10]"][:2], filled.final_params[10][:2])
 
 
+@pytest.mark.parametrize("killed", ["between the renames", "before removing the folder"])
+def test_a_sweep_killed_while_finishing_loads_and_finishes_on_the_next_call(tmp_path, monkeypatch, killed):
+    out = tmp_path / "m.npz"
+    full = S.sweep(jaxgd.sgd, RAVINE, SPACE, 20, chunk_size=2)
+    real_rename, renames = os.rename, []
+
+    def rename(src, dst):
+        renames.append(dst)
+        if killed == "between the renames" and len(renames) == 2:
+            raise KeyboardInterrupt
+        real_rename(src, dst)
+
+    monkeypatch.setattr(store.os, "rename", rename)
+    if killed == "before removing the folder":
+        monkeypatch.setattr(store, "_remove_folder", lambda path: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        S.sweep(jaxgd.sgd, RAVINE, SPACE, 20, chunk_size=2, out=out)
+    monkeypatch.undo()
+    assert (tmp_path / ".m.npz.parts").is_dir() and out.exists() == (killed == "before removing the folder")
+    assert_same(S.SweepResult.load(out), full)  # loads all the same
+    shutil.copytree(tmp_path, tmp_path.parent / f"{tmp_path.name}_copy")
+    S.delete(tmp_path.parent / f"{tmp_path.name}_copy" / "m.npz")  # deletes all of it
+    assert os.listdir(tmp_path.parent / f"{tmp_path.name}_copy") == []
+    no_compile(monkeypatch)
+    assert_same(S.sweep(jaxgd.sgd, RAVINE, SPACE, 20, chunk_size=2, out=out), full)
+    assert out.is_file() and os.listdir(tmp_path) == ["m.npz"]
+
+
 def test_coarse_to_fine_saves_each_round_in_its_own_folder(tmp_path, monkeypatch):
     space = {"learning_rate": np.geomspace(1e-3, 0.05, 4)}
     rounds = S.coarse_to_fine(jaxgd.sgd, RAVINE, space, 20, rounds=2, out=tmp_path / "c.npz", chunk_size=2)
@@ -234,7 +271,7 @@ def test_an_unwritable_out_fails_before_compiling(tmp_path, monkeypatch):
     blocker.write_text("not a folder")
     with pytest.raises(OSError, match=r"out='.*a_file/m\.npz' cannot be written"):
         S.sweep(jaxgd.sgd, RAVINE, SPACE, 5, out=blocker / "m.npz")
-    with pytest.raises(S.SweepFileError, match=r"a_file' is a file, not the folder a sweep with out= writes"):
+    with pytest.raises(S.SweepFileError, match=r"a_file' is not an \.npz file"):
         S.sweep(jaxgd.sgd, RAVINE, SPACE, 5, out=blocker)
     if os.geteuid() != 0:  # root writes into a read-only folder all the same
         locked = tmp_path / "locked"
@@ -249,11 +286,11 @@ def test_a_save_that_fails_carries_the_result_so_far(tmp_path, monkeypatch):
     full = S.sweep(jaxgd.sgd, RAVINE, SPACE, 20, chunk_size=1)
     real, calls = store.Writer.write, []
 
-    def disk_full_on_second(self, *args):
+    def disk_full_on_second(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, *args)
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(store.Writer, "write", disk_full_on_second)
     with pytest.raises(OSError, match="No space left") as info:
@@ -395,18 +432,20 @@ def test_delete_removes_a_sweeps_folder_and_a_new_sweep_starts_there(base_folder
     S.delete(tmp_path / "r.npz")
     assert os.listdir(tmp_path) == []
     again = S.sweep(jaxgd.sgd, jaxgd.problems.ravine(50.0), SPACE, 5, out=out, chunk_size=1)
-    assert_same(again, S.SweepResult.load(base_folders["data"]))
+    assert_same(again, S.SweepResult.load(base_folders["data"]), slice(0, 2))
 
 
-def test_stale_temporary_files_are_removed_on_the_next_save(small_result, base_folders, tmp_path):
+def test_stale_temporary_files_are_removed_on_the_next_save(small_result, base_folders, tmp_path, monkeypatch):
     dead, live = 999_999_999, os.getppid()  # no process has the first id; the second is running
     out = tmp_path / "m.npz"
     shutil.copytree(base_folders["data"], out)
-    for name in (f".chunk-000000004-000000005.npz.{dead}.tmp", f".index.json.{dead}.tmp", f".index.json.{live}.tmp"):
+    for name in (f".chunk-000000002-000000003.npz.{dead}.tmp", f".index.json.{dead}.tmp", f".index.json.{live}.tmp"):
         (out / name).write_bytes(b"half")
-    S.sweep(jaxgd.sgd, jaxgd.problems.ravine(50.0), SPACE, 5, out=out, chunk_size=1)
+    stop_after(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        S.sweep(jaxgd.sgd, jaxgd.problems.ravine(50.0), SPACE, 5, out=out, chunk_size=1)
     assert sorted(os.listdir(out)) == sorted([f".index.json.{live}.tmp", "head.npz", "index.json"] +
-                                             [store.chunk_name(i, i + 1) for i in range(4)])  # fmt: skip
+                                             [store.chunk_name(i, i + 1) for i in range(3)])  # fmt: skip
     for name in (f".r.npz.{dead}.tmp", f".other.npz.{dead}.tmp"):
         (tmp_path / name).write_bytes(b"half")
     small_result.save(tmp_path / "r.npz")
@@ -423,10 +462,11 @@ def test_saving_writes_each_run_once(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "write_bytes", lambda path, data: written.append(len(data)) or real(path, data))
     space = {"learning_rate": np.geomspace(1e-4, 1e-2, 20_000)}
     res = S.sweep(jaxgd.sgd, RAVINE, space, 5, chunk_size=2000, out=tmp_path / "m.npz")
-    assert res.done and len(written) == 2 + 2 * 10  # the head and an empty index, then a chunk and an index each
+    # the head and an empty index, a chunk and an index each, then the finished sweep as one file
+    assert res.done and len(written) == 2 + 2 * 10 + 1
     res.save(tmp_path / "whole.npz")
     whole = written[-1]
-    assert sum(written[:-1]) < 1.2 * whole
+    assert sum(written[:-1]) < 2.2 * whole
 
 
 CONFIGS = 24
@@ -489,4 +529,4 @@ def test_a_sweep_killed_at_random_moments_resumes_bitwise(tmp_path):
     assert_same(S.SweepResult.load(out), whole)
     for partial in partials:  # no finished chunk was lost or changed
         assert_same(partial, whole, slice(0, partial.completed))
-    assert not [name for name in os.listdir(out) if name.endswith(".tmp")]
+    assert out.is_file() and os.listdir(tmp_path) == ["m.npz"]  # no temporary file left

@@ -12,8 +12,8 @@ Where things are:
   ``save()``/``load()`` of one ``.npz`` written whole), :class:`SweepFileError`;
 * :mod:`~jaxgd.sweeps.driver`: :func:`sweep`, every configuration x problem x start, in chunks over the
   devices, saved and resumed;
-* :mod:`~jaxgd.sweeps.store`: the folder a sweep with ``out=`` writes, one file per chunk and an index
-  (:func:`delete` removes it);
+* :mod:`~jaxgd.sweeps.store`: what a sweep with ``out=`` writes, a file per chunk and an index in a folder
+  that becomes one ``.npz`` when the sweep is done (:func:`delete` removes either);
   :mod:`~jaxgd.sweeps.fingerprint`: what it records of the computation, so a sweep resumes only its own;
 * :mod:`~jaxgd.sweeps.prepare`: sweep's arguments made into the compiled chunk's plan and arrays;
 * :mod:`~jaxgd.sweeps.engine`: the compiled chunk, one run's loop with per-run summaries computed

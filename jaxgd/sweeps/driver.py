@@ -76,14 +76,14 @@ def sweep(
     sharded over a 1-D mesh; under ``jax.distributed`` every process calls
     ``sweep`` with the same arguments. ``progress=True`` shows a tqdm bar.
 
-    Saving: ``out`` is a folder (:mod:`jaxgd.sweeps.store`, read with :meth:`SweepResult.load`),
-    checked writable before anything compiles. Each chunk is saved as it finishes; a sweep that
-    finds its own folder resumes after its last saved chunk (a finished one returns it whole), a
-    folder of another sweep or an unreadable one raises :class:`~jaxgd.sweeps.SweepFileError`
-    saying why. A save that fails raises its OSError with the result so far as ``err.result``.
-    Results are bitwise reproducible for the same chunk size, devices and software, and may differ
-    at rounding level between chunk sizes: a resume keeps its folder's chunk size (adopted when
-    ``chunk_size`` is None, refused when another is given).
+    Saving: with ``out`` each chunk is saved as it finishes, into a folder at ``out`` that becomes one
+    ``.npz`` (as :meth:`SweepResult.save` writes) when the sweep is done (:mod:`jaxgd.sweeps.store`);
+    ``out`` is checked writable before anything compiles. A sweep that finds its own there resumes
+    after its last saved chunk, or returns it whole; one of another sweep, or an unreadable one, raises
+    :class:`~jaxgd.sweeps.SweepFileError` saying why. A save that fails raises its OSError with the
+    result so far as ``err.result``. Results are bitwise reproducible for the same chunk size, devices
+    and software, and may differ at rounding level between chunk sizes: a resume keeps its file's
+    chunk size (adopted when ``chunk_size`` is None, refused when another is given).
 
     The loop keeps a running minimum and a checkpoint every ``block`` steps (default about
     sqrt(steps)) and replays at most ``block`` steps after it, so every summary is exact per
@@ -114,7 +114,12 @@ def sweep(
         return _run_chunks(prep, result, per_chunk, devs, None, progress)
     fingerprint = fp.of(prep, _settings(prep, result.info), devs)
     result, writer = store.open_out(out, result, fingerprint, per_chunk, chunk_given=chunk_size is not None)
-    return _run_chunks(prep, result, writer.per_chunk, devs, writer, progress)
+    if writer is None:  # out holds this sweep, finished
+        return result
+    result = _run_chunks(prep, result, writer.per_chunk, devs, writer, progress)
+    if jax.process_count() == 1:  # under jax.distributed each process keeps its folder
+        _save(writer.finish, result)
+    return result
 
 
 def _empty(prep: Prepared, **bounds: float | None) -> SweepResult:
@@ -233,7 +238,7 @@ def _run_chunks(
             store_chunk(result, _run_chunk(cols, shared, prep.plan), lo, hi)
             result = dataclasses.replace(result, completed=hi)
             if writer is not None:
-                _save(writer, result, lo, hi)
+                _save(functools.partial(writer.write, lo=lo, hi=hi), result)
             if bar is not None:
                 bar.update((hi - lo) * runs_per_config)
     finally:
@@ -242,14 +247,16 @@ def _run_chunks(
     return result
 
 
-def _save(writer: Writer, result: SweepResult, lo: int, hi: int) -> None:
-    """Save a finished chunk; an OSError carries the result so far (``err.result``), so nothing computed is lost."""
+def _save(write: Callable[[SweepResult], None], result: SweepResult) -> None:
+    """Save a chunk (or the finished sweep); an OSError carries the result so far (``err.result``), so nothing
+    computed is lost."""
     try:
-        writer.write(result, lo, hi)
+        write(result)
     except OSError as err:
         err.result = result
         err.add_note(
-            f"jaxgd.sweep: the result so far ({hi} of {result.num_configs} configurations) is this error's .result"
+            f"jaxgd.sweep: the result so far ({result.completed} of {result.num_configs} configurations) "
+            "is this error's .result"
         )
         raise
 

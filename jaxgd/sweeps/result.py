@@ -132,49 +132,62 @@ class SweepResult:
     def save(self, path: str | os.PathLike) -> None:
         """Write the result to ``path`` as one ``.npz``, whole: a temporary file in the same folder, then
         ``os.replace``; temporary files beside it that a killed process left are removed first."""
-        arrays = {f"hp/{k}": v for k, v in self.hyperparams.items()}
-        arrays.update({k: getattr(self, k) for k in ("problem_index", "start_index", *SUMMARIES)})
-        if self.curve is not None:
-            arrays["curve"], arrays["curve_steps"] = self.curve, self.curve_steps
-        items = self.param_items()
-        arrays.update({f"params/{i}": np.asarray(v) for i, (_, v) in enumerate(items)})
-        meta = {
-            "steps": self.steps,
-            "num_configs": self.num_configs,
-            "num_problems": self.num_problems,
-            "num_starts": self.num_starts,
-            "completed": self.completed,
-            "names": list(self.hyperparams),
-            "params_keys": [k for k, _ in items] if self.final_params is not None else None,
-            "info": self.info,
-        }
-        arrays["meta"] = np.asarray(json.dumps(meta))
-        from jaxgd.sweeps.store import clean_stale_tmp
-
-        target = Path(path)
-        if target.parent.is_dir():
-            clean_stale_tmp(target.parent, target.name)
-        atomic_savez(path, arrays)
+        save_whole(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SweepResult:
-        """Read a file written by :meth:`save`, or the folder a sweep with ``out=`` writes.
+        """Read a file written by :meth:`save` or by a finished sweep with ``out=``, or the folder of an
+        unfinished one.
 
         ``final_params`` comes back as one array when it was one, else as a dict from
         ``jax.tree_util.keystr`` paths to arrays. A file that is not a sweep result (truncated, another
         format, counts or arrays that disagree) raises :class:`SweepFileError` naming it and what is wrong."""
-        if os.path.isdir(path):
-            from jaxgd.sweeps import store
+        from jaxgd.sweeps import store
 
-            return store.read(path)[0]
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no sweep result at {os.fspath(path)!r}")
-        try:
-            result = _read_npz(path)
-            check_rows(result)
-        except Exception as err:
-            raise file_error(path, _reason(err)) from None
-        return result
+        folder = store.folder_of(path)
+        if folder is not None:
+            return store.read(folder)[0]
+        return load_whole(path)[0]
+
+
+def save_whole(result: SweepResult, path: str | os.PathLike, **extra_meta: Any) -> None:
+    """:meth:`SweepResult.save`, with ``extra_meta`` (JSON-able) added to the file's metadata."""
+    arrays = {f"hp/{k}": v for k, v in result.hyperparams.items()}
+    arrays.update({k: getattr(result, k) for k in ("problem_index", "start_index", *SUMMARIES)})
+    if result.curve is not None:
+        arrays["curve"], arrays["curve_steps"] = result.curve, result.curve_steps
+    items = result.param_items()
+    arrays.update({f"params/{i}": np.asarray(v) for i, (_, v) in enumerate(items)})
+    meta = {
+        "steps": result.steps,
+        "num_configs": result.num_configs,
+        "num_problems": result.num_problems,
+        "num_starts": result.num_starts,
+        "completed": result.completed,
+        "names": list(result.hyperparams),
+        "params_keys": [k for k, _ in items] if result.final_params is not None else None,
+        "info": result.info,
+        **extra_meta,
+    }
+    arrays["meta"] = np.asarray(json.dumps(meta))
+    from jaxgd.sweeps.store import clean_stale_tmp
+
+    target = Path(path)
+    if target.parent.is_dir():
+        clean_stale_tmp(target.parent, target.name)
+    atomic_savez(path, arrays)
+
+
+def load_whole(path: str | os.PathLike) -> tuple[SweepResult, dict]:
+    """A result file and its metadata, checked before use: SweepFileError naming it if it is not one."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no sweep result at {os.fspath(path)!r}")
+    try:
+        result, meta = _read_npz(path)
+        check_rows(result)
+    except Exception as err:
+        raise file_error(path, _reason(err)) from None
+    return result, meta
 
 
 class SweepFileError(ValueError):
@@ -235,7 +248,7 @@ def read_npz(path: str | os.PathLike, what: str = "is") -> dict[str, np.ndarray]
         raise
 
 
-def _read_npz(path: str | os.PathLike) -> SweepResult:
+def _read_npz(path: str | os.PathLike) -> tuple[SweepResult, dict]:
     arrays = read_npz(path)
     need("meta" in arrays, "has no metadata (not a file written by SweepResult.save)")
     try:
@@ -254,7 +267,7 @@ def _read_npz(path: str | os.PathLike) -> SweepResult:
         need(all(f"params/{i}" in arrays for i in range(len(keys))), "lacks some of its final_params arrays")
         leaves = [arrays[f"params/{i}"] for i in range(len(keys))]
         params = leaves[0] if keys == [""] else dict(zip(keys, leaves))
-    return SweepResult(
+    result = SweepResult(
         hyperparams={k: arrays[f"hp/{k}"] for k in meta["names"]},
         problem_index=arrays["problem_index"],
         start_index=arrays["start_index"],
@@ -270,6 +283,7 @@ def _read_npz(path: str | os.PathLike) -> SweepResult:
         info=meta.get("info", {}),
         params_keys=None if keys is None else tuple(keys),
     )
+    return result, meta
 
 
 def check_rows(r: SweepResult) -> None:

@@ -1,6 +1,6 @@
-"""The folder that ``sweep(..., out=path)`` writes, and reading it back.
+"""What ``sweep(..., out=path)`` writes: a folder while it runs, one ``.npz`` once it has finished.
 
-The folder ``path`` holds
+While the sweep runs, ``path`` is a folder holding
 
 * ``head.npz``: the space's columns (one value per configuration) and the curve's steps, written once;
 * ``chunk-<lo>-<hi>.npz``: the rows of configurations lo to hi - 1, one file per chunk;
@@ -10,8 +10,11 @@ The folder ``path`` holds
 Every file is written whole (a temporary file, flushed to disk, renamed over the old one), a chunk's
 file before the index that counts it, so a process killed at any moment leaves a folder that loads
 with every chunk its index counts; a chunk file the index does not count is written again. Each
-chunk's rows are written once: saving costs time linear in the number of runs. Temporary files of a
-killed process are removed when the folder is next opened.
+chunk's rows are written once: saving costs time linear in the number of runs. When the last chunk
+is saved the folder becomes one ``.npz`` at ``path``, the file :meth:`SweepResult.save` writes, with
+the fingerprint and chunk size in its metadata: written whole beside it, then swapped in by two
+renames (the folder to ``.<name>.parts``, the file to ``path``), which the next open completes or
+undoes if a kill came between them. Temporary files of a killed process are removed on the next save.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from jaxgd.sweeps.result import (
     copy_rows,
     empty_result,
     file_error,
+    load_whole,
     need,
     read_npz,
+    save_whole,
 )
 
-__all__ = ["Writer", "delete", "is_sweep_folder", "open_out", "read"]
+__all__ = ["Writer", "delete", "folder_of", "is_sweep_folder", "open_out", "read"]
 
 FORMAT, VERSION = "jaxgd.sweep", 1
 INDEX, HEAD = "index.json", "head.npz"
@@ -53,6 +58,22 @@ _TMP = re.compile(r"\..+\.(\d+)\.tmp")  # jaxgd.files.atomic_path's temporary na
 
 def is_sweep_folder(path: str | os.PathLike) -> bool:
     return os.path.isfile(os.path.join(path, INDEX))
+
+
+def parts_of(path: Path) -> Path:
+    """Where a finished sweep's folder goes while its ``.npz`` takes its place."""
+    return path.with_name(f".{path.name}.parts")
+
+
+def folder_of(path: str | os.PathLike) -> Path | None:
+    """The folder of sweep rows to read for ``path``: ``path`` itself, or its folder caught between the two
+    renames that finish it; None where ``path`` is (or should be) a file."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if not path.exists() and parts_of(path).is_dir():
+        return parts_of(path)
+    return None
 
 
 def chunk_name(lo: int, hi: int) -> str:
@@ -65,13 +86,24 @@ def _ours(name: str) -> bool:
 
 
 def delete(path: str | os.PathLike) -> None:
-    """Delete what a sweep with ``out=path`` wrote (or a result file saved there), to start that sweep anew.
-
-    Only a sweep's own files are removed: a folder that holds other files is refused (SweepFileError)."""
+    """Delete what a sweep with ``out=path`` wrote (its folder, its finished ``.npz``, both while it was
+    finishing, and their temporary files), to start that sweep anew. Only a sweep's own files are removed:
+    a folder holding others is refused (SweepFileError); FileNotFoundError if there is nothing."""
     path = Path(path)
-    if not path.is_dir():
-        path.unlink()
-        return
+    found = [p for p in (path, parts_of(path)) if p.exists()]
+    if not found:
+        raise FileNotFoundError(f"no sweep at {os.fspath(path)!r}")
+    for p in found:
+        if p.is_dir():
+            _remove_folder(p)
+        else:
+            p.unlink()
+    for entry in os.listdir(path.parent):  # its temporary files (a finished .npz being written)
+        if entry.startswith(f".{path.name}.") and _TMP.fullmatch(entry):
+            (path.parent / entry).unlink()
+
+
+def _remove_folder(path: Path) -> None:
     others = sorted(n for n in os.listdir(path) if not _ours(n))
     if others:
         raise SweepFileError(
@@ -112,6 +144,17 @@ class Writer:
         _sync_folder(self.path)  # the chunk's file is on disk before the index that counts it
         self._index(hi)
 
+    def finish(self, result: SweepResult) -> None:
+        """Replace the finished sweep's folder by one ``.npz`` (with the fingerprint and chunk size): written
+        whole beside it, then the folder renamed aside, the file renamed in, the folder removed."""
+        staging = self.path.with_name(f".{self.path.name}.whole.{os.getpid()}.tmp")
+        save_whole(result, staging, fingerprint=self.fingerprint, configs_per_chunk=self.per_chunk)
+        parts = parts_of(self.path)
+        os.rename(self.path, parts)
+        os.rename(staging, self.path)
+        _sync_folder(self.path.parent)
+        _remove_folder(parts)
+
     def _index(self, completed: int) -> None:
         index = {
             "format": FORMAT,
@@ -150,16 +193,26 @@ def _layout(meta: dict) -> dict:
 
 def open_out(
     path: str | os.PathLike, template: SweepResult, fingerprint: dict[str, str], per_chunk: int, chunk_given: bool
-) -> tuple[SweepResult, Writer]:
-    """The sweep's folder at ``path``, checked writable before anything compiles: ``template`` with the rows
-    its own earlier run saved there, and the writer of the chunks to come.
+) -> tuple[SweepResult, Writer | None]:
+    """``template`` with the rows this sweep saved at ``path`` before, and the writer of its chunks to come
+    (None when ``path`` holds it finished). A new or unfinished sweep's folder is checked writable here,
+    before anything compiles.
 
-    A folder of another sweep (another fingerprint) is refused with the parts that differ. A resume keeps
-    the file's configurations per chunk, since results may differ at rounding level between chunk sizes:
-    with ``chunk_given`` another chunk size is refused, without it the file's is adopted."""
-    from jaxgd.sweeps import fingerprint as fp
-
-    path = _writable_folder(path)
+    A file or folder of another sweep (another fingerprint) is refused naming the parts that differ. A
+    resume keeps the file's configurations per chunk, since results may differ at rounding level between
+    chunk sizes: with ``chunk_given`` another chunk size is refused, without it the file's is adopted."""
+    path = _out_path(path)
+    _recover(path)
+    if path.is_file():
+        saved, meta = load_whole(path)
+        if not isinstance(meta.get("fingerprint"), dict):
+            raise file_error(path, "is a result without a sweep's fingerprint (one SweepResult.save wrote?)")
+        if not saved.done:
+            raise file_error(path, "is an unfinished result file, not the folder of an unfinished sweep")
+        saved_chunk = meta.get("configs_per_chunk")
+        _same_sweep(path, meta["fingerprint"], saved_chunk, saved, template, fingerprint, per_chunk, chunk_given)
+        return _with_rows(template, saved), None
+    _writable_folder(path)
     clean_stale_tmp(path)
     writer = Writer(path, per_chunk, fingerprint, meta_of(template))
     if not is_sweep_folder(path):
@@ -176,27 +229,55 @@ def open_out(
         writer.start(template)
         return template, writer
     saved, index = read(path)
-    differ = fp.differences(index["fingerprint"], fingerprint)
+    writer.per_chunk = _same_sweep(
+        path, index["fingerprint"], index["configs_per_chunk"], saved, template, fingerprint, per_chunk, chunk_given
+    )
+    return _with_rows(template, saved), writer
+
+
+def _same_sweep(
+    path: Path,
+    saved_fingerprint: Any,
+    saved_chunk: Any,
+    saved: SweepResult,
+    template: SweepResult,
+    fingerprint: dict[str, str],
+    per_chunk: int,
+    chunk_given: bool,
+) -> int:
+    """The configurations per chunk to go on with, after checking that the saved sweep is this call's."""
+    from jaxgd.sweeps import fingerprint as fp
+
+    differ = fp.differences(saved_fingerprint, fingerprint)
     if differ:
         raise SweepFileError(
             f"sweep file {os.fspath(path)!r} holds a different sweep: it differs from this call in its "
             f"{', '.join(differ)}. Delete it or move it away (jaxgd.sweeps.delete removes a sweep's files), or "
             "choose another out path."
         )
-    if _layout(index["meta"]) != _layout(writer.meta):
+    if _layout(meta_of(saved)) != _layout(meta_of(template)) or not isinstance(saved_chunk, int):
         raise file_error(path, "has counts and shapes that disagree with its fingerprint (edited by hand?)")
-    file_chunk = index["configs_per_chunk"]
-    if file_chunk != per_chunk:
-        if chunk_given:
-            runs = template.num_problems * template.num_starts
-            raise SweepFileError(
-                f"sweep file {os.fspath(path)!r} was computed in chunks of {file_chunk * runs} runs, this call asks "
-                f"for chunks of {per_chunk * runs}: results may differ at rounding level between chunk sizes, so a "
-                f"sweep resumes with its file's. Pass chunk_size=None (or {file_chunk * runs}), or choose another "
-                "out path."
-            )
-        writer.per_chunk = file_chunk
-    return _with_rows(template, saved), writer
+    if saved_chunk != per_chunk and chunk_given:
+        runs = template.num_problems * template.num_starts
+        raise SweepFileError(
+            f"sweep file {os.fspath(path)!r} was computed in chunks of {saved_chunk * runs} runs, this call asks "
+            f"for chunks of {per_chunk * runs}: results may differ at rounding level between chunk sizes, so a "
+            f"sweep resumes with its file's. Pass chunk_size=None (or {saved_chunk * runs}), or choose another "
+            "out path."
+        )
+    return saved_chunk
+
+
+def _recover(path: Path) -> None:
+    """Complete or undo the finishing of a sweep killed between its two renames; remove its stale files."""
+    parts = parts_of(path)
+    if parts.is_dir():
+        if path.exists():
+            _remove_folder(parts)  # the file is in place: the folder was to be removed
+        else:
+            os.rename(parts, path)  # the file never came: the folder is the sweep
+    if path.parent.is_dir():
+        clean_stale_tmp(path.parent, path.name)
 
 
 def _with_rows(template: SweepResult, saved: SweepResult) -> SweepResult:
@@ -205,27 +286,23 @@ def _with_rows(template: SweepResult, saved: SweepResult) -> SweepResult:
     return dataclasses.replace(template, completed=saved.completed)
 
 
-def _writable_folder(path: str | os.PathLike) -> Path:
-    """``path`` as a folder that exists and takes new files: an early OSError naming it if not."""
+def _out_path(path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"out must be a path (str or os.PathLike), got {type(path).__name__}")
     if os.fspath(path) == "":
-        raise ValueError("out is an empty path: give the folder the sweep should be saved in, or out=None")
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise file_error(
-            folder,
-            "is a file, not the folder a sweep with out= writes (a result saved with SweepResult.save, "
-            "or a sweep file of an older jaxgd?)",
-        )
+        raise ValueError("out is an empty path: give the path the sweep should be saved at, or out=None")
+    return Path(path)
+
+
+def _writable_folder(folder: Path) -> None:
+    """``folder`` made if missing and checked to take new files: an early OSError naming it if not."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test.{os.getpid()}.tmp"  # named as a temporary file, removed as one if left
         probe.touch()
         probe.unlink()
     except OSError as err:
-        raise type(err)(err.errno, f"out={os.fspath(path)!r} cannot be written ({err.strerror})") from None
-    return folder
+        raise type(err)(err.errno, f"out={os.fspath(folder)!r} cannot be written ({err.strerror})") from None
 
 
 def clean_stale_tmp(folder: Path, name: str | None = None) -> None:
