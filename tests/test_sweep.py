@@ -492,3 +492,40 @@ def test_lr_range_test_on_quadratic_against_theory():
     assert np.all(rt.final_loss[rt.learning_rates > edge * step] == np.inf)
     assert np.all(rt.diverge_step[rt.learning_rates > edge * step] > 0)
     assert np.all(rt.diverge_step[rt.learning_rates < edge] == -1)
+
+
+# --------------------------------------------------------------------------- divergence near a minimum, static options
+
+
+def test_the_blowup_threshold_has_an_absolute_floor():
+    # Near the minimum f(x_0) = 1e-8: Adam's first steps of size ~lr reach 1e-3 > blowup |f(x_0)| = 1e-4, noise
+    # that the floor (blowup * max(|f0|, 1)) does not call divergence; the run converges as jaxgd.run does.
+    rosenbrock, x0 = jaxgd.problems.rosenbrock(), jnp.array([1.0001, 1.0002])
+    res = S.sweep(jaxgd.adam, rosenbrock, {"learning_rate": [1e-3]}, 500, x0=x0)
+    traj = jaxgd.run(jaxgd.adam(1e-3), rosenbrock, x0, 500)
+    assert traj.loss[0] < 2e-8 and traj.loss.max() > 1e4 * traj.loss[0] and traj.loss[-1] < 1e-9
+    assert res.diverge_step[0] == -1
+    np.testing.assert_allclose(res.final_loss[0], traj.loss[-1], rtol=1e-3)
+    # f(x_0) = 0 exactly: f = |x|^2 - 1 from (1, 0) with GD at lr 1.5 has x_t = (-2)^t x_0, f_t = 4^t - 1, first above
+    # blowup * max(0, floor) at t = 7 (floor 1: 16383 > 1e4) and at t = 10 (floor 100: 1048575 > 1e6).
+    loss = lambda x: jnp.sum(x**2) - 1  # noqa: E731
+    for floor, step in [(1.0, 7), (100.0, 10)]:
+        res = S.sweep(jaxgd.sgd, loss, {"learning_rate": [1.5]}, 20, x0=jnp.array([1.0, 0.0]), blowup_floor=floor)
+        assert res.diverge_step[0] == step and res.final_loss[0] == np.inf and res.info["blowup_floor"] == floor
+        np.testing.assert_array_equal(res.final_params[0], [(-2.0) ** (step - 1), 0.0])
+    with pytest.raises(ValueError, match="blowup_floor"):
+        S.sweep(jaxgd.sgd, loss, {"learning_rate": [1.5]}, 20, x0=jnp.array([1.0, 0.0]), blowup_floor=0.0)
+
+
+def test_a_static_option_in_the_space_is_named_before_compiling(monkeypatch):
+    _no_compile(monkeypatch)
+    with pytest.raises(ValueError, match=r"'centered' cannot be swept.*one sweep per value"):
+        S.sweep(jaxgd.rmsprop, RAVINE, {"learning_rate": [0.1, 0.2], "centered": [0, 1]}, 10)
+    with pytest.raises(ValueError, match="'centered' cannot be swept"):  # one value is traced all the same
+        S.sweep(jaxgd.rmsprop, RAVINE, {"learning_rate": [0.1, 0.2], "centered": [1]}, 10)
+
+    def by_count(learning_rate, n):  # a plain factory: n decides a shape
+        return optax.sgd(learning_rate * jnp.ones(int(n))[0])
+
+    with pytest.raises(ValueError, match="'n' cannot be swept"):
+        S.sweep(by_count, RAVINE, {"learning_rate": [0.1, 0.2], "n": [1, 2]}, 10)

@@ -32,7 +32,20 @@ SCRIPT = textwrap.dedent(
     one = S.sweep(jaxgd.momentum, problems, space, 60, devices=1, **kw)
     fields = ("final_loss", "best_loss", "final_grad_norm", "tol_step", "diverge_step", "final_params", "curve")
     equal = {k: bool(np.array_equal(getattr(sharded, k), getattr(one, k), equal_nan=True)) for k in fields}
-    print(json.dumps({"equal": equal, "seen": seen, "diverged": int(sharded.diverged.sum()), "runs": sharded.num_runs}))
+    seen_before_saving = list(seen)
+
+    import tempfile  # saved from 8 devices, it loads whole; it is refused to a sweep on one device
+    out = tempfile.mkdtemp() + "/m"
+    S.sweep(jaxgd.momentum, problems, space, 60, out=out, **kw)
+    loaded = S.SweepResult.load(out)
+    saved = all(np.array_equal(getattr(loaded, k), getattr(sharded, k), equal_nan=True) for k in fields)
+    try:
+        S.sweep(jaxgd.momentum, problems, space, 60, out=out, devices=1, **kw)
+        refused = ""
+    except S.SweepFileError as err:
+        refused = str(err)
+    print(json.dumps({"equal": equal, "seen": seen_before_saving, "diverged": int(sharded.diverged.sum()),
+                      "runs": sharded.num_runs, "saved": saved, "refused": refused}))
     """
 )
 
@@ -49,3 +62,5 @@ def test_sharded_over_8_cpu_devices_equals_one_device():
     assert 0 < out["diverged"] < out["runs"]  # both kinds of run are compared
     # 39 configurations in chunks of 16 (a multiple of 8): 3 sharded chunks over 8 devices, then 3 on one device.
     assert out["seen"] == [8, 8, 8, 1, 1, 1]
+    assert out["saved"]
+    assert "in its devices (file: 8 x cpu (cpu); now: 1 x cpu (cpu))" in out["refused"]

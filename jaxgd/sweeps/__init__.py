@@ -9,9 +9,12 @@ Where things are:
 * :mod:`~jaxgd.sweeps.space`: tables of configurations, :func:`grid`, :func:`random_search` with
   :func:`log_uniform` and :func:`uniform` samplers (Bergstra & Bengio 2012), :func:`check_factory`;
 * :mod:`~jaxgd.sweeps.result`: :class:`SweepResult` (the summaries as arrays, ``best()``,
-  ``save()``/``load()`` of one ``.npz`` written whole);
+  ``save()``/``load()`` of one ``.npz`` written whole), :class:`SweepFileError`;
 * :mod:`~jaxgd.sweeps.driver`: :func:`sweep`, every configuration x problem x start, in chunks over the
   devices, saved and resumed;
+* :mod:`~jaxgd.sweeps.store`: what a sweep with ``out=`` writes, a file per chunk and an index in a folder
+  that becomes one ``.npz`` when the sweep is done (:func:`delete` removes either);
+  :mod:`~jaxgd.sweeps.fingerprint`: what it records of the computation, so a sweep resumes only its own;
 * :mod:`~jaxgd.sweeps.prepare`: sweep's arguments made into the compiled chunk's plan and arrays;
 * :mod:`~jaxgd.sweeps.engine`: the compiled chunk, one run's loop with per-run summaries computed
   inside it (memory O(runs), not O(runs x steps)) and its checkpoint-and-replay;
@@ -21,18 +24,21 @@ Where things are:
 """
 
 from jaxgd.sweeps.driver import sweep
-from jaxgd.sweeps.result import Best, SweepResult
+from jaxgd.sweeps.result import Best, SweepFileError, SweepResult
 from jaxgd.sweeps.search import LRRangeTest, coarse_to_fine, lr_range_test, refine
 from jaxgd.sweeps.space import Sampler, Space, check_factory, grid, infer_scale, log_uniform, random_search, uniform
+from jaxgd.sweeps.store import delete
 
 __all__ = [
     "Best",
     "LRRangeTest",
     "Sampler",
     "Space",
+    "SweepFileError",
     "SweepResult",
     "check_factory",
     "coarse_to_fine",
+    "delete",
     "grid",
     "infer_scale",
     "log_uniform",

@@ -1,8 +1,8 @@
 """The public :func:`sweep`: chunks of runs over the devices, saved after each, resumed from a partial file.
 
 What one chunk computes is :mod:`jaxgd.sweeps.engine`; how the arguments become its
-inputs is :mod:`jaxgd.sweeps.prepare`. Here: how many configurations a chunk holds,
-the mesh the chunk is sharded over, the result file, resuming, progress.
+inputs is :mod:`jaxgd.sweeps.prepare`; the folder it saves to is :mod:`jaxgd.sweeps.store`.
+Here: how many configurations a chunk holds, the mesh the chunk is sharded over, resuming, progress.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ import optax
 
 from jaxgd import _validate
 from jaxgd.problems import Problem
-from jaxgd.sweeps import engine
+from jaxgd.sweeps import engine, store
+from jaxgd.sweeps import fingerprint as fp
 from jaxgd.sweeps.prepare import Prepared, abstract, prepare, spec
-from jaxgd.sweeps.result import SweepResult, copy_rows, empty_result, fingerprint, store_chunk
+from jaxgd.sweeps.result import SweepResult, empty_result, store_chunk
 from jaxgd.sweeps.space import Space
+from jaxgd.sweeps.store import Writer
 
 __all__ = ["sweep"]
 
@@ -40,6 +42,7 @@ def sweep(
     x0s: Any = None,
     tol: float | None = None,
     blowup: float | None = 1e4,
+    blowup_floor: float = 1.0,
     max_loss: float | None = None,
     curve_every: int | None = None,
     keep_params: bool = True,
@@ -62,24 +65,29 @@ def sweep(
     Every run takes ``steps`` updates inside one ``jit(vmap(lax.scan))`` and keeps
     only its summaries (see :class:`SweepResult`); ``curve_every=k`` also records
     f(x_t) every k steps. A run diverges at step t when f(x_t) is non-finite or
-    f(x_t) > ``max_loss`` or > ``blowup`` |f(x_0)|; it is then
-    frozen at x_{t-1}, so nothing non-finite reaches its summaries.
+    f(x_t) > ``max_loss`` or > ``blowup`` max(|f(x_0)|, ``blowup_floor``); it is then
+    frozen at x_{t-1}, so nothing non-finite reaches its summaries. The floor (default 1,
+    in the loss's units) keeps a start near a minimum, f(x_0) ~ 0, from being flagged by
+    rounding noise, and gives a start with f(x_0) = 0 a limit at all.
 
     Scale: runs go in chunks of ``chunk_size`` runs (default: what fits in about a
-    quarter of device memory, 1 GiB on CPU). With ``out``, the result so far is
-    saved after each chunk (one ``.npz``, written whole) and a sweep that finds
-    its own partial file there resumes after the last saved chunk (a file of a
-    different sweep raises ValueError). With several ``devices`` (default: all of
+    quarter of device memory, 1 GiB on CPU). With several ``devices`` (default: all of
     ``jax.devices()``; an int takes the first n) the run axis of each chunk is
     sharded over a 1-D mesh; under ``jax.distributed`` every process calls
     ``sweep`` with the same arguments. ``progress=True`` shows a tqdm bar.
 
-    The loop does not freeze runs step by step: it keeps a running minimum of the
-    loss and a checkpoint at the end of every ``block`` steps (default about
-    sqrt(steps)), and replays at most ``block`` steps from it after the loop, so
-    every summary stays exact per step (:mod:`jaxgd.sweeps.engine`). The loss's
-    value is taken from ``value_and_grad`` or evaluated anew, and on CPU its small
-    sums are written as adds, as the backend favours (:mod:`jaxgd.sweeps.backend`).
+    Saving: with ``out`` each chunk is saved as it finishes, into a folder at ``out`` that becomes one
+    ``.npz`` (as :meth:`SweepResult.save` writes) when the sweep is done (:mod:`jaxgd.sweeps.store`);
+    ``out`` is checked writable before anything compiles. A sweep that finds its own there resumes
+    after its last saved chunk, or returns it whole; one of another sweep, or an unreadable one, raises
+    :class:`~jaxgd.sweeps.SweepFileError` saying why. A save that fails raises its OSError with the
+    result so far as ``err.result``. Results are bitwise reproducible for the same chunk size, devices
+    and software, and may differ at rounding level between chunk sizes: a resume keeps its file's
+    chunk size (adopted when ``chunk_size`` is None, refused when another is given).
+
+    The loop keeps a running minimum and a checkpoint every ``block`` steps (default about
+    sqrt(steps)) and replays at most ``block`` steps after it, so every summary is exact per
+    step (:mod:`jaxgd.sweeps.engine`); the backend's speed choices are :mod:`jaxgd.sweeps.backend`'s.
     """
     if chunk_size is not None:
         _validate.positive_int("chunk_size", chunk_size)
@@ -93,6 +101,7 @@ def sweep(
         x0s=x0s,
         tol=tol,
         blowup=blowup,
+        blowup_floor=blowup_floor,
         max_loss=max_loss,
         curve_every=curve_every,
         keep_params=keep_params,
@@ -100,8 +109,17 @@ def sweep(
         platform=_platform(devs),
     )
     per_chunk = _configs_per_chunk(prep, chunk_size, devs)
-    result = _resume(_empty(prep, tol=tol, blowup=blowup, max_loss=max_loss), out)
-    return _run_chunks(prep, result, per_chunk, devs, out, progress)
+    result = _empty(prep, tol=tol, blowup=blowup, blowup_floor=blowup_floor, max_loss=max_loss)
+    if out is None:
+        return _run_chunks(prep, result, per_chunk, devs, None, progress)
+    fingerprint = fp.of(prep, _settings(prep, result.info), devs)
+    result, writer = store.open_out(out, result, fingerprint, per_chunk, chunk_given=chunk_size is not None)
+    if writer is None:  # out holds this sweep, finished
+        return result
+    result = _run_chunks(prep, result, writer.per_chunk, devs, writer, progress)
+    if jax.process_count() == 1:  # under jax.distributed each process keeps its folder
+        _save(writer.finish, result)
+    return result
 
 
 def _empty(prep: Prepared, **bounds: float | None) -> SweepResult:
@@ -120,28 +138,24 @@ def _empty(prep: Prepared, **bounds: float | None) -> SweepResult:
 
 
 def _info(prep: Prepared, **bounds: float | None) -> dict:
-    """The result's ``info``: the settings, and the fingerprint of the settings and input arrays that lets a
-    sweep resume only its own partial file."""
+    """The result's ``info``: the settings, as JSON-able values."""
+    bounds = {k: None if v is None else float(v) for k, v in bounds.items()}
+    return {**bounds, "curve_every": prep.plan.curve_every, "kind": prep.space.kind, "scales": prep.space.scales}
+
+
+def _settings(prep: Prepared, info: dict) -> dict:
+    """What a sweep file's fingerprint records as the settings: every option that changes a number."""
     plan = prep.plan
-    settings = {
-        "names": list(plan.names),
+    return {
+        **{k: info[k] for k in ("tol", "blowup", "blowup_floor", "max_loss", "curve_every")},
         "steps": plan.steps,
-        **bounds,
-        "curve_every": plan.curve_every,
         "keep_params": plan.keep_params,
+        "block": plan.block,
+        "unroll_sums": plan.unroll_sums,
+        "value_with_grad": plan.value_with_grad,
         "num_problems": prep.num_problems,
         "num_starts": prep.num_starts,
-        "factory": getattr(plan.make_optimizer, "__qualname__", type(plan.make_optimizer).__name__),
         "dtype": jnp.dtype(prep.real).name,
-    }
-    loss_dynamic, x0_table = prep.shared[:2]
-    arrays = [*prep.columns, *jax.tree.leaves(loss_dynamic), *jax.tree.leaves(x0_table)]
-    return {
-        **bounds,
-        "curve_every": plan.curve_every,
-        "kind": prep.space.kind,
-        "scales": prep.space.scales,
-        "fingerprint": fingerprint(arrays, settings),
     }
 
 
@@ -200,21 +214,10 @@ def _auto_chunk(per_run_bytes: int, runs_per_config: int, devices: list[Any]) ->
     return max(1, budget * len(devices) // max(1, per_run_bytes * runs_per_config))
 
 
-def _resume(result: SweepResult, out: str | os.PathLike | None) -> SweepResult:
-    """``result`` with the rows of the partial file at ``out`` copied in, when it holds this very sweep."""
-    if out is None or not os.path.exists(out):
-        return result
-    saved = SweepResult.load(out)
-    if saved.info.get("fingerprint") != result.info["fingerprint"]:
-        raise ValueError(f"{os.fspath(out)!r} holds a different sweep; remove it or choose another out path")
-    copy_rows(result, saved, saved.completed * result.num_problems * result.num_starts)
-    return dataclasses.replace(result, completed=saved.completed)
-
-
 def _run_chunks(
-    prep: Prepared, result: SweepResult, per_chunk: int, devs: list[Any], out: Any, progress: bool
+    prep: Prepared, result: SweepResult, per_chunk: int, devs: list[Any], writer: Writer | None, progress: bool
 ) -> SweepResult:
-    """The chunks from ``result.completed`` on, each stored in ``result`` and saved to ``out``."""
+    """The chunks from ``result.completed`` on, each stored in ``result`` and saved by ``writer``."""
     sharded = None
     shared = prep.shared
     if len(devs) > 1:
@@ -234,14 +237,28 @@ def _run_chunks(
                 cols = jax.device_put(cols, sharded)
             store_chunk(result, _run_chunk(cols, shared, prep.plan), lo, hi)
             result = dataclasses.replace(result, completed=hi)
-            if out is not None:
-                result.save(out)
+            if writer is not None:
+                _save(functools.partial(writer.write, lo=lo, hi=hi), result)
             if bar is not None:
                 bar.update((hi - lo) * runs_per_config)
     finally:
         if bar is not None:
             bar.close()
     return result
+
+
+def _save(write: Callable[[SweepResult], None], result: SweepResult) -> None:
+    """Save a chunk (or the finished sweep); an OSError carries the result so far (``err.result``), so nothing
+    computed is lost."""
+    try:
+        write(result)
+    except OSError as err:
+        err.result = result
+        err.add_note(
+            f"jaxgd.sweep: the result so far ({result.completed} of {result.num_configs} configurations) "
+            "is this error's .result"
+        )
+        raise
 
 
 def _run_chunk(cols: tuple, shared: tuple, plan: engine.Plan) -> engine.Summary:

@@ -132,13 +132,16 @@ def _select(pred: jax.Array, a: Any, b: Any) -> Any:
     return jax.tree.map(lambda p, q: jnp.where(pred, p, q), a, b)
 
 
-def _start(optimizer, loss_fn, x0, tol, blowup, max_loss, plan) -> tuple[_Run, _Carry, jax.Array, jax.Array]:
-    """The run's constants and its carry at x_0; also f(x_0) and whether f and grad f are finite there."""
+def _start(optimizer, loss_fn, x0, tol, blowup, floor, max_loss, plan) -> tuple[_Run, _Carry, jax.Array, jax.Array]:
+    """The run's constants and its carry at x_0; also f(x_0) and whether f and grad f are finite there.
+
+    The blow-up limit is ``blowup * max(|f(x_0)|, floor)``: relative to f(x_0), with an absolute floor so a
+    start near (or at) a minimum, f(x_0) ~ 0, still has a limit and is not flagged by rounding noise."""
     value_and_grad = jax.value_and_grad(loss_fn)
     f0, g0 = value_and_grad(x0)
     inf = jnp.asarray(jnp.inf, f0.dtype)
     nan = jnp.asarray(jnp.nan, f0.dtype)
-    scale = jnp.where(f0 != 0, jnp.abs(f0), inf)
+    scale = jnp.maximum(jnp.abs(f0), floor.astype(f0.dtype))
     limit = jnp.minimum(max_loss.astype(f0.dtype), jnp.where(jnp.isfinite(blowup), blowup * scale, inf))
     lowest = jnp.asarray(-jnp.finfo(f0.dtype).max, f0.dtype)
     limit = jnp.minimum(limit, -lowest)
@@ -289,11 +292,12 @@ def run_one(
     x0: Any,
     tol: jax.Array,
     blowup: jax.Array,
+    blowup_floor: jax.Array,
     max_loss: jax.Array,
     plan: Plan,
 ) -> Summary:
     """One run of ``plan.steps`` steps from ``x0`` with its summaries (the module's docstring tells how)."""
-    run, carry, f0, ok0 = _start(optimizer, loss_fn, x0, tol, blowup, max_loss, plan)
+    run, carry, f0, ok0 = _start(optimizer, loss_fn, x0, tol, blowup, blowup_floor, max_loss, plan)
     carry, curve = _loop(run, carry)
     diverged, div_step, x_final, best = _divergence(run, carry, x0, ok0)
     tol_step = _tol_step(run, carry, f0, ok0)
@@ -319,6 +323,7 @@ def sweep_chunk(
     x0s: Any,
     tol: jax.Array,
     blowup: jax.Array,
+    blowup_floor: jax.Array,
     max_loss: jax.Array,
     *,
     plan: Plan,
@@ -342,9 +347,8 @@ def sweep_chunk(
             loss_fn = combine(dyn, plan.loss_static)
             if plan.unroll_sums:
                 loss_fn = unroll_small_sums(loss_fn)
-            return lead(lambda x0: run_one(optimizer, loss_fn, x0, tol, blowup, max_loss, plan), plan.many_starts)(
-                x0_row
-            )
+            bounds = (tol, blowup, blowup_floor, max_loss)
+            return lead(lambda x0: run_one(optimizer, loss_fn, x0, *bounds, plan), plan.many_starts)(x0_row)
 
         if plan.many_problems:
             return jax.vmap(per_problem)(loss_dynamic, x0s)

@@ -1,16 +1,16 @@
 """The result of a sweep: one row per run, its ranking, and its file (one ``.npz`` written whole).
 
-Also what the sweep's loop writes into it: the rows of a finished chunk, the rows of a
-partial file it resumes from, and the fingerprint that tells its own file from another's.
+Also what the sweep's loop writes into it (the rows of a finished chunk, the rows of a
+partial file it resumes from) and the checks a file read back passes before anything uses it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import os
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxgd import _validate, files
 
-__all__ = ["Best", "SweepResult"]
+__all__ = ["Best", "SweepFileError", "SweepResult"]
 
 SUMMARIES = ("final_loss", "best_loss", "final_grad_norm", "tol_step", "diverge_step")
 RANK_BY = ("final_loss", "best_loss", "final_grad_norm", "tol_step")
@@ -56,6 +56,7 @@ class SweepResult:
       completed: the number of configurations run so far (C once finished; fewer in a
         partial file of an interrupted sweep, whose remaining rows are NaN / -1).
       info: the settings (tol, blow-up, scales, ...), as JSON-able values.
+      params_keys: for a result read from a file, the paths of ``final_params``' leaves (see :meth:`load`).
     """
 
     hyperparams: dict[str, np.ndarray]
@@ -75,6 +76,7 @@ class SweepResult:
     num_starts: int
     completed: int
     info: dict
+    params_keys: tuple[str, ...] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def num_runs(self) -> int:
@@ -118,56 +120,190 @@ class SweepResult:
         row = i * self.num_problems * self.num_starts
         return Best(i, {k: v[row].item() for k, v in self.hyperparams.items()}, float(scores[i]))
 
+    def param_items(self) -> list[tuple[str, np.ndarray]]:
+        """``final_params`` as (``jax.tree_util.keystr`` path, leaf) pairs in saved order; [] if not kept."""
+        if self.final_params is None:
+            return []
+        if self.params_keys is not None:  # a loaded result: an array, or a dict from paths to arrays
+            return [("", self.final_params)] if self.params_keys == ("",) else list(self.final_params.items())
+        flat = jax.tree_util.tree_flatten_with_path(self.final_params)[0]
+        return [(jax.tree_util.keystr(p), v) for p, v in flat]
+
     def save(self, path: str | os.PathLike) -> None:
-        """Write the result to ``path`` as one ``.npz``: a temporary file in the same folder, then ``os.replace``."""
-        arrays = {f"hp/{k}": v for k, v in self.hyperparams.items()}
-        arrays.update({k: getattr(self, k) for k in ("problem_index", "start_index", *SUMMARIES)})
-        if self.curve is not None:
-            arrays["curve"], arrays["curve_steps"] = self.curve, self.curve_steps
-        params_keys = None
-        if self.final_params is not None:
-            flat = jax.tree_util.tree_flatten_with_path(self.final_params)[0]
-            params_keys = [jax.tree_util.keystr(p) for p, _ in flat]
-            arrays.update({f"params/{i}": np.asarray(v) for i, (_, v) in enumerate(flat)})
-        meta = {
-            "steps": self.steps,
-            "num_configs": self.num_configs,
-            "num_problems": self.num_problems,
-            "num_starts": self.num_starts,
-            "completed": self.completed,
-            "names": list(self.hyperparams),
-            "params_keys": params_keys,
-            "info": self.info,
-        }
-        arrays["meta"] = np.asarray(json.dumps(meta))
-        atomic_savez(path, arrays)
+        """Write the result to ``path`` as one ``.npz``, whole: a temporary file in the same folder, then
+        ``os.replace``; temporary files beside it that a killed process left are removed first."""
+        save_whole(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SweepResult:
-        """Read a file written by :meth:`save`. ``final_params`` comes back as one array when it was one,
-        else as a dict from ``jax.tree_util.keystr`` paths to arrays."""
+        """Read a file written by :meth:`save` or by a finished sweep with ``out=``, or the folder of an
+        unfinished one.
+
+        ``final_params`` comes back as one array when it was one, else as a dict from
+        ``jax.tree_util.keystr`` paths to arrays. A file that is not a sweep result (truncated, another
+        format, counts or arrays that disagree) raises :class:`SweepFileError` naming it and what is wrong."""
+        from jaxgd.sweeps import store
+
+        folder = store.folder_of(path)
+        if folder is not None:
+            return store.read(folder)[0]
+        return load_whole(path)[0]
+
+
+def save_whole(result: SweepResult, path: str | os.PathLike, **extra_meta: Any) -> None:
+    """:meth:`SweepResult.save`, with ``extra_meta`` (JSON-able) added to the file's metadata."""
+    arrays = {f"hp/{k}": v for k, v in result.hyperparams.items()}
+    arrays.update({k: getattr(result, k) for k in ("problem_index", "start_index", *SUMMARIES)})
+    if result.curve is not None:
+        arrays["curve"], arrays["curve_steps"] = result.curve, result.curve_steps
+    items = result.param_items()
+    arrays.update({f"params/{i}": np.asarray(v) for i, (_, v) in enumerate(items)})
+    meta = {
+        "steps": result.steps,
+        "num_configs": result.num_configs,
+        "num_problems": result.num_problems,
+        "num_starts": result.num_starts,
+        "completed": result.completed,
+        "names": list(result.hyperparams),
+        "params_keys": [k for k, _ in items] if result.final_params is not None else None,
+        "info": result.info,
+        **extra_meta,
+    }
+    arrays["meta"] = np.asarray(json.dumps(meta))
+    from jaxgd.sweeps.store import clean_stale_tmp
+
+    target = Path(path)
+    if target.parent.is_dir():
+        clean_stale_tmp(target.parent, target.name)
+    atomic_savez(path, arrays)
+
+
+def load_whole(path: str | os.PathLike) -> tuple[SweepResult, dict]:
+    """A result file and its metadata, checked before use: SweepFileError naming it if it is not one."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no sweep result at {os.fspath(path)!r}")
+    try:
+        result, meta = _read_npz(path)
+        check_rows(result)
+    except Exception as err:
+        raise file_error(path, _reason(err)) from None
+    return result, meta
+
+
+class SweepFileError(ValueError):
+    """A sweep file that cannot be used: corrupt, of another format, or of another sweep."""
+
+
+def file_error(path: str | os.PathLike, what: str) -> SweepFileError:
+    """The error for an unusable sweep file: names it, says what is wrong and what to do."""
+    return SweepFileError(
+        f"sweep file {os.fspath(path)!r} {what}. It cannot be used: delete it or move it away "
+        "(jaxgd.sweeps.delete removes a sweep's files), or give the sweep another out path."
+    )
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, _Bad):
+        return str(err)
+    return f"cannot be read as a sweep result ({type(err).__name__}: {str(err).strip() or 'no detail'})"
+
+
+class _Bad(ValueError):
+    """What is wrong with a file whose contents were read (becomes a :class:`SweepFileError`)."""
+
+
+def need(ok: bool, what: str) -> None:
+    """Raise that a read file is bad (``what``: how) unless ``ok``."""
+    if not ok:
+        raise _Bad(what)
+
+
+def check_meta(meta: Any) -> None:
+    """The counts of a result's metadata: positive ints, ``completed`` within 0..num_configs, names as str."""
+    need(isinstance(meta, dict), "has metadata that is not a JSON object")
+    for k in ("steps", "num_configs", "num_problems", "num_starts", "completed"):
+        v = meta.get(k)
+        need(isinstance(v, int) and not isinstance(v, bool), f"has {k}={v!r} in its metadata, not an integer")
+        need(v >= (0 if k == "completed" else 1), f"has {k}={v} in its metadata")
+    need(
+        meta["completed"] <= meta["num_configs"],
+        f"counts {meta['completed']} completed configurations of {meta['num_configs']}",
+    )
+    names = meta.get("names")
+    need(isinstance(names, list) and bool(names) and all(isinstance(n, str) for n in names), "names no hyperparameters")
+    need(isinstance(meta.get("info", {}), dict), "has info that is not a JSON object")
+
+
+def read_npz(path: str | os.PathLike, what: str = "is") -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path``; a file that is not one is bad (``what``: how to name it)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    need(bool(head), f"{what} empty")
+    need(head == b"PK\x03\x04", f"{what} not an .npz file (it does not begin as a zip archive)")
+    try:
         with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            keys = meta["params_keys"]
-            params = None
-            if keys is not None:
-                leaves = [z[f"params/{i}"] for i in range(len(keys))]
-                params = leaves[0] if keys == [""] else dict(zip(keys, leaves))
-            return cls(
-                hyperparams={k: z[f"hp/{k}"] for k in meta["names"]},
-                problem_index=z["problem_index"],
-                start_index=z["start_index"],
-                **{k: z[k] for k in SUMMARIES},
-                final_params=params,
-                curve=z["curve"] if "curve" in z else None,
-                curve_steps=z["curve_steps"] if "curve_steps" in z else None,
-                steps=meta["steps"],
-                num_configs=meta["num_configs"],
-                num_problems=meta["num_problems"],
-                num_starts=meta["num_starts"],
-                completed=meta["completed"],
-                info=meta["info"],
-            )
+            return {name: z[name] for name in z.files}
+    except Exception as err:
+        need(False, f"{what} truncated or damaged ({type(err).__name__}: {str(err).strip()})")
+        raise
+
+
+def _read_npz(path: str | os.PathLike) -> tuple[SweepResult, dict]:
+    arrays = read_npz(path)
+    need("meta" in arrays, "has no metadata (not a file written by SweepResult.save)")
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except json.JSONDecodeError as err:
+        need(False, f"has metadata that is not JSON ({err})")
+    check_meta(meta)
+    keys = meta.get("params_keys")
+    need(keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys)), "has bad params_keys")
+    missing = [
+        k for k in (*(f"hp/{n}" for n in meta["names"]), "problem_index", "start_index", *SUMMARIES) if k not in arrays
+    ]
+    need(not missing, f"lacks the arrays {', '.join(missing)}")
+    params = None
+    if keys is not None:
+        need(all(f"params/{i}" in arrays for i in range(len(keys))), "lacks some of its final_params arrays")
+        leaves = [arrays[f"params/{i}"] for i in range(len(keys))]
+        params = leaves[0] if keys == [""] else dict(zip(keys, leaves))
+    result = SweepResult(
+        hyperparams={k: arrays[f"hp/{k}"] for k in meta["names"]},
+        problem_index=arrays["problem_index"],
+        start_index=arrays["start_index"],
+        **{k: arrays[k] for k in SUMMARIES},
+        final_params=params,
+        curve=arrays.get("curve"),
+        curve_steps=arrays.get("curve_steps"),
+        steps=meta["steps"],
+        num_configs=meta["num_configs"],
+        num_problems=meta["num_problems"],
+        num_starts=meta["num_starts"],
+        completed=meta["completed"],
+        info=meta.get("info", {}),
+        params_keys=None if keys is None else tuple(keys),
+    )
+    return result, meta
+
+
+def check_rows(r: SweepResult) -> None:
+    """Every array of ``r`` has one row per run (R = C P S) and the dtype kind its field needs."""
+    R = r.num_runs
+    for name, a in [
+        *((f"hyperparameter {k!r}", v) for k, v in r.hyperparams.items()),
+        *((k, getattr(r, k)) for k in ("problem_index", "start_index", *SUMMARIES)),
+    ]:
+        need(np.ndim(a) == 1 and len(a) == R, f"has {name} of shape {np.shape(a)}, not ({R},) for its {R} runs")
+    for k in ("final_loss", "best_loss", "final_grad_norm"):
+        need(getattr(r, k).dtype.kind == "f", f"has {k} of dtype {getattr(r, k).dtype}")
+    for k in ("problem_index", "start_index", "tol_step", "diverge_step"):
+        need(getattr(r, k).dtype.kind in "iu", f"has {k} of dtype {getattr(r, k).dtype}")
+    if r.curve is not None or r.curve_steps is not None:
+        need(r.curve is not None and r.curve_steps is not None, "has a curve without its steps (or steps alone)")
+        K = len(r.curve_steps)
+        need(r.curve.shape == (R, K), f"has a curve of shape {r.curve.shape}, not ({R}, {K})")
+    for key, leaf in r.param_items():
+        need(np.ndim(leaf) >= 1 and len(leaf) == R, f"has final_params{key} of shape {np.shape(leaf)}, not {R} rows")
 
 
 def atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
@@ -175,16 +311,6 @@ def atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     files.write_bytes(path, buf.getbuffer())
-
-
-def fingerprint(arrays: list[Any], settings: dict) -> str:
-    """SHA-256 of a sweep's settings and input arrays: a partial file resumes only the sweep that wrote it."""
-    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for a in arrays:
-        a = np.ascontiguousarray(np.asarray(a))
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def empty_result(
@@ -247,13 +373,11 @@ def store_chunk(result: SweepResult, summary: Any, lo: int, hi: int) -> None:
 
 
 def copy_rows(result: SweepResult, saved: SweepResult, n: int) -> None:
-    """Copy the first ``n`` runs of a loaded partial file into ``result``."""
+    """Copy the first ``n`` runs of a loaded partial file into ``result`` (final_params matched by path)."""
     for k in SUMMARIES:
         getattr(result, k)[:n] = getattr(saved, k)[:n]
     if result.curve is not None:
         result.curve[:n] = saved.curve[:n]
-    if result.final_params is not None:
-        src = saved.final_params
-        src_leaves = [src] if isinstance(src, np.ndarray) else list(src.values())
-        for dst, s in zip(jax.tree.leaves(result.final_params), src_leaves):
-            dst[:n] = s[:n]
+    src = dict(saved.param_items())
+    for key, dst in result.param_items():
+        dst[:n] = src[key][:n]

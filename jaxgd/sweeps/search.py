@@ -4,7 +4,9 @@ configurations; :func:`lr_range_test` runs many constant learning rates side by 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -95,14 +97,31 @@ def coarse_to_fine(
     by: str = "final_loss",
     **sweep_kwargs: Any,
 ) -> list[SweepResult]:
-    """``rounds`` sweeps, each over :func:`refine` of the one before; returns every round's result."""
+    """``rounds`` sweeps, each over :func:`refine` of the one before; returns every round's result.
+
+    With ``out="c.npz"`` round r is saved in its own folder ``c.round<r>.npz`` (each round is
+    another sweep), so a rerun resumes every round."""
     _validate.positive_int("rounds", rounds)
-    results = [sweep(make_optimizer, problem, space, steps, **sweep_kwargs)]
+    out = sweep_kwargs.pop("out", None)
+
+    def run(space: Space | Mapping[str, Any], r: int) -> SweepResult:
+        return sweep(make_optimizer, problem, space, steps, out=round_path(out, r), **sweep_kwargs)
+
+    results = [run(space, 0)]
     for r in range(1, rounds):
         sub = None if key is None else jax.random.fold_in(key, r)
-        space = refine(results[-1], num, key=sub, by=by)
-        results.append(sweep(make_optimizer, problem, space, steps, **sweep_kwargs))
+        results.append(run(refine(results[-1], num, key=sub, by=by), r))
     return results
+
+
+def round_path(out: str | os.PathLike | None, r: int) -> Path | None:
+    """Round ``r``'s ``out`` in :func:`coarse_to_fine`: ``c.npz`` -> ``c.round<r>.npz``."""
+    if out is None:
+        return None
+    path = Path(out)
+    if not path.name:
+        raise ValueError("out is an empty path: give the folder the sweeps should be saved in, or out=None")
+    return path.with_name(f"{path.stem}.round{r}{path.suffix}")
 
 
 # --------------------------------------------------------------------------- learning-rate range test
