@@ -443,7 +443,7 @@ def _claim_outputs(paths: dict[str, Path], sweep_id: str, space: Any, args: argp
     """Refuse (UsageError) to overwrite files of another computation unless ``--force``; then remove its .npz."""
     others = []
     for ext, path in paths.items():
-        if path.exists() and not path.is_file():
+        if path.exists() and not path.is_file() and ext != "npz":  # an interrupted sweep's .npz is a folder
             raise UsageError(f"{path} is in the way of the sweep's {ext} file and is not a file")
         if path.exists() and not _holds_this_sweep(ext, path, sweep_id, space, args.steps):
             others.append(path)
@@ -454,7 +454,7 @@ def _claim_outputs(paths: dict[str, Path], sweep_id: str, space: Any, args: argp
         raise UsageError(f"{listed}: another computation's result; --force replaces it, or choose another --out")
     print(f"sweep: --force: replacing {listed}", file=sys.stderr)
     if paths["npz"] in others:
-        paths["npz"].unlink()
+        _delete_sweep(paths["npz"])
 
 
 def _sweep_inputs(args: argparse.Namespace) -> tuple[Any, Callable, list[tuple[str, list[float], bool]]]:
@@ -503,8 +503,18 @@ def _run_sweep(factory: Callable, problem: Any, space: Any, args: argparse.Names
         if not args.force:
             raise UsageError(f"{saved} holds a different sweep; --force replaces it, or choose another --out") from None
         print(f"sweep: --force: replacing {saved}, the result of a different sweep", file=sys.stderr)
-        saved.unlink()
+        _delete_sweep(saved)
         return run()
+
+
+def _delete_sweep(path: Path) -> None:
+    """Remove a sweep's own files (``jaxgd.sweeps.delete``); anything else there is a UsageError, not deleted."""
+    import jaxgd
+
+    try:
+        jaxgd.sweeps.delete(path)
+    except ValueError as err:  # a folder holding other files: never removed
+        raise UsageError(str(err)) from None
 
 
 def _sweep_summary(
