@@ -24,16 +24,6 @@ THRESHOLD = 0.8  # final validation accuracy for "trains" (0.6 with --small: 4 e
 DEPTH, WIDTH = 8, 32
 
 
-def claim(report: Report, lecture: str, text: str, measured: str, holds: bool) -> None:
-    """A claims-table row: ``report.claim`` when the Report has it, else ``results["claims"]``."""
-    if hasattr(report, "claim"):
-        report.claim(lecture, text, measured, bool(holds))
-    else:
-        report.results.setdefault("claims", []).append(
-            {"lecture": lecture, "claim": text, "measured": measured, "holds": bool(holds)}
-        )
-
-
 def _range(lrs, ok):
     good = [lr for lr, o in zip(lrs, ok) if o]
     return (min(good), max(good)) if good else (None, None)
@@ -80,7 +70,7 @@ def main(out: str = "results", small: bool = False) -> dict:
         report.finding(f"{label}: trains (val accuracy > {threshold}) for eta in [{lo}, {hi}] of {lrs}.")
     n_plain = sum(a > threshold for a in runs["plain"])
     n_bn = sum(a > threshold for a in runs["batch norm"])
-    claim(report, "SYS 6016", "batch norm widens the range of learning rates a deep net trains at",
+    report.claim("SYS 6016", "batch norm widens the range of learning rates a deep net trains at",
           f"plain {ranges['plain']}, batch norm {ranges['batch norm']}", n_bn > n_plain)  # fmt: skip
     report.results.update(
         learning_rates=lrs,

@@ -32,16 +32,6 @@ TITLE = "Monitoring training: update ratios, initialisation, vanishing gradients
 LRS = {"too small": 0.003, "good": 0.03, "too large": 3.0}
 
 
-def claim(report: Report, lecture: str, text: str, measured: str, holds: bool) -> None:
-    """A claims-table row: ``report.claim`` when the Report has it, else ``results["claims"]``."""
-    if hasattr(report, "claim"):
-        report.claim(lecture, text, measured, bool(holds))
-    else:
-        report.results.setdefault("claims", []).append(
-            {"lecture": lecture, "claim": text, "measured": measured, "holds": bool(holds)}
-        )
-
-
 def _fit(data, model, params, lr, epochs):
     return nn.fit(model, params, jaxgd.sgd(lr), data.train, data.val, jax.random.key(1), epochs=epochs, batch_size=32)
 
@@ -68,7 +58,7 @@ def update_ratios(report, data, epochs):
             f"update ratio in epoch 1, eta = {LRS[label]} ({label}): {ratio:.2g} (final train loss {loss:.3g})."
         )
     good, bad = means["good"][0], means["too large"][0]
-    claim(report, "DD2424", "1e-3 rule of thumb: a good learning rate gives update ratios near 1e-3, a bad one ~1e-1",
+    report.claim("DD2424", "1e-3 rule of thumb: a good learning rate gives update ratios near 1e-3, a bad one ~1e-1",
           f"good {good:.1e}, too large {bad:.1e}", 3e-4 < good < 1e-2 and bad > 3e-2)  # fmt: skip
     return means
 
@@ -89,7 +79,7 @@ def initialisation(report, data, epochs):
     report.figure(fig, "initialisation.png", "Training loss from four weight initialisations.")
     report.finding("final train loss by initialisation: " + ", ".join(f"{k} {v:.3g}" for k, v in final.items()) + ".")
     good = min(final["He"], final["Xavier"])
-    claim(report, "DD2424", "too small or too large an initial sigma stalls training; He/Xavier train",
+    report.claim("DD2424", "too small or too large an initial sigma stalls training; He/Xavier train",
           ", ".join(f"{k} {v:.3g}" for k, v in final.items()),
           good < 0.9 * min(final["N(0, 1e-6)"], final["N(0, 1)"]))  # fmt: skip
     return final
@@ -112,7 +102,7 @@ def vanishing(report, data):
     axes[0, 0].legend(fontsize=7)
     report.figure(fig, "layer_grad_norm.png", "Per-layer gradient norms (mean over the first epoch's steps).")
     report.finding(f"first/last layer gradient norm: sigmoid {ratio['sigmoid']:.1e}, ReLU + He {ratio['relu']:.2g}.")
-    claim(report, "DD2424", "deep sigmoid net: the first layer's gradient vanishes, not with ReLU + He",
+    report.claim("DD2424", "deep sigmoid net: the first layer's gradient vanishes, not with ReLU + He",
           f"sigmoid {ratio['sigmoid']:.1e}, relu {ratio['relu']:.2g}",
           ratio["sigmoid"] < 1e-2 and ratio["relu"] > 0.1)  # fmt: skip
     return ratio
@@ -144,7 +134,7 @@ def cliff(report, steps=40, lr=0.1):
                   "step lengths.")  # fmt: skip
     report.finding(f"cliff: largest step {jumps['SGD']:.3g} without clipping, {jumps['SGD + clip 1']:.3g} with "
                    f"clip_by_global_norm(1) (bound eta = {lr}).")  # fmt: skip
-    claim(report, "Hildesheim", "gradient-norm clipping bounds the jump off a cliff by eta * threshold",
+    report.claim("Hildesheim", "gradient-norm clipping bounds the jump off a cliff by eta * threshold",
           f"largest step {jumps['SGD']:.3g} unclipped, {jumps['SGD + clip 1']:.3g} clipped",
           jumps["SGD + clip 1"] <= lr * 1.0001 and jumps["SGD"] > 10 * lr)  # fmt: skip
     return jumps
@@ -164,7 +154,7 @@ def output_bias(report):
     report.finding(f"output bias (breast cancer, class frequencies {np.round(freq, 3).tolist()}): initial loss "
                    f"{losses['b = 0']:.4f} with b = 0 (log K = {np.log(2):.4f}), {losses['b = log pi']:.4f} with "
                    f"b = log pi (H(pi) = {entropy:.4f}).")  # fmt: skip
-    claim(report, "Hildesheim", "output bias b = argmin_b L = log class frequencies starts the loss at H(pi) < log K",
+    report.claim("Hildesheim", "output bias b = argmin_b L = log class frequencies starts the loss at H(pi) < log K",
           f"{losses['b = log pi']:.4f} vs H(pi) {entropy:.4f}; b = 0: {losses['b = 0']:.4f}",
           abs(losses["b = log pi"] - entropy) < 0.01 and losses["b = log pi"] < losses["b = 0"])  # fmt: skip
     return {"losses": losses, "entropy": entropy, "class_frequencies": freq.tolist()}
@@ -181,7 +171,7 @@ def dead_relus(report, data, epochs):
     f0, f1 = (float(np.mean(out[c]["trained"])) for c in (0.0, 0.1))
     report.finding(f"dead ReLUs after {epochs} epochs at eta = 0.5 (6 hidden layers of 16): {f0:.3f} with c = 0, "
                    f"{f1:.3f} with c = 0.1.")  # fmt: skip
-    claim(report, "Hildesheim", "a small positive hidden bias c keeps fewer ReLUs dead",
+    report.claim("Hildesheim", "a small positive hidden bias c keeps fewer ReLUs dead",
           f"dead fraction {f0:.3f} (c = 0) vs {f1:.3f} (c = 0.1)", f1 < f0)  # fmt: skip
     return out
 
