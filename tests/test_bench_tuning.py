@@ -31,7 +31,7 @@ def test_choose_rule_and_bad_input():
     assert choose(gap, steps, np.array([1e-3]), Rule("steps", 1e-3))[0] == 1
     with pytest.raises(ValueError, match="not one of the targets"):
         choose(gap, steps, np.array([1e-3]), Rule("steps", 0.5))
-    with pytest.raises(ValueError, match="rule.by"):
+    with pytest.raises(ValueError, match=r"rule\.by"):
         choose(gap, steps, np.array([1e-3]), Rule("fast"))
 
 
@@ -47,8 +47,10 @@ def test_hypergradient_against_finite_differences(average):
             up, down = dict(hp), dict(hp)
             up[k] += e
             down[k] -= e
-            fd = (run_loss(jaxgd.momentum, p, up, p.x0, 60, average=average)
-                  - run_loss(jaxgd.momentum, p, down, p.x0, 60, average=average)) / (2 * e)
+            fd = (
+                run_loss(jaxgd.momentum, p, up, p.x0, 60, average=average)
+                - run_loss(jaxgd.momentum, p, down, p.x0, 60, average=average)
+            ) / (2 * e)
             assert float(grad[k]) == pytest.approx(float(fd), rel=1e-5)
 
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgd.bench import report
-from jaxgd.bench.suite import Task, default_tasks, optimizer_specs, run_suite, small_tasks
+from jaxgd.bench.suite import Task, default_tasks, optimizer_specs, run_suite, small_tasks, tasks
 from jaxgd.bench.tuning import Rule, learning_rates
 
 __all__ = ["SMALL", "bench", "select_tasks"]
@@ -23,11 +23,7 @@ def select_tasks(names: Sequence[str] | None, small: bool) -> list[Task]:
     """The tasks named (from the full suite), or the small or default suite."""
     if names is None:
         return small_tasks() if small else default_tasks()
-    pool = {t.name: t for t in (default_tasks(full=True) + small_tasks())}
-    unknown = [n for n in names if n not in pool]
-    if unknown:
-        raise ValueError(f"unknown problems {unknown}; choose from {sorted(pool)}")
-    return [pool[n] for n in names]
+    return tasks(names)
 
 
 def _x_star(loss: Any) -> Any:

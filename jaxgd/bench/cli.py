@@ -67,11 +67,12 @@ def _progress(quiet: bool):
 
 
 def _list() -> int:
-    from jaxgd.bench.suite import OPTIMIZERS, default_tasks, small_tasks
+    from jaxgd.bench.suite import DEFAULT_TASKS, OPTIMIZERS, registry
 
     print("optimizers:", " ".join(OPTIMIZERS))
-    for t in default_tasks(full=True) + small_tasks()[-1:]:
-        print(f"  {t.group:11s} {t.name}")
+    print("problems (* in the default suite):")
+    for name in registry():
+        print(f"  {'*' if name in DEFAULT_TASKS else ' '} {name}")
     return 0
 
 

@@ -9,6 +9,7 @@ until mini-batch training of :mod:`jaxgd.nn` runs inside one compiled loop.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from jaxgd.bench import problems as classic
 from jaxgd.bench.hypergradient_descent import adam_hd, sgd_hd
 from jaxgd.bench.tuning import TAUS, OptimizerSpec, Rule, Tuning, learning_rates, tune
 
-__all__ = ["OPTIMIZERS", "Task", "default_tasks", "optimizer_specs", "run_suite", "small_tasks"]
+__all__ = ["OPTIMIZERS", "Task", "default_tasks", "optimizer_specs", "registry", "run_suite", "small_tasks", "tasks"]
 
 
 class Task(NamedTuple):
@@ -74,41 +75,66 @@ def deepobs_quadratic() -> jaxgd.Problem:
     return jaxgd.problems.general_quadratic(eig, key=jax.random.key(42), name="quadratic100")
 
 
-def _noisy_tasks() -> list[Task]:
-    return [
-        _noisy("noisy_quadratic100", deepobs_quadratic(), 1.0),
-        _noisy("noisy_rosenbrock", jaxgd.problems.rosenbrock(), 0.1),
-        _noisy("noisy_beale", jaxgd.problems.beale(), 0.1),
-    ]
+def _finite_sum(make: Callable, batch_size: int) -> Task:
+    fs = make()
+    return Task(f"{fs.name}_b{batch_size}", fs, fs.x0, "finite_sum", batch_size)
 
 
-def _finite_sum_tasks(full: bool) -> list[Task]:
+def _builtin(name: str) -> Task:
+    p = jaxgd.problems.get(name)
+    if p.minimum is None:
+        raise ValueError(f"problem {name!r} has no known minimum, so no target f - f* can be set")
+    return _problem_task(p, "builtin")
+
+
+def registry() -> dict[str, Callable[[], Task]]:
+    """Every task by name, built when called: built-in problems, the classic set (by key), noisy, finite sums."""
     s = jaxgd.stochastic
-    sums = [(s.least_squares(), 32), (s.logistic_regression(), 32)]
-    if full:
-        sums += [(s.ridge(), 32), (s.softmax_regression(), 64)]
-    return [Task(f"{fs.name}_b{b}", fs, fs.x0, "finite_sum", b) for fs, b in sums]
+    reg: dict[str, Callable[[], Task]] = {n: functools.partial(_builtin, n) for n in jaxgd.problems.REGISTRY}
+    reg.update({n: (lambda f=f: _problem_task(f(), "classic")) for n, f in classic.CLASSIC.items()})
+    reg.update(
+        {
+            "noisy_quadratic100": lambda: _noisy("noisy_quadratic100", deepobs_quadratic(), 1.0),
+            "noisy_rosenbrock": lambda: _noisy("noisy_rosenbrock", jaxgd.problems.rosenbrock(), 0.1),
+            "noisy_beale": lambda: _noisy("noisy_beale", jaxgd.problems.beale(), 0.1),
+            "least_squares_b32": lambda: _finite_sum(s.least_squares, 32),
+            "logistic_breast_cancer_b32": lambda: _finite_sum(s.logistic_regression, 32),
+            "ridge_b32": lambda: _finite_sum(s.ridge, 32),
+            "softmax_digits_b64": lambda: _finite_sum(s.softmax_regression, 64),
+        }
+    )
+    return reg
 
 
-def default_tasks(full: bool = False) -> list[Task]:
-    """The classic set, six built-in problems, the noisy problems, least squares and logistic regression.
+DEFAULT_TASKS = (
+    *DEFAULT_BUILTIN,
+    *classic.CLASSIC,
+    "noisy_quadratic100",
+    "noisy_rosenbrock",
+    "noisy_beale",
+    "least_squares_b32",
+    "logistic_breast_cancer_b32",
+)
+SMALL_TASKS = ("ravine10", "mgh_beale", "noisy_quadratic100")
 
-    ``full``: every built-in problem with a known minimum, and ridge and softmax regression too.
-    """
-    names = [n for n in jaxgd.problems.REGISTRY if full or n in DEFAULT_BUILTIN]
-    builtin = [jaxgd.problems.get(n) for n in names]
-    tasks = [_problem_task(p, "builtin") for p in builtin if p.minimum is not None]
-    tasks += [_problem_task(p, "classic") for p in classic.classic()]
-    return tasks + _noisy_tasks() + _finite_sum_tasks(full)
+
+def tasks(names: Sequence[str]) -> list[Task]:
+    """The tasks named (keys of :func:`registry`)."""
+    reg = registry()
+    unknown = [n for n in names if n not in reg]
+    if unknown:
+        raise ValueError(f"unknown problems {unknown}; choose from {sorted(reg)}")
+    return [reg[n]() for n in names]
+
+
+def default_tasks() -> list[Task]:
+    """The classic set, six built-in problems, the three noisy problems, least squares and logistic regression."""
+    return tasks(DEFAULT_TASKS)
 
 
 def small_tasks() -> list[Task]:
     """Three quick tasks (ravine10, MGH Beale, the noisy 100-D quadratic): the tests' and --small suite."""
-    return [
-        _problem_task(jaxgd.problems.ravine(10.0), "builtin"),
-        _problem_task(classic.beale(), "classic"),
-        _noisy_tasks()[0],
-    ]
+    return tasks(SMALL_TASKS)
 
 
 def run_suite(
