@@ -10,7 +10,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+import jaxgd
 from jaxgd.bench import report
+from jaxgd.bench.second_order import second_order_row
 from jaxgd.bench.suite import Task, default_tasks, optimizer_specs, run_suite, small_tasks, tasks
 from jaxgd.bench.tuning import Rule, learning_rates
 
@@ -24,6 +26,11 @@ def select_tasks(names: Sequence[str] | None, small: bool) -> list[Task]:
     if names is None:
         return small_tasks() if small else default_tasks()
     return tasks(names)
+
+
+def board_taus(board: dict[str, Any]) -> list[float]:
+    """The targets tau of a leaderboard."""
+    return [float(t) for t in board["rows"][0]["steps_to_target"]] if board["rows"] else []
 
 
 def _x_star(loss: Any) -> Any:
@@ -47,6 +54,7 @@ def bench(
     small: bool = False,
     steps: int | None = None,
     rule: Rule | None = None,
+    second_order: Sequence[str] = ("lbfgs", "newton_cg"),
     figures: bool = True,
     timing: bool = True,
     progress: Callable[[int, int, str], None] | None = None,
@@ -55,6 +63,8 @@ def bench(
 
     Writes ``out/tunings/*.npz`` (each pair's runs, resumed when re-run), ``leaderboard.json`` / ``.md``,
     ``profiles.json`` and, with ``figures``, ``profile.png`` and ``sensitivity/<problem>.png``.
+    ``second_order``: methods of :func:`jaxgd.minimize` run on the deterministic problems and counted in
+    gradient and Hessian-vector evaluations (:mod:`jaxgd.bench.second_order`), in ``board["second_order"]``.
     ``small``: 100 steps, 12 rates, 2 seeds, sgd and adam on three problems. Returns the leaderboard.
     """
     out = Path(out)
@@ -70,6 +80,12 @@ def bench(
     )
     board = report.leaderboard(tunings)
     board.update({"steps": steps, "seeds": seeds, "learning_rates": [float(v) for v in lrs]})
+    board["second_order"] = [
+        second_order_row(m, t.loss, steps, board_taus(board))
+        for t in tasks
+        if isinstance(t.loss, jaxgd.Problem)
+        for m in second_order
+    ]
     profile = report.profiles(board)
     board["stability_bounds"] = {t.name: _bounds(t) for t in tasks} if figures else {}
     report.write(out, board, profile)

@@ -195,7 +195,24 @@ def markdown(board: dict[str, Any]) -> str:
             + " | ".join(steps)
             + f" | {_cell(r['seconds'])} | {_cell(r['good_range_decades'])} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _second_order_lines(board.get("second_order", []), taus)) + "\n"
+
+
+def _second_order_lines(rows: list[dict[str, Any]], taus: list[str]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["", "Second order (jaxgd.minimize's methods): gradients + Hessian-vector products to each target", ""]
+    lines += ["| problem | method | final gap | " + " | ".join(f"grads+hvps to {t}" for t in taus) + " |"]
+    lines += ["|---" * (len(taus) + 3) + "|"]
+    for r in rows:
+        cells = [
+            f"{_cell(r['grad_evals_to_target'][t])}+{_cell(r['hvps_to_target'][t])}"
+            if np.isfinite(r["grad_evals_to_target"][t])
+            else "-"
+            for t in taus
+        ]
+        lines.append(f"| {r['problem']} | {r['optimizer']} | {_cell(r['final_gap'])} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _json(x: Any) -> Any:
