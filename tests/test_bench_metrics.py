@@ -58,10 +58,10 @@ def test_second_order_counts_match_minimize():
     from jaxgd.bench.second_order import second_order_row
 
     p = jaxgd.problems.rosenbrock()
-    row = second_order_row("newton_cg", p, 12, (0.0,))
+    row = second_order_row("newton_cg", p, 12, (0.0, 1.0))
     res = jaxgd.minimize(p, p.x0, "newton_cg", max_steps=12, tol=0.0)
     assert row["steps_to_target"]["0"] == np.inf  # tau = 0 is never met in 12 steps
-    full = second_order_row("newton_cg", p, 12, (1.0,))  # tau = 1: met at step 0, with the first gradient only
-    assert full["grad_evals_to_target"]["1"] == 1 and full["hvps_to_target"]["1"] == 0
+    # tau = 1: met at step 0, with the first gradient only
+    assert row["grad_evals_to_target"]["1"] == 1 and row["hvps_to_target"]["1"] == 0
     counts = jaxgd.run(jaxgd.newton_cg(), p, p.x0, 12, record=lambda x, s: jaxgd._core.eval_counts(s)).recorded
     assert 1 + int(counts["n_gev"].sum()) == int(res.n_gev) and int(counts["n_hev"].sum()) == int(res.n_hev)

@@ -37,6 +37,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="final_loss",
         help="choose the rate by median final loss (default) or fewest steps to tau = 1e-3",
     )
+    p.add_argument(
+        "--second-order",
+        nargs="*",
+        default=["lbfgs", "newton_cg"],
+        metavar="METHOD",
+        help="jaxgd.minimize methods counted by evaluations (default: lbfgs newton_cg; none: skip)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--list", action="store_true", help="list the optimizers and problems and exit")
     p.add_argument("--out", default="bench_results", help="output folder (default: bench_results)")
