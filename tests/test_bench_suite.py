@@ -17,6 +17,7 @@ SETTINGS = {
     "steps": 40,
     "figures": False,
     "timing": False,
+    "second_order": (),
 }
 
 

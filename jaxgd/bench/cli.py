@@ -42,7 +42,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         nargs="*",
         default=["lbfgs", "newton_cg"],
         metavar="METHOD",
-        help="jaxgd.minimize methods counted by evaluations (default: lbfgs newton_cg; none: skip)",
+        help="jaxgd.minimize methods counted by evaluations (default: lbfgs newton_cg; none given: skip)",
     )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--list", action="store_true", help="list the optimizers and problems and exit")
@@ -100,6 +100,7 @@ def main(args: argparse.Namespace) -> int:
             small=args.small,
             steps=args.steps,
             rule=Rule(args.rule),
+            second_order=args.second_order,
             figures=not args.no_figures,
             progress=_progress(args.quiet),
         )
