@@ -116,12 +116,10 @@ def profiles(board: dict[str, Any], r_max: float = 4.0) -> dict[str, Any]:
 
 def stability_bounds(loss: Any, x0: Any, x_star: Any = None) -> dict[str, float | None]:
     """2 / lambda_max of the Hessian of ``loss`` (a deterministic f(x)) at x0 and at x*, None where lambda_max <= 0."""
+    top = jax.jit(lambda x: jax.numpy.linalg.eigvalsh(jax.hessian(loss)(x))[-1])
     out = {}
     for where, x in (("x0", x0), ("x_star", x_star)):
-        if x is None:
-            out[where] = None
-            continue
-        lam = float(np.max(np.asarray(jax.numpy.linalg.eigvalsh(jax.hessian(loss)(jax.numpy.asarray(x))))))
+        lam = float(top(jax.numpy.asarray(x, jax.numpy.asarray(x0).dtype))) if x is not None else np.nan
         out[where] = 2.0 / lam if np.isfinite(lam) and lam > 0 else None
     return out
 
