@@ -133,6 +133,8 @@ def main(out: str = "results", small: bool = False) -> dict:
         problems=problems,
         steps=60 if small else 500,
         figures=not small,
+        timing=not small,
+        second_order=() if small else ("lbfgs", "newton_cg"),
     )
     for o in board["order"]:
         s = board["summary"][o]
