@@ -1,0 +1,282 @@
+"""Tune one optimizer on one problem: a log grid of learning rates (and optionally a second axis), one compiled call.
+
+Deterministic problems: one :func:`jaxgd.sweep` with its curve recorded every step, so steps to each
+target are exact; its file (``out``) resumes. Stochastic problems (a :class:`jaxgd.stochastic.NoisyGradient`,
+:class:`~jaxgd.stochastic.MiniBatch` or :class:`~jaxgd.stochastic.FiniteSum`): ``jit(vmap(vmap(run)))`` of
+:func:`jaxgd.stochastic.run` over configurations x seeds, the full objective evaluated every ``steps/100``.
+
+The choice rule (:class:`Rule`): the configuration with the lowest median over seeds of the final
+gap f(x_T) - f*, or of the steps to reach f - f* <= tau (f(x_0) - f*) (ties: the final gap).
+DeepOBS's grid: 36 learning rates log-spaced over [1e-5, 1e2] (Schneider et al., ICLR 2019).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxgd
+from jaxgd import _validate, files
+from jaxgd.bench.metrics import steps_to_target
+
+__all__ = ["TAUS", "OptimizerSpec", "Rule", "Tuning", "choose", "is_stochastic", "learning_rates", "tune"]
+
+TAUS = (1e-1, 1e-3, 1e-6)
+
+
+def learning_rates(num: int = 36, low: float = 1e-5, high: float = 1e2) -> np.ndarray:
+    """``num`` learning rates log-spaced over [low, high] (DeepOBS: 36 over [1e-5, 1e2])."""
+    _validate.positive_int("num", num)
+    if not 0 < low <= high:
+        raise ValueError(f"need 0 < low <= high, got low={low}, high={high}")
+    return np.geomspace(low, high, num)
+
+
+class OptimizerSpec(NamedTuple):
+    """An optimizer to tune: ``make(learning_rate, **axes)`` (a GradientTransformation) and its other axes' grids."""
+
+    name: str
+    make: Callable[..., optax.GradientTransformation]
+    axes: Mapping[str, Sequence[float]] = {}
+
+
+class Rule(NamedTuple):
+    """The choice rule: ``by`` ``"final_loss"`` (median final gap) or ``"steps"`` (median steps to ``tau``)."""
+
+    by: str = "final_loss"
+    tau: float = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """One (optimizer, problem) tuned over C configurations and S seeds (or starts).
+
+    Attributes:
+      hyperparams: name -> (C,) values. final_gap: (C, S) f(x_T) - f*, inf where diverged.
+      steps_to_target: (C, S, K) first step with f - f* <= tau_k (f(x_0) - f*), -1 if never.
+      grad_evals_to_target: (C, S, K) gradient evaluations (per-example for finite sums) by then, -1 if never.
+      taus: (K,). f0, f_star: f(x_0) and f* (the best value seen where f* is unknown).
+      chosen: the configuration picked by ``rule``. scores: (C,) its scores. seconds: wall time of one run of
+      the chosen configuration after compilation (NaN if not timed). steps: T. stochastic: seeds or starts.
+    """
+
+    optimizer: str
+    problem: str
+    hyperparams: dict[str, np.ndarray]
+    final_gap: np.ndarray
+    steps_to_target: np.ndarray
+    grad_evals_to_target: np.ndarray
+    taus: np.ndarray
+    f0: float
+    f_star: float
+    chosen: int
+    scores: np.ndarray
+    rule: Rule
+    steps: int
+    stochastic: bool
+    seconds: float = float("nan")
+
+    @property
+    def best(self) -> dict[str, float]:
+        """The chosen configuration's hyperparameters."""
+        return {k: float(v[self.chosen]) for k, v in self.hyperparams.items()}
+
+
+def is_stochastic(problem: Any) -> bool:
+    """True for losses that need a key (NoisyGradient, MiniBatch) and for finite sums."""
+    return getattr(problem, "__jaxgd_needs_key__", False) or isinstance(problem, jaxgd.stochastic.FiniteSum)
+
+
+def choose(final_gap: np.ndarray, steps: np.ndarray, taus: np.ndarray, rule: Rule) -> tuple[int, np.ndarray]:
+    """(index, scores) of the configuration ``rule`` picks; final_gap (C, S), steps (C, S, K)."""
+    _validate.one_of("rule.by", rule.by, ("final_loss", "steps"))
+    gap = np.where(np.isfinite(final_gap), final_gap, np.inf)
+    by_gap = np.median(gap, axis=1)
+    if rule.by == "final_loss":
+        scores = by_gap
+    else:
+        k = np.flatnonzero(np.isclose(taus, rule.tau))
+        if k.size == 0:
+            raise ValueError(f"rule.tau={rule.tau} is not one of the targets {list(taus)}")
+        s = steps[:, :, k[0]].astype(float)
+        scores = np.median(np.where(s < 0, np.inf, s), axis=1)
+    order = np.lexsort((by_gap, scores))
+    return int(order[0]), scores
+
+
+def tune(
+    spec: OptimizerSpec,
+    problem: Any,
+    steps: int,
+    *,
+    lrs: Sequence[float] | None = None,
+    taus: Sequence[float] = TAUS,
+    rule: Rule | None = None,
+    seeds: int = 3,
+    x0: Any = None,
+    name: str | None = None,
+    batch_size: int | None = None,
+    out: str | os.PathLike | None = None,
+    timing: bool = False,
+) -> Tuning:
+    """Tune ``spec`` on ``problem`` over ``lrs`` (default :func:`learning_rates`) x ``spec.axes``, T = ``steps``.
+
+    ``x0`` (default: the problem's ``x0``), ``name`` (default: its ``name``) describe stochastic losses
+    built from a problem (a NoisyGradient keeps only the objective). ``seeds``, ``batch_size``: stochastic runs.
+    ``out``: the file of this tuning (a sweep's ``.npz``, or for stochastic problems this module's own),
+    resumed when it holds this computation, refused (ValueError) when it holds another.
+    """
+    _validate.positive_int("steps", steps)
+    rule = Rule() if rule is None else rule
+    x0 = jnp.asarray(_x0(problem) if x0 is None else x0)
+    lrs = learning_rates() if lrs is None else np.asarray(lrs, float)
+    space = jaxgd.grid(learning_rate=lrs, **{k: np.asarray(v, float) for k, v in spec.axes.items()})
+    taus = np.asarray(taus, float)
+    if is_stochastic(problem):
+        raw = _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out)
+    else:
+        raw = _deterministic(spec, problem, x0, space, steps, taus, out)
+    hp, final_gap, to_target, evals, f0, f_star = raw
+    chosen, scores = choose(final_gap, to_target, taus, rule)
+    seconds = _time(spec, problem, x0, {k: v[chosen] for k, v in hp.items()}, steps, batch_size) if timing else np.nan
+    name = name or getattr(problem, "name", None) or type(problem).__name__
+    return Tuning(
+        spec.name,
+        name,
+        hp,
+        final_gap,
+        to_target,
+        evals,
+        taus,
+        f0,
+        f_star,
+        chosen,
+        scores,
+        rule,
+        steps,
+        is_stochastic(problem),
+        float(seconds),
+    )
+
+
+def _deterministic(spec, problem, x0, space, steps, taus, out):
+    res = jaxgd.sweep(spec.make, problem, space, steps, x0=x0, curve_every=1, keep_params=False, out=out)
+    c, s = res.num_configs, res.num_problems * res.num_starts
+    curve = np.asarray(res.curve, float).reshape(c, s, -1)
+    f0 = float(curve[0, 0, 0])
+    minimum = getattr(problem, "minimum", None)
+    f_star = float(minimum) if minimum is not None else float(np.nanmin(res.best_loss))
+    final = np.asarray(res.final_loss, float).reshape(c, s) - f_star
+    final[np.asarray(res.diverged).reshape(c, s)] = np.inf
+    to_target = steps_to_target(curve, f_star, taus)
+    hp = {k: np.asarray(v).reshape(c, s)[:, 0] for k, v in res.hyperparams.items()}
+    return hp, final, to_target, to_target.copy(), f0, f_star
+
+
+def _x0(problem: Any) -> Any:
+    for p in (problem, getattr(problem, "problem", None), getattr(problem, "objective", None)):
+        x0 = getattr(p, "x0", None)
+        if x0 is not None:
+            return x0
+    raise ValueError(f"{problem!r} has no default start x0 to tune from")
+
+
+def _full(problem: Any) -> Callable:
+    return problem if isinstance(problem, jaxgd.stochastic.FiniteSum) else problem.full
+
+
+def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out):
+    _validate.positive_int("seeds", seeds)
+    every = max(1, steps // 100)
+    settings = {
+        "optimizer": spec.name,
+        "problem": repr(problem),
+        "steps": steps,
+        "seeds": seeds,
+        "batch_size": batch_size,
+        "every": every,
+    }
+    key = _fingerprint(space.columns, np.asarray(x0), settings)
+    saved = _load(out, key)
+    if saved is None:
+        cols = {k: jnp.asarray(v, x0.dtype) for k, v in space.columns.items()}
+        keys = jax.random.split(jax.random.key(0), seeds)
+        loss, evals = _stochastic_runs(spec.make, problem, x0, cols, keys, steps, every, batch_size)
+        saved = {
+            "loss": np.asarray(loss, float),
+            "evals": np.asarray(evals),
+            **{f"hp/{k}": v for k, v in space.columns.items()},
+        }
+        if out is not None:
+            _save(out, key, saved)
+    loss, evals = saved["loss"], saved["evals"]  # (C, S, E)
+    minimum = getattr(problem, "minimum", None)
+    f_star = float(minimum) if minimum is not None else float(np.nanmin(loss))
+    bad = ~np.all(np.isfinite(loss), axis=-1)
+    final = np.where(bad, np.inf, loss[..., -1] - f_star)
+    idx = steps_to_target(np.where(np.isfinite(loss), loss, np.nan), f_star, taus)
+    at_eval = np.arange(loss.shape[-1]) * every
+    at_eval[-1] = steps
+    to_target = np.where(idx >= 0, at_eval[idx], -1)
+    ev = np.take_along_axis(evals[..., None, :], np.maximum(idx, 0)[..., None], -1)[..., 0]
+    hp = {k[3:]: saved[k] for k in saved if k.startswith("hp/")}
+    return hp, final, to_target, np.where(idx >= 0, ev, -1), float(loss[0, 0, 0]), f_star
+
+
+@jax.jit(static_argnames=("make", "steps", "every", "batch_size"))
+def _stochastic_runs(make, problem, x0, cols, keys, steps, every, batch_size):
+    def one(hp, key):
+        traj = jaxgd.stochastic.run(make(**hp), problem, x0, steps, key=key, batch_size=batch_size, eval_at=every)
+        return traj.loss, traj.grad_evals
+
+    return jax.vmap(lambda hp: jax.vmap(lambda k: one(hp, k))(keys))(cols)
+
+
+def _fingerprint(columns: Mapping[str, np.ndarray], x0: np.ndarray, settings: dict) -> str:
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for k in sorted(columns):
+        h.update(k.encode() + np.asarray(columns[k], np.float64).tobytes())
+    h.update(x0.astype(np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _load(out: Any, key: str) -> dict | None:
+    if out is None or not os.path.exists(out):
+        return None
+    with np.load(out, allow_pickle=False) as z:
+        if "fingerprint" not in z or str(z["fingerprint"]) != key:
+            raise ValueError(
+                f"{out} holds the result of another computation (fingerprint differs): remove it or choose another path"
+            )
+        return {k: z[k] for k in z.files if k != "fingerprint"}
+
+
+def _save(out: Any, key: str, arrays: dict) -> None:
+    with files.atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, fingerprint=np.asarray(key), **arrays)
+
+
+def _time(spec, problem, x0, hp, steps, batch_size) -> float:
+    """Seconds of one run of ``hp`` after compilation (the second of two identical calls)."""
+    opt = spec.make(**{k: float(v) for k, v in hp.items()})
+
+    def call():
+        if is_stochastic(problem):
+            return jaxgd.stochastic.run(opt, problem, x0, steps, key=jax.random.key(0), batch_size=batch_size).loss
+        return jaxgd.run(opt, problem, x0, steps).loss
+
+    jax.block_until_ready(call())
+    start = time.perf_counter()
+    jax.block_until_ready(call())
+    return time.perf_counter() - start
