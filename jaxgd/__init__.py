@@ -56,6 +56,9 @@ from jaxgd.sweeps import (
     uniform,
 )
 
+# isort: split
+from jaxgd import bench  # last: its suite reads the aliases above when it is imported
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -72,6 +75,7 @@ __all__ = [
     "adam",
     "adamax",
     "analysis",
+    "bench",
     "bfgs",
     "chain",
     "coarse_to_fine",

@@ -725,6 +725,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--samples", type=int, default=256, help="points sampled in the box (default: 256)")
     an.set_defaults(func=_analyze)
 
+    from jaxgd.bench import cli as bench_cli  # jaxgd bench: tuning, leaderboard, profiles (jaxgd.bench)
+
+    bench_cli.add_parser(sub)
     ls = sub.add_parser("list", help="list the problems, optimizers (with hyperparameters) and experiments")
     ls.set_defaults(func=_list)
     return parser
