@@ -400,9 +400,9 @@ def _param_entry(p: Any) -> bool:
 def _assemble(path: Path, index: dict) -> SweepResult:
     """The folder's result: its head's columns, then each counted chunk's rows, each file checked."""
     meta = index["meta"]
-    K = meta.get("num_seeds", 1)
-    need(isinstance(K, int) and not isinstance(K, bool) and K >= 1, f"has num_seeds={K!r} in its index")
-    C, rpc = meta["num_configs"], meta["num_problems"] * meta["num_starts"] * K
+    seeds = meta.get("num_seeds", 1)
+    need(isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1, f"has num_seeds={seeds!r}")
+    C, rpc = meta["num_configs"], meta["num_problems"] * meta["num_starts"] * seeds
     head = _load_npz(path / HEAD)
     columns = {}
     for name in meta["names"]:
@@ -413,7 +413,7 @@ def _assemble(path: Path, index: dict) -> SweepResult:
     K = meta["curve_points"]
     need((K is None) == (curve_steps is None) and (K is None or curve_steps.shape == (K,)), "has bad curve steps")
     P, S, real = meta["num_problems"], meta["num_starts"], np.dtype(meta["dtype"])
-    result = empty_result(columns, P, S, meta["steps"], real, None, curve_steps, meta["info"], K)
+    result = empty_result(columns, P, S, meta["steps"], real, None, curve_steps, meta["info"], seeds)
     params, keys = None, None
     if meta["params"] is not None:  # as SweepResult.load gives them: one array, or a dict by path in saved order
         leaves = {k: np.full((C * rpc, *shape), np.nan, np.dtype(dt)) for k, shape, dt in meta["params"]}
