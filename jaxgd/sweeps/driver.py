@@ -24,7 +24,7 @@ from jaxgd import _validate
 from jaxgd.problems import Problem
 from jaxgd.sweeps import engine, store
 from jaxgd.sweeps import fingerprint as fp
-from jaxgd.sweeps.prepare import Prepared, abstract, prepare, spec
+from jaxgd.sweeps.prepare import Prepared, abstract, chunk_function, prepare, spec
 from jaxgd.sweeps.result import SweepResult, empty_result, store_chunk
 from jaxgd.sweeps.space import Space
 from jaxgd.sweeps.store import Writer
@@ -51,8 +51,10 @@ def sweep(
     devices: Any = None,
     progress: bool = False,
     block: int | None = None,
+    seeds: Any = None,
+    eval_every: int | None = None,
 ) -> SweepResult:
-    """Run ``make_optimizer(**config)`` for every configuration of ``space``, every problem and every start.
+    """Run ``make_optimizer(**config)`` for every configuration of ``space``, every problem, start and seed.
 
     ``make_optimizer`` takes the space's names as keyword arguments, e.g.
     ``lambda learning_rate, momentum: jaxgd.momentum(learning_rate, momentum)``
@@ -88,6 +90,18 @@ def sweep(
     The loop keeps a running minimum and a checkpoint every ``block`` steps (default about
     sqrt(steps)) and replays at most ``block`` steps after it, so every summary is exact per
     step (:mod:`jaxgd.sweeps.engine`); the backend's speed choices are :mod:`jaxgd.sweeps.backend`'s.
+
+    Stochastic losses: a loss ``loss(params, key)`` marked ``__jaxgd_needs_key__`` with a ``full``
+    objective (:class:`jaxgd.stochastic.MiniBatch`, :class:`~jaxgd.stochastic.NoisyGradient`; default
+    start ``loss.full.x0``) needs ``seeds``: an int K (keys ``jax.random.key(j)``, j < K) or an array
+    of K PRNG keys. Every configuration x problem x start then runs once per seed, in the same
+    ``jit(vmap)``; seed j's run takes at step t the gradient of ``loss(x_t, fold_in(keys[j], t))``,
+    exactly :func:`jaxgd.stochastic.run` with ``key=keys[j]``, the batch drawn and gathered on the device.
+    Its summaries are of the *full* objective ``loss.full``, evaluated at steps 0, k, 2k, ..., ``steps``
+    (k = ``eval_every``, default ``curve_every`` or about steps / 100), and divergence, best loss and
+    ``tol_step`` are taken on that schedule (:mod:`jaxgd.sweeps.seeded`); ``curve_every``, if given, must
+    equal it. :meth:`SweepResult.seed_stats` gives statistics across seeds; ``best()`` ranks by the median
+    across seeds. A deterministic loss takes no ``seeds``.
     """
     if chunk_size is not None:
         _validate.positive_int("chunk_size", chunk_size)
@@ -107,6 +121,8 @@ def sweep(
         keep_params=keep_params,
         block=block,
         platform=_platform(devs),
+        seeds=seeds,
+        eval_every=eval_every,
     )
     per_chunk = _configs_per_chunk(prep, chunk_size, devs)
     result = _empty(prep, tol=tol, blowup=blowup, blowup_floor=blowup_floor, max_loss=max_loss)
@@ -134,13 +150,19 @@ def _empty(prep: Prepared, **bounds: float | None) -> SweepResult:
         prep.first_x0 if plan.keep_params else None,
         engine.curve_steps(plan.steps, plan.curve_every) if plan.curve_every is not None else None,
         _info(prep, **bounds),
+        prep.num_seeds,
     )
 
 
 def _info(prep: Prepared, **bounds: float | None) -> dict:
     """The result's ``info``: the settings, as JSON-able values."""
     bounds = {k: None if v is None else float(v) for k, v in bounds.items()}
-    return {**bounds, "curve_every": prep.plan.curve_every, "kind": prep.space.kind, "scales": prep.space.scales}
+    info = {**bounds, "curve_every": prep.plan.curve_every, "kind": prep.space.kind, "scales": prep.space.scales}
+    if prep.keys is not None:  # the seeds' keys as their raw data, and the evaluation schedule
+        info["seeds"] = np.asarray(jax.random.key_data(prep.keys)).tolist()
+        info["seed_impl"] = str(jax.random.key_impl(prep.keys))
+        info["eval_every"] = prep.plan.eval_every
+    return info
 
 
 def _settings(prep: Prepared, info: dict) -> dict:
@@ -156,6 +178,7 @@ def _settings(prep: Prepared, info: dict) -> dict:
         "num_problems": prep.num_problems,
         "num_starts": prep.num_starts,
         "dtype": jnp.dtype(prep.real).name,
+        **{k: info[k] for k in ("seeds", "seed_impl", "eval_every") if k in info},
     }
 
 
@@ -189,7 +212,7 @@ def _state_size(make_optimizer: Callable, config: tuple, x0_spec: tuple) -> int:
 def _configs_per_chunk(prep: Prepared, chunk_size: int | None, devs: list[Any]) -> int:
     """Configurations per chunk: ``chunk_size`` runs, or what fits in the memory budget; a multiple of the
     number of devices."""
-    plan, runs_per_config = prep.plan, prep.num_problems * prep.num_starts
+    plan, runs_per_config = prep.plan, prep.num_problems * prep.num_starts * prep.num_seeds
     n_elems = sum(math.prod(np.shape(a)) for a in jax.tree.leaves(prep.first_x0))
     config0 = tuple((k, v[0].item()) for k, v in prep.space.columns.items())
     n_state = _state_size(plan.make_optimizer, config0, spec(prep.first_x0))
@@ -224,7 +247,7 @@ def _run_chunks(
         mesh = jax.sharding.Mesh(np.asarray(devs), ("runs",))
         sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
         shared = jax.device_put(shared, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-    num_configs, runs_per_config = result.num_configs, result.num_problems * result.num_starts
+    num_configs, runs_per_config = result.num_configs, result.runs_per_config
     bar = _progress(result.num_runs, progress)
     if bar is not None:
         bar.update(result.completed * runs_per_config)
@@ -263,7 +286,7 @@ def _save(write: Callable[[SweepResult], None], result: SweepResult) -> None:
 
 def _run_chunk(cols: tuple, shared: tuple, plan: engine.Plan) -> engine.Summary:
     """One compiled chunk, fetched to the host (gathered across processes under ``jax.distributed``)."""
-    summary = engine.sweep_chunk(cols, *shared, plan=plan)
+    summary = chunk_function(plan)(cols, *shared, plan=plan)
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 

@@ -55,6 +55,8 @@ class Plan:
       many_problems, many_starts: whether the problem and start axes are mapped (else of length 1).
       steps, curve_every, track_tol, keep_params, block: as in :func:`jaxgd.sweep`.
       unroll_sums, value_with_grad: the backend's speed choices (:mod:`jaxgd.sweeps.backend`).
+      keyed, eval_every: a stochastic loss, summarised on its full objective every ``eval_every`` steps
+        (:mod:`jaxgd.sweeps.seeded`); False and None for a deterministic one.
     """
 
     make_optimizer: Callable
@@ -69,6 +71,8 @@ class Plan:
     block: int
     unroll_sums: bool = False
     value_with_grad: bool = False
+    keyed: bool = False
+    eval_every: int | None = None
 
 
 class Summary(NamedTuple):

@@ -39,6 +39,7 @@ class Prepared(NamedTuple):
       first_x0: the first start point (shapes and dtypes of an iterate).
       real: the real dtype of the runs.
       num_problems, num_starts: P and S.
+      keys: the seeds' PRNG keys (K,) for a stochastic loss (also in ``shared``, after the starts), else None.
       loss_jaxpr: the loss's closed jaxpr at the first problem's data and start (abstract).
       optimizer_jaxpr: the optimizer's ``init`` and ``update`` as one closed jaxpr, the space's names traced.
     """
@@ -53,18 +54,35 @@ class Prepared(NamedTuple):
     num_starts: int
     loss_jaxpr: Any = None
     optimizer_jaxpr: Any = None
+    keys: Any = None
+
+    @property
+    def num_seeds(self) -> int:
+        """K: the number of seeds (1 for a deterministic loss)."""
+        return 1 if self.keys is None else len(self.keys)
 
     def run(self, **plan_changes: Any) -> engine.Summary:
         """Every configuration in one chunk, ``plan`` changed by ``plan_changes`` (e.g. ``unroll_sums=False``)."""
-        return engine.sweep_chunk(self.columns, *self.shared, plan=self.changed(**plan_changes))
+        plan = self.changed(**plan_changes)
+        return chunk_function(plan)(self.columns, *self.shared, plan=plan)
 
     def lower(self, **plan_changes: Any) -> Any:
         """:meth:`run` lowered (``jax.jit(...).lower``), to compile or inspect it."""
-        return engine.sweep_chunk.lower(self.columns, *self.shared, plan=self.changed(**plan_changes))
+        plan = self.changed(**plan_changes)
+        return chunk_function(plan).lower(self.columns, *self.shared, plan=plan)
 
     def changed(self, **plan_changes: Any) -> engine.Plan:
         """``plan`` with some fields replaced."""
         return dataclasses.replace(self.plan, **plan_changes)
+
+
+def chunk_function(plan: engine.Plan) -> Callable:
+    """The jitted chunk for ``plan``: :func:`engine.sweep_chunk`, or :func:`seeded.sweep_chunk_seeded` when keyed."""
+    if plan.keyed:
+        from jaxgd.sweeps import seeded
+
+        return seeded.sweep_chunk_seeded
+    return engine.sweep_chunk
 
 
 def prepare(
@@ -83,8 +101,11 @@ def prepare(
     keep_params: bool = True,
     block: int | None = None,
     platform: str | None = None,
+    seeds: Any = None,
+    eval_every: int | None = None,
 ) -> Prepared:
-    """Check ``sweep``'s arguments (same meaning) and lay them out for :func:`jaxgd.sweeps.engine.sweep_chunk`.
+    """Check ``sweep``'s arguments (same meaning) and lay them out for :func:`jaxgd.sweeps.engine.sweep_chunk`
+    (:func:`jaxgd.sweeps.seeded.sweep_chunk_seeded` for a stochastic loss).
 
     ``platform``: the devices' platform, for :func:`jaxgd.sweeps.backend.choices_for`
     (default: ``jax.default_backend()``).
@@ -92,15 +113,17 @@ def prepare(
     block = _check_options(steps, curve_every, block, tol, blowup, blowup_floor, max_loss)
     space = as_space(space)
     check_factory(make_optimizer, space)
-    losses, default_starts = _losses(problem)
+    losses, default_starts, keyed = _losses(problem)
+    keys = seed_keys(seeds, keyed)
+    eval_every = _eval_every(steps, curve_every, eval_every, keyed)
     x0_table, num_starts = _starts(len(losses), default_starts, x0, x0s)
     first_x0 = jax.tree.map(lambda a: a[0, 0], x0_table)
-    loss_dynamic, loss_static, loss_jaxpr, dyn_spec = _stack_losses(losses, first_x0)
+    loss_dynamic, loss_static, loss_jaxpr, dyn_spec = _stack_losses(losses, first_x0, keyed)
 
     dtype = jnp.result_type(*[a.dtype for a in jax.tree.leaves(first_x0)])
     real = jnp.finfo(dtype).dtype
     columns = tuple(v.astype(real) if v.dtype.kind == "f" else v.astype(np.int32) for v in space.columns.values())
-    optimizer_jaxpr = _optimizer_jaxpr(make_optimizer, space, columns, loss_static, dyn_spec, spec(first_x0))
+    optimizer_jaxpr = _optimizer_jaxpr(make_optimizer, space, columns, loss_static, dyn_spec, spec(first_x0), keyed)
     scalar = functools.partial(jnp.asarray, dtype=real)
     tol_a, blowup_a = scalar(tol if tol is not None else -np.inf), scalar(blowup if blowup is not None else np.inf)
     max_loss_a = scalar(max_loss if max_loss is not None else np.inf)
@@ -118,11 +141,66 @@ def prepare(
         track_tol=tol is not None,
         keep_params=keep_params,
         block=block,
-        unroll_sums=choices.unroll_sums,
-        value_with_grad=choices.value_with_grad(loss_jaxpr),
+        unroll_sums=choices.unroll_sums and not keyed,
+        value_with_grad=choices.value_with_grad(loss_jaxpr) and not keyed,
+        **({"keyed": True, "eval_every": eval_every} if keyed else {}),
     )
-    shared = (loss_dynamic, x0_table, tol_a, blowup_a, floor_a, max_loss_a)
-    return Prepared(plan, space, columns, shared, first_x0, real, len(losses), num_starts, loss_jaxpr, optimizer_jaxpr)
+    bounds = (tol_a, blowup_a, floor_a, max_loss_a)
+    shared = (loss_dynamic, x0_table, *(() if keys is None else (keys,)), *bounds)
+    return Prepared(
+        plan, space, columns, shared, first_x0, real, len(losses), num_starts, loss_jaxpr, optimizer_jaxpr, keys
+    )
+
+
+def needs_key(loss: Any) -> bool:
+    """Whether ``loss`` is a stochastic loss ``loss(params, key)`` (marked ``__jaxgd_needs_key__``)."""
+    return bool(getattr(loss, "__jaxgd_needs_key__", False))
+
+
+def seed_keys(seeds: Any, keyed: bool) -> jax.Array | None:
+    """The seeds' PRNG keys (K,): ``seeds`` an int K (the keys ``jax.random.key(j)``, j < K), an array of K
+    typed keys, or raw uint32 keys of shape (K, 2). None for a deterministic loss (which takes no seeds)."""
+    if not keyed:
+        if seeds is not None:
+            raise ValueError("seeds are for a stochastic loss loss(params, key); this loss is deterministic")
+        return None
+    if seeds is None:
+        raise ValueError(
+            "a stochastic loss (marked __jaxgd_needs_key__) needs seeds: pass seeds=K (keys jax.random.key(j), "
+            "j < K) or seeds=an array of PRNG keys"
+        )
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        _validate.positive_int("seeds", int(seeds))
+        return jnp.stack([jax.random.key(j) for j in range(int(seeds))])
+    dtype = getattr(seeds, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        keys = seeds
+    elif dtype == np.uint32 and np.ndim(seeds) == 2 and np.shape(seeds)[1] == 2:
+        keys = jax.random.wrap_key_data(jnp.asarray(seeds))
+    else:
+        raise TypeError(
+            f"seeds must be a positive int or an array of PRNG keys (jax.random.split(key, K)), got {seeds!r:.80}"
+        )
+    if keys.ndim != 1 or keys.shape[0] == 0:
+        raise ValueError(f"seeds must be a non-empty 1-D array of PRNG keys, got shape {keys.shape}")
+    return keys
+
+
+def _eval_every(steps: int, curve_every: int | None, eval_every: int | None, keyed: bool) -> int | None:
+    """The full objective's evaluation period of a stochastic sweep (default: the curve's, else about steps / 100)."""
+    if not keyed:
+        if eval_every is not None:
+            raise ValueError("eval_every is for a stochastic loss; a deterministic sweep checks every step")
+        return None
+    if eval_every is None:
+        return curve_every if curve_every is not None else max(1, steps // 100)
+    _validate.positive_int("eval_every", eval_every)
+    if curve_every is not None and curve_every != eval_every:
+        raise ValueError(
+            f"curve_every={curve_every} and eval_every={eval_every}: a stochastic sweep's curve is its full "
+            "objective at the evaluation steps, so give one of them (or equal values)"
+        )
+    return eval_every
 
 
 def _check_options(steps, curve_every, block, tol, blowup, blowup_floor, max_loss) -> int:
@@ -143,8 +221,9 @@ def _check_options(steps, curve_every, block, tol, blowup, blowup_floor, max_los
     return block
 
 
-def _losses(problem: Any) -> tuple[list[Any], list[Any] | None]:
-    """Losses (callable pytrees) and their default starts (or None) from a Problem, a loss or a list of them."""
+def _losses(problem: Any) -> tuple[list[Any], list[Any] | None, bool]:
+    """Losses (callable pytrees), their default starts (or None) and whether they are stochastic, from a
+    Problem, a loss or a list of them. A stochastic loss starts by default at its full objective's ``x0``."""
     items = list(problem) if isinstance(problem, (list, tuple)) else [problem]
     if not items:
         raise ValueError("an empty list of problems")
@@ -155,10 +234,21 @@ def _losses(problem: Any) -> tuple[list[Any], list[Any] | None]:
             starts.append(p.x0)
         elif callable(p):
             losses.append(p)
-            starts.append(None)
+            starts.append(getattr(getattr(p, "full", None), "x0", None) if needs_key(p) else None)
         else:
             raise TypeError(f"a problem must be a jaxgd.Problem or a callable loss, got {type(p).__name__}")
-    return losses, (None if any(s is None for s in starts) else starts)
+    keyed = {needs_key(p) for p in losses}
+    if len(keyed) > 1:
+        raise ValueError("stochastic losses (loss(params, key)) and deterministic ones cannot be swept together")
+    keyed = keyed.pop()
+    if keyed:
+        for p in losses:
+            if not callable(getattr(p, "full", None)):
+                raise TypeError(
+                    f"a stochastic loss needs a `full` attribute, its exact objective, to be summarised on; "
+                    f"{type(p).__name__} has none"
+                )
+    return losses, (None if any(s is None for s in starts) else starts), keyed
 
 
 def _starts(num_problems: int, default_starts: list | None, x0: Any, x0s: Any) -> tuple[Any, int]:
@@ -187,7 +277,7 @@ def _starts(num_problems: int, default_starts: list | None, x0: Any, x0s: Any) -
     return table, 1
 
 
-def _stack_losses(losses: list[Any], x0: Any) -> tuple[Any, Static, Any, tuple]:
+def _stack_losses(losses: list[Any], x0: Any, keyed: bool = False) -> tuple[Any, Static, Any, tuple]:
     """The losses' array data stacked on a leading problem axis (when several), their shared static part,
     the loss's closed jaxpr at ``x0`` (its output checked to be a scalar) and the :func:`spec` of one's data."""
     parts = [partition(loss) for loss in losses]
@@ -205,8 +295,9 @@ def _stack_losses(losses: list[Any], x0: Any) -> tuple[Any, Static, Any, tuple]:
     except TypeError:
         raise TypeError("the loss has unhashable static parts; make its arrays pytree leaves") from None
     dyn_spec = spec(parts[0][0])
-    loss_jaxpr, loss_out = _loss_jaxpr(loss_static, dyn_spec, spec(x0))
-    _validate.scalar(loss_out)
+    loss_jaxpr, loss_out = _loss_jaxpr(loss_static, dyn_spec, spec(x0), keyed)
+    for out in loss_out if keyed else (loss_out,):
+        _validate.scalar(out)
     return loss_dynamic, loss_static, loss_jaxpr, dyn_spec
 
 
@@ -237,7 +328,13 @@ _TRACER_ERRORS = (
 
 
 def _optimizer_jaxpr(
-    make_optimizer: Callable, space: Space, columns: tuple, loss_static: Static, dyn_spec: tuple, x0_spec: tuple
+    make_optimizer: Callable,
+    space: Space,
+    columns: tuple,
+    loss_static: Static,
+    dyn_spec: tuple,
+    x0_spec: tuple,
+    keyed: bool = False,
 ) -> Any:
     """The optimizer's ``init`` and one ``update`` as a closed jaxpr, the space's names traced as in the chunk.
 
@@ -250,20 +347,22 @@ def _optimizer_jaxpr(
     except TypeError:
         raise TypeError("make_optimizer must be hashable: it is a static argument of the compiled chunk") from None
     try:
-        return _trace_optimizer(make_optimizer, space.names, dtypes, loss_static, dyn_spec, x0_spec, ())
+        return _trace_optimizer(make_optimizer, space.names, dtypes, loss_static, dyn_spec, x0_spec, (), keyed)
     except _TRACER_ERRORS as err:
-        trace = functools.partial(_trace_optimizer, make_optimizer, space.names, dtypes, loss_static, dyn_spec, x0_spec)
+        trace = functools.partial(
+            _trace_optimizer, make_optimizer, space.names, dtypes, loss_static, dyn_spec, x0_spec, keyed=keyed
+        )
         raise ValueError(_unsweepable(space, trace, err)) from None
 
 
 @functools.lru_cache(maxsize=64)
-def _trace_optimizer(make_optimizer, names, dtypes, loss_static, dyn_spec, x0_spec, fixed: tuple) -> Any:
+def _trace_optimizer(make_optimizer, names, dtypes, loss_static, dyn_spec, x0_spec, fixed: tuple, keyed=False) -> Any:
     """:func:`_optimizer_jaxpr` with the names in ``fixed`` (name, value) pairs given as Python values."""
     fixed_values = dict(fixed)
 
     def step(hp, dyn, x, grad, value):
         optimizer = make_optimizer(**hp, **fixed_values)
-        value_fn = combine(dyn, loss_static)
+        value_fn = _value_fn(dyn, loss_static, keyed)
         return optimizer_update(optimizer, grad, optimizer.init(x), x, value=value, value_fn=value_fn)
 
     hp = {n: jax.ShapeDtypeStruct((), d) for n, d in zip(names, dtypes) if n not in fixed_values}
@@ -293,8 +392,21 @@ def _unsweepable(space: Space, trace: Callable, err: Exception) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _loss_jaxpr(loss_static: Static, dyn_spec: tuple, x0_spec: tuple) -> tuple[Any, Any]:
+def _loss_jaxpr(loss_static: Static, dyn_spec: tuple, x0_spec: tuple, keyed: bool = False) -> tuple[Any, Any]:
     """The loss's closed jaxpr and abstract output, its data and point abstract: traced once per loss and
-    shapes, not once per sweep."""
-    fn = jax.make_jaxpr(lambda dyn, x: combine(dyn, loss_static)(x), return_shape=True)
+    shapes, not once per sweep. A stochastic loss: ``(loss(x, key), loss.full(x))``, both outputs."""
+    if keyed:
+        fn = jax.make_jaxpr(lambda dyn, x: _keyed_pair(combine(dyn, loss_static), x), return_shape=True)
+    else:
+        fn = jax.make_jaxpr(lambda dyn, x: combine(dyn, loss_static)(x), return_shape=True)
     return fn(abstract(dyn_spec), abstract(x0_spec))
+
+
+def _keyed_pair(loss: Any, x: Any) -> tuple[Any, Any]:
+    return loss(x, jax.random.key(0)), loss.full(x)
+
+
+def _value_fn(dyn: Any, loss_static: Static, keyed: bool) -> Callable:
+    """The loss as a function of x alone (a stochastic one at a fixed key: for tracing only)."""
+    loss = combine(dyn, loss_static)
+    return (lambda x: loss(x, jax.random.key(0))) if keyed else loss

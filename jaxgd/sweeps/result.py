@@ -10,6 +10,7 @@ import dataclasses
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,10 +19,12 @@ import numpy as np
 
 from jaxgd import _validate, files
 
-__all__ = ["Best", "SweepFileError", "SweepResult"]
+__all__ = ["Best", "SeedStats", "SweepFileError", "SweepResult"]
 
 SUMMARIES = ("final_loss", "best_loss", "final_grad_norm", "tol_step", "diverge_step")
 RANK_BY = ("final_loss", "best_loss", "final_grad_norm", "tol_step")
+SEED_REDUCE = ("median", "mean", "max")
+QUANTILES = (0.1, 0.5, 0.9)
 
 
 class Best(NamedTuple):
@@ -32,12 +35,27 @@ class Best(NamedTuple):
     value: float
 
 
+class SeedStats(NamedTuple):
+    """Statistics across seeds, one per (configuration, problem, start): arrays of shape (C, P, S).
+
+    ``final_loss`` and ``best_loss`` map ``mean``, ``std`` (ddof 0), ``q10``, ``q50``, ``q90`` to
+    the statistic over the seeds that did not diverge (NaN where every seed diverged);
+    ``diverged`` is the fraction of seeds that diverged.
+    """
+
+    final_loss: dict[str, np.ndarray]
+    best_loss: dict[str, np.ndarray]
+    diverged: np.ndarray
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SweepResult:
-    """The outcome of a sweep: one row per run, runs ordered (configuration, problem, start).
+    """The outcome of a sweep: one row per run, runs ordered (configuration, problem, start, seed).
 
-    With C configurations, P problems and S starts there are R = C P S runs, so
-    ``result.final_loss.reshape(C, P, S)`` puts the axes back.
+    With C configurations, P problems, S starts and K seeds there are R = C P S K runs, so
+    ``result.final_loss.reshape(C, P, S, K)`` puts the axes back (K = 1 for a deterministic loss).
+    For a stochastic loss the losses are the *full* objective's, evaluated every ``info["eval_every"]``
+    steps (see :func:`jaxgd.sweep`); :meth:`seed_stats` summarises them across seeds.
 
     Attributes:
       hyperparams: name -> (R,) the configuration of each run.
@@ -52,7 +70,7 @@ class SweepResult:
       curve: (R, K) f(x_t) at the steps ``curve_steps`` (NaN from divergence on), or None.
       curve_steps: (K,) or None.
       steps: the number of steps of every run.
-      num_configs, num_problems, num_starts: C, P, S.
+      num_configs, num_problems, num_starts, num_seeds: C, P, S, K.
       completed: the number of configurations run so far (C once finished; fewer in a
         partial file of an interrupted sweep, whose remaining rows are NaN / -1).
       info: the settings (tol, blow-up, scales, ...), as JSON-able values.
@@ -77,10 +95,21 @@ class SweepResult:
     completed: int
     info: dict
     params_keys: tuple[str, ...] | None = dataclasses.field(default=None, repr=False)
+    num_seeds: int = 1
+
+    @property
+    def runs_per_config(self) -> int:
+        """P S K: the runs of one configuration."""
+        return self.num_problems * self.num_starts * self.num_seeds
 
     @property
     def num_runs(self) -> int:
-        return self.num_configs * self.num_problems * self.num_starts
+        return self.num_configs * self.runs_per_config
+
+    @property
+    def seed_index(self) -> np.ndarray:
+        """(R,) which seed each run used (all 0 for a deterministic loss)."""
+        return np.tile(np.arange(self.num_seeds, dtype=np.int32), self.num_runs // self.num_seeds)
 
     def __len__(self) -> int:
         return self.num_runs
@@ -94,31 +123,61 @@ class SweepResult:
     def done(self) -> bool:
         return self.completed == self.num_configs
 
-    def config_scores(self, by: str = "final_loss", reduce: str = "max") -> np.ndarray:
-        """(C,) a score per configuration, lower is better: ``by`` reduced over problems and starts.
+    def config_scores(self, by: str = "final_loss", reduce: str = "max", seeds: str = "median") -> np.ndarray:
+        """(C,) a score per configuration, lower is better: ``by`` reduced over seeds, then problems and starts.
 
-        ``by`` is one of final_loss, best_loss, final_grad_norm, tol_step (a run
-        that never reached tol scores +inf). A configuration with a diverged run,
-        or not yet run, scores +inf. ``reduce`` is ``"max"`` (the worst case) or ``"mean"``.
+        ``by`` is one of final_loss, best_loss, final_grad_norm, tol_step (a run that never reached
+        tol scores +inf). A diverged run, or one not yet run, scores +inf. Across seeds ``seeds``
+        (``"median"``, ``"mean"`` or ``"max"``) reduces first, so with the default median a configuration
+        scores finitely while fewer than half its seeds diverge; then ``reduce`` (``"max"``, the worst
+        case, or ``"mean"``) over problems and starts, where any +inf makes the configuration +inf.
         """
         _validate.one_of("by", by, RANK_BY)
         _validate.one_of("reduce", reduce, ("max", "mean"))
+        _validate.one_of("seeds", seeds, SEED_REDUCE)
         v = np.asarray(getattr(self, by), float).copy()
         if by == "tol_step":
             v[v < 0] = np.inf
         v[self.diverged | ~np.isfinite(v)] = np.inf
-        v = v.reshape(self.num_configs, -1)
+        v = v.reshape(self.num_configs, -1, self.num_seeds)
         v[self.completed :] = np.inf
+        with np.errstate(invalid="ignore"):  # inf - inf inside the median of two infinite values
+            v = {"median": np.median, "mean": np.mean, "max": np.max}[seeds](v, axis=2)
+        v[np.isnan(v)] = np.inf
         return v.max(1) if reduce == "max" else v.mean(1)
 
-    def best(self, by: str = "final_loss", reduce: str = "max") -> Best:
+    def best(self, by: str = "final_loss", reduce: str = "max", seeds: str = "median") -> Best:
         """The configuration with the lowest :meth:`config_scores`; ValueError if every run diverged."""
-        scores = self.config_scores(by, reduce)
+        scores = self.config_scores(by, reduce, seeds)
         if not np.any(np.isfinite(scores)):
             raise ValueError(f"no configuration has a finite {by} (every one diverged, or none has run)")
         i = int(np.argmin(scores))
-        row = i * self.num_problems * self.num_starts
+        row = i * self.runs_per_config
         return Best(i, {k: v[row].item() for k, v in self.hyperparams.items()}, float(scores[i]))
+
+    def seed_stats(self) -> SeedStats:
+        """Mean, standard deviation and 10/50/90% quantiles across seeds of the final and best loss (over the
+        seeds that did not diverge), and the fraction diverged: arrays of shape (C, P, S). Configurations not
+        yet run are NaN."""
+        shape = (self.num_configs, self.num_problems, self.num_starts, self.num_seeds)
+        diverged = self.diverged.reshape(shape)
+        stats = []
+        for name in ("final_loss", "best_loss"):
+            v = np.where(diverged, np.nan, np.asarray(getattr(self, name), float).reshape(shape))
+            v[self.completed :] = np.nan
+            with warnings.catch_warnings():  # every seed diverged: NaN, as documented
+                warnings.simplefilter("ignore", RuntimeWarning)
+                q = np.nanquantile(v, QUANTILES, axis=3)
+                stats.append(
+                    {
+                        "mean": np.nanmean(v, axis=3),
+                        "std": np.nanstd(v, axis=3),
+                        **{f"q{round(100 * p)}": q[i] for i, p in enumerate(QUANTILES)},
+                    }
+                )
+        frac = diverged.mean(axis=3)
+        frac[self.completed :] = np.nan
+        return SeedStats(stats[0], stats[1], frac)
 
     def param_items(self) -> list[tuple[str, np.ndarray]]:
         """``final_params`` as (``jax.tree_util.keystr`` path, leaf) pairs in saved order; [] if not kept."""
@@ -164,6 +223,7 @@ def save_whole(result: SweepResult, path: str | os.PathLike, **extra_meta: Any) 
         "num_problems": result.num_problems,
         "num_starts": result.num_starts,
         "completed": result.completed,
+        **({"num_seeds": result.num_seeds} if result.num_seeds > 1 else {}),
         "names": list(result.hyperparams),
         "params_keys": [k for k, _ in items] if result.final_params is not None else None,
         "info": result.info,
@@ -232,6 +292,8 @@ def check_meta(meta: Any) -> None:
     names = meta.get("names")
     need(isinstance(names, list) and bool(names) and all(isinstance(n, str) for n in names), "names no hyperparameters")
     need(isinstance(meta.get("info", {}), dict), "has info that is not a JSON object")
+    k = meta.get("num_seeds", 1)
+    need(isinstance(k, int) and not isinstance(k, bool) and k >= 1, f"has num_seeds={k!r} in its metadata")
 
 
 def read_npz(path: str | os.PathLike, what: str = "is") -> dict[str, np.ndarray]:
@@ -282,6 +344,7 @@ def _read_npz(path: str | os.PathLike) -> tuple[SweepResult, dict]:
         completed=meta["completed"],
         info=meta.get("info", {}),
         params_keys=None if keys is None else tuple(keys),
+        num_seeds=meta.get("num_seeds", 1),
     )
     return result, meta
 
@@ -322,12 +385,13 @@ def empty_result(
     params_like: Any,
     curve_steps: np.ndarray | None,
     info: dict,
+    num_seeds: int = 1,
 ) -> SweepResult:
     """A result with no run done yet: summaries NaN / -1, ``final_params`` shaped like ``params_like`` (or None)."""
     num_configs = len(next(iter(columns.values())))
-    runs_per_config = num_problems * num_starts
+    runs_per_config = num_problems * num_starts * num_seeds
     R = num_configs * runs_per_config
-    grid_idx = np.indices((num_configs, num_problems, num_starts)).reshape(3, -1)
+    grid_idx = np.indices((num_configs, num_problems, num_starts, num_seeds)).reshape(4, -1)
     return SweepResult(
         hyperparams={k: np.repeat(v, runs_per_config) for k, v in columns.items()},
         problem_index=grid_idx[1].astype(np.int32),
@@ -350,13 +414,14 @@ def empty_result(
         num_starts=num_starts,
         completed=0,
         info=info,
+        num_seeds=num_seeds,
     )
 
 
 def store_chunk(result: SweepResult, summary: Any, lo: int, hi: int) -> None:
-    """Write configurations ``lo:hi`` from a chunk's summaries (leading axes (chunk, P, S)) into ``result``."""
+    """Write configurations ``lo:hi`` from a chunk's summaries (leading axes (chunk, P, S K)) into ``result``."""
     n = hi - lo
-    runs_per_config = result.num_problems * result.num_starts
+    runs_per_config = result.runs_per_config
     rows = slice(lo * runs_per_config, hi * runs_per_config)
 
     def flat(a):

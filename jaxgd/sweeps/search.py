@@ -49,7 +49,7 @@ def refine(
     _validate.positive_int("keep", keep)
     order = np.argsort(scores, kind="stable")[:keep]
     order = order[np.isfinite(scores[order])]
-    step = result.num_problems * result.num_starts
+    step = result.runs_per_config
     ranges: dict[str, tuple[float, float]] = {}
     counts: dict[str, int] = {}
     for name, col in result.hyperparams.items():
@@ -176,7 +176,7 @@ def lr_range_test(
         learning_rates = np.geomspace(lrs.low, lrs.high, num)
     lrs_arr = np.sort(np.asarray(learning_rates, float))
     res = sweep(make_optimizer, problem, {"learning_rate": lrs_arr}, steps, **sweep_kwargs)
-    per = res.num_problems * res.num_starts
+    per = res.runs_per_config
     diverged = res.diverged.reshape(-1, per)
     final = res.final_loss.reshape(-1, per).astype(float).mean(1)
     final[diverged.any(1)] = np.inf

@@ -125,7 +125,7 @@ class Writer:
 
     def start(self, result: SweepResult) -> None:
         """Write the head and an index with nothing completed (a fresh folder)."""
-        step = result.num_problems * result.num_starts
+        step = result.runs_per_config
         arrays = {f"hp/{k}": v[::step] for k, v in result.hyperparams.items()}
         if result.curve_steps is not None:
             arrays["curve_steps"] = result.curve_steps
@@ -134,7 +134,7 @@ class Writer:
 
     def write(self, result: SweepResult, lo: int, hi: int) -> None:
         """Save configurations ``lo:hi`` of ``result`` (already stored there) and count them as completed."""
-        rows = slice(lo * result.num_problems * result.num_starts, hi * result.num_problems * result.num_starts)
+        rows = slice(lo * result.runs_per_config, hi * result.runs_per_config)
         arrays = {k: getattr(result, k)[rows] for k in SUMMARIES}
         if result.curve is not None:
             arrays["curve"] = result.curve[rows]
@@ -177,6 +177,7 @@ def meta_of(result: SweepResult) -> dict:
         "num_configs": result.num_configs,
         "num_problems": result.num_problems,
         "num_starts": result.num_starts,
+        **({"num_seeds": result.num_seeds} if result.num_seeds > 1 else {}),
         "names": list(result.hyperparams),
         "dtype": result.final_loss.dtype.str,
         "params": params,
@@ -258,7 +259,7 @@ def _same_sweep(
     if _layout(meta_of(saved)) != _layout(meta_of(template)) or not isinstance(saved_chunk, int):
         raise file_error(path, "has counts and shapes that disagree with its fingerprint (edited by hand?)")
     if saved_chunk != per_chunk and chunk_given:
-        runs = template.num_problems * template.num_starts
+        runs = template.runs_per_config
         raise SweepFileError(
             f"sweep file {os.fspath(path)!r} was computed in chunks of {saved_chunk * runs} runs, this call asks "
             f"for chunks of {per_chunk * runs}: results may differ at rounding level between chunk sizes, so a "
@@ -282,7 +283,7 @@ def _recover(path: Path) -> None:
 
 def _with_rows(template: SweepResult, saved: SweepResult) -> SweepResult:
     """``template`` with the first ``saved.completed`` configurations' rows copied from ``saved``."""
-    copy_rows(template, saved, saved.completed * template.num_problems * template.num_starts)
+    copy_rows(template, saved, saved.completed * template.runs_per_config)
     return dataclasses.replace(template, completed=saved.completed)
 
 
@@ -399,7 +400,9 @@ def _param_entry(p: Any) -> bool:
 def _assemble(path: Path, index: dict) -> SweepResult:
     """The folder's result: its head's columns, then each counted chunk's rows, each file checked."""
     meta = index["meta"]
-    C, rpc = meta["num_configs"], meta["num_problems"] * meta["num_starts"]
+    seeds = meta.get("num_seeds", 1)
+    need(isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1, f"has num_seeds={seeds!r}")
+    C, rpc = meta["num_configs"], meta["num_problems"] * meta["num_starts"] * seeds
     head = _load_npz(path / HEAD)
     columns = {}
     for name in meta["names"]:
@@ -410,7 +413,7 @@ def _assemble(path: Path, index: dict) -> SweepResult:
     K = meta["curve_points"]
     need((K is None) == (curve_steps is None) and (K is None or curve_steps.shape == (K,)), "has bad curve steps")
     P, S, real = meta["num_problems"], meta["num_starts"], np.dtype(meta["dtype"])
-    result = empty_result(columns, P, S, meta["steps"], real, None, curve_steps, meta["info"])
+    result = empty_result(columns, P, S, meta["steps"], real, None, curve_steps, meta["info"], seeds)
     params, keys = None, None
     if meta["params"] is not None:  # as SweepResult.load gives them: one array, or a dict by path in saved order
         leaves = {k: np.full((C * rpc, *shape), np.nan, np.dtype(dt)) for k, shape, dt in meta["params"]}

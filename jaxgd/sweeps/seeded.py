@@ -1,0 +1,146 @@
+"""The compiled sweep of a stochastic loss: configurations x problems x starts x seeds, one ``jit(vmap)``.
+
+A stochastic loss is ``loss(params, key)`` marked ``__jaxgd_needs_key__`` with a ``full`` attribute,
+the exact objective (:class:`jaxgd.stochastic.MiniBatch`, :class:`jaxgd.stochastic.NoisyGradient`).
+A run with key k takes at step t the gradient of ``loss(x_t, fold_in(k, t))``, as
+:func:`jaxgd.stochastic.run` does with ``key=k``, so a sweep's row is that run's iterates: the
+mini-batch is drawn and gathered on the device inside the loop, nothing goes back to the host.
+
+Its summaries are taken on the *full* objective f = ``loss.full`` on a fixed schedule: at steps
+0, k, 2k, ..., and T (``k = plan.eval_every``). The best loss is the minimum of f over those steps;
+the run diverges at the first of them with a bad f (non-finite, or above the blow-up limit of
+:mod:`jaxgd.sweeps.engine`) and is frozen at the previous evaluated iterate; ``tol_step`` is the
+first of them with f <= tol. The mini-batch loss itself is never summarised. Memory does not
+grow with ``steps`` (a scan of scans, no per-step record).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxgd._core import combine, tree_norm, update_step
+from jaxgd.sweeps import engine
+from jaxgd.sweeps.engine import Plan, Summary
+
+__all__ = ["run_seeded", "sweep_chunk_seeded"]
+
+
+class _Carry(NamedTuple):
+    x: Any  # the live iterate (it runs on after a divergence; the lanes of vmap are independent)
+    state: Any
+    t: jax.Array
+    keep: Any  # the latest evaluated iterate before divergence
+    best: jax.Array  # min of f over the evaluations before divergence
+    last: jax.Array  # f at ``keep``
+    div_step: jax.Array  # the first evaluation step with a bad f, -1 if none
+    tol_step: jax.Array  # the first evaluation step with f <= tol, -1 if none
+
+
+def _sgd_steps(optimizer, loss, key, c: _Carry, n: int) -> tuple[Any, Any, jax.Array]:
+    """``n`` stochastic steps from (c.x, c.state, c.t): the step of :func:`jaxgd.stochastic.run` on a keyed loss."""
+
+    def step(xs, _):
+        x, state, t = xs
+        kt = jax.random.fold_in(key, t)
+        value, grad = jax.value_and_grad(loss)(x, kt)
+        out = update_step(optimizer, loss, x, state, (kt,), value_grad=(value, grad))
+        return (out.params, out.state, t + 1), None
+
+    return jax.lax.scan(step, (c.x, c.state, c.t), None, length=n)[0]
+
+
+def _evaluated(run: Any, c: _Carry, x: Any, state: Any, t: jax.Array) -> tuple[_Carry, jax.Array]:
+    """The carry after an evaluation of f at x_t, and the curve's point (NaN from divergence on)."""
+    f = run.loss_fn(x)  # run.loss_fn is the full objective
+    ok = (c.div_step < 0) & engine._good(run, f)
+    div_step = jnp.where((c.div_step < 0) & ~ok, t, c.div_step)
+    tol_step = c.tol_step
+    if run.plan.track_tol:
+        tol_step = jnp.where(ok & (tol_step < 0) & (f <= run.tol), t, tol_step)
+    keep = engine._select(ok, x, c.keep)
+    best = jnp.where(ok, jnp.minimum(c.best, f), c.best)
+    last = jnp.where(ok, f, c.last)
+    return _Carry(x, state, t, keep, best, last, div_step, tol_step), jnp.where(ok, f, run.nan)
+
+
+def run_seeded(optimizer, loss, x0, key, tol, blowup, blowup_floor, max_loss, plan: Plan) -> Summary:
+    """One stochastic run of ``plan.steps`` steps from ``x0`` with key ``key``, summarised on ``loss.full``."""
+    run, _, f0, ok0 = engine._start(optimizer, loss.full, x0, tol, blowup, blowup_floor, max_loss, plan)
+    dtype = f0.dtype
+    tol_step0 = jnp.where(ok0 & (f0 <= tol), run.zero, run.minus1) if plan.track_tol else run.minus1
+    c = _Carry(
+        x0,
+        optimizer.init(x0),
+        run.zero,
+        x0,
+        jnp.where(ok0, f0, run.inf),
+        f0,
+        jnp.where(ok0, run.minus1, run.zero),
+        tol_step0,
+    )
+    every = plan.eval_every
+    n_outer, rem = divmod(plan.steps, every)
+
+    def block(c, n):
+        return _evaluated(run, c, *_sgd_steps(optimizer, loss, key, c, n))
+
+    points = [jnp.where(ok0, f0, run.nan)[None]]
+    if n_outer:
+        c, pts = jax.lax.scan(lambda c, _: block(c, every), c, None, length=n_outer)
+        points.append(pts)
+    if rem:
+        c, pt = block(c, rem)
+        points.append(pt[None])
+    diverged = c.div_step >= 0
+    return Summary(
+        final_loss=jnp.where(diverged, run.inf, c.last).astype(dtype),
+        best_loss=c.best,
+        final_grad_norm=tree_norm(jax.grad(loss.full)(c.keep)),
+        tol_step=c.tol_step,
+        diverge_step=c.div_step,
+        final_params=c.keep if plan.keep_params else None,
+        curve=jnp.concatenate(points) if plan.curve_every is not None else None,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("plan",))
+def sweep_chunk_seeded(
+    columns: tuple,
+    loss_dynamic: list,
+    x0s: Any,
+    keys: jax.Array,
+    tol: jax.Array,
+    blowup: jax.Array,
+    blowup_floor: jax.Array,
+    max_loss: jax.Array,
+    *,
+    plan: Plan,
+) -> Summary:
+    """Summaries of shape (chunk, P, S K): configurations x problems x (starts x seeds), each axis a ``vmap``.
+
+    As :func:`jaxgd.sweeps.engine.sweep_chunk`, with ``keys`` (K,) the seeds' PRNG keys: the run of
+    seed j has key ``keys[j]`` whatever its configuration, problem and start (common random numbers).
+    """
+    bounds = (tol, blowup, blowup_floor, max_loss)
+
+    def per_config(values):
+        optimizer = plan.make_optimizer(**dict(zip(plan.names, values)))
+
+        def per_problem(dyn, x0_row):
+            loss = combine(dyn, plan.loss_static)
+
+            def per_start(x0):
+                return jax.vmap(lambda k: run_seeded(optimizer, loss, x0, k, *bounds, plan))(keys)
+
+            return jax.vmap(per_start)(x0_row)
+
+        if plan.many_problems:
+            return jax.vmap(per_problem)(loss_dynamic, x0s)
+        return jax.tree.map(lambda y: y[None], per_problem(loss_dynamic, jax.tree.map(lambda z: z[0], x0s)))
+
+    out = jax.vmap(per_config)(columns)
+    return jax.tree.map(lambda a: a.reshape(*a.shape[:2], a.shape[2] * a.shape[3], *a.shape[4:]), out)
