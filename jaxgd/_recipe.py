@@ -228,7 +228,26 @@ class _Built:
         return self._transform
 
     def init(self, params: optax.Params) -> optax.OptState:
+        self._check_shapes(params)
         return self.transform().init(params)
+
+    def _check_shapes(self, params: optax.Params) -> None:
+        """An array hyperparameter (a per-coordinate learning rate) must broadcast to every leaf of params."""
+        leaves = [np.shape(p) for p in jax.tree.leaves(params)]
+        for name, value in self._arguments.items():
+            shape = np.shape(value) if isinstance(value, (np.ndarray, np.generic, jax.Array)) else ()
+            if not shape:
+                continue
+            for leaf in leaves:
+                try:
+                    ok = np.broadcast_shapes(shape, leaf) == leaf
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise ValueError(
+                        f"{self._factory.qualified_name}: {name} has shape {shape}, which does not broadcast to a "
+                        f"parameter of shape {leaf}"
+                    )
 
     def update(
         self, updates: optax.Updates, state: optax.OptState, params: optax.Params | None = None, **extra_args: Any

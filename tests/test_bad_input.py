@@ -50,3 +50,20 @@ def test_complex_parameters_are_refused_with_a_reason():
     x0 = jnp.asarray([1.0 + 1.0j, 0.5 - 0.5j])
     with pytest.raises(TypeError, match="complex parameters are not supported"):
         jaxgd.run(jaxgd.sgd(0.1), lambda x: jnp.sum(jnp.abs(x) ** 2), x0, 5)
+
+
+def test_an_array_hyperparameter_must_broadcast_to_the_parameters():
+    opt = jaxgd.sgd(jnp.full(3, 0.1))  # a per-coordinate learning rate
+    opt.init(jnp.zeros(3))
+    opt.init(jnp.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"jaxgd.sgd: learning_rate has shape \(3,\).*shape \(4,\)"):
+        opt.init({"w": jnp.zeros(4)})
+    with pytest.raises(ValueError, match="momentum has shape"):
+        jaxgd.run(jaxgd.momentum(0.1, jnp.full(2, 0.9)), lambda x: jnp.sum(x * x), jnp.ones(5), 3)
+
+
+def test_an_error_at_construction_names_the_function_and_the_argument():
+    with pytest.raises(ValueError, match=r"^jaxgd.adam: learning_rate must be positive"):
+        jaxgd.adam(-1.0)
+    with pytest.raises(TypeError, match=r"^jaxgd.momentum: momentum must be a real number"):
+        jaxgd.momentum(0.1, "0.9")
