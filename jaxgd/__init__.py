@@ -26,7 +26,6 @@ from jaxgd.optimizers import (
     nadam,
     nesterov,
     nesterov_1983,
-    nesterov_iterate,
     rmsprop,
     sgd,
 )
@@ -55,6 +54,7 @@ from jaxgd.sweeps import (
     sweep,
     uniform,
 )
+from jaxgd.transforms import nesterov_iterate
 
 # isort: split
 from jaxgd import bench  # last: its suite reads the aliases above when it is imported

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import jax
 import optax
 
 from jaxgd import _validate
 from jaxgd import transforms as T
-from jaxgd._core import Hyperparameter, value_at
+from jaxgd._core import Hyperparameter
 from jaxgd._recipe import optimizer
 
 __all__ = [
@@ -32,7 +31,6 @@ __all__ = [
     "nadam",
     "nesterov",
     "nesterov_1983",
-    "nesterov_iterate",
     "rmsprop",
     "sgd",
 ]
@@ -221,25 +219,3 @@ def chain(*transforms: optax.GradientTransformation) -> optax.GradientTransforma
         if not (hasattr(t, "init") and hasattr(t, "update")):
             raise TypeError(f"chain argument {i} is not a GradientTransformation: {t!r}")
     return optax.chain(*transforms)
-
-
-def nesterov_iterate(optimizer: optax.GradientTransformation, params: optax.Params, state: optax.OptState):
-    """The lecture's iterate x_t from the look-ahead point y_t that :func:`nesterov` (and
-    ``rmsprop(..., nesterov=True)``) carries as its parameters.
-
-    With y_t = x_t + mu V_t (Sutskever et al. 2013, V the velocity that is added):
-    ``x_t = y_t - mu V_t``; in the ``"descent"`` convention the stored v is -V. mu is read at the
-    state's step (constant momenta are exact). ``run(..., record=lambda p, s: nesterov_iterate(opt, p, s))``
-    records x_t along a run.
-    """
-    found = [s for s in jax.tree.leaves(state, is_leaf=_is_heavy_ball) if _is_heavy_ball(s)]
-    if len(found) != 1 or not hasattr(optimizer, "momentum"):
-        raise ValueError(f"nesterov_iterate needs a jaxgd nesterov or rmsprop(momentum=...), got {optimizer!r}")
-    (hb,) = found
-    sign = -1.0 if getattr(optimizer, "convention", "descent") == "velocity" else 1.0
-    mu = value_at(optimizer.momentum, hb.schedule_count)
-    return jax.tree.map(lambda y, v: (y + sign * mu * v).astype(y.dtype), params, hb.velocity)
-
-
-def _is_heavy_ball(x) -> bool:
-    return isinstance(x, T.HeavyBallState)

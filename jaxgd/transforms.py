@@ -37,6 +37,7 @@ __all__ = [
     "ReduceOnPlateauState",
     "RmsState",
     "ScaleByLearningRateState",
+    "nesterov_iterate",
     "reduce_on_plateau",
     "scale_by_adadelta",
     "scale_by_adagrad",
@@ -503,3 +504,25 @@ def reduce_on_plateau(
         return new, ReduceOnPlateauState(scale, best, plateau.astype(jnp.int32), cooldown_count.astype(jnp.int32))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def nesterov_iterate(optimizer: optax.GradientTransformation, params: optax.Params, state: optax.OptState):
+    """The lecture's iterate x_t from the look-ahead point y_t that :func:`nesterov` (and
+    ``rmsprop(..., nesterov=True)``) carries as its parameters.
+
+    With y_t = x_t + mu V_t (Sutskever et al. 2013, V the velocity that is added):
+    ``x_t = y_t - mu V_t``; in the ``"descent"`` convention the stored v is -V. mu is read at the
+    state's step (constant momenta are exact). ``run(..., record=lambda p, s: nesterov_iterate(opt, p, s))``
+    records x_t along a run.
+    """
+    found = [s for s in jax.tree.leaves(state, is_leaf=_is_heavy_ball) if _is_heavy_ball(s)]
+    if len(found) != 1 or not hasattr(optimizer, "momentum"):
+        raise ValueError(f"nesterov_iterate needs a jaxgd nesterov or rmsprop(momentum=...), got {optimizer!r}")
+    (hb,) = found
+    sign = -1.0 if getattr(optimizer, "convention", "descent") == "velocity" else 1.0
+    mu = value_at(optimizer.momentum, hb.schedule_count)
+    return jax.tree.map(lambda y, v: (y + sign * mu * v).astype(y.dtype), params, hb.velocity)
+
+
+def _is_heavy_ball(x) -> bool:
+    return isinstance(x, HeavyBallState)
