@@ -80,7 +80,11 @@ def test_backtracking_steps_satisfy_armijo_and_are_the_largest_tried(x64):
 
 @pytest.mark.parametrize(
     "direction",
-    [lambda: jaxgd.sgd(1.0), lambda: so.scale_by_lbfgs(), lambda: so.scale_by_nonlinear_cg("fletcher_reeves")],
+    [
+        lambda: jaxgd.sgd(1.0),
+        lambda: optax.chain(so.scale_by_lbfgs(), optax.scale(-1.0)),  # optax's sign convention: minus sign apart
+        lambda: optax.chain(so.scale_by_nonlinear_cg("fletcher_reeves"), optax.scale(-1.0)),
+    ],
 )
 def test_zoom_steps_satisfy_strong_wolfe(direction):
     with jax.enable_x64(True):
