@@ -182,7 +182,8 @@ def scale_by_backtracking_linesearch(
     Newton's method wants) and multiplies a by ``decrease_factor`` until the
     condition holds, for at most ``max_steps`` trials. With
     ``decrease_factor=0.8, increase_factor=1.5`` it is
-    ``optax.scale_by_backtracking_linesearch``'s default. If d is not a descent
+    ``optax.scale_by_backtracking_linesearch(max_steps)`` with optax's defaults
+    (jaxgd's differ on purpose: a = 1 first in every round, halved). If d is not a descent
     direction (grad f . d >= 0) or no trial succeeds, the step is 0 and
     ``failed`` is set. ``store_grad=True`` also returns grad f at the accepted point.
 
@@ -495,9 +496,12 @@ def scale_by_zoom_linesearch(
     conjugate gradients). ``approx_dec_rtol`` (None: off) also accepts Hager &
     Zhang's approximate Wolfe decrease, slope(a) <= (2 c1 - 1) slope(0) with
     f(x + a d) <= f(x) + approx_dec_rtol |f(x)|, which avoids failures from
-    rounding near a minimiser (optax uses 1e-6). If ``max_steps`` trials find no
+    rounding near a minimiser. If ``max_steps`` trials find no
     strong Wolfe step, the best step with sufficient decrease (or 0) is taken
-    and ``failed`` is set.
+    and ``failed`` is set. Defaults differ from ``optax.scale_by_zoom_linesearch``'s
+    on purpose: no approximate Wolfe test (optax: ``approx_dec_rtol=1e-6``, which
+    accepts a small increase of f), the first trial 1 (optax: ``"keep"``), and
+    interpolation as above (optax: cubic, quadratic, bisection).
 
     References: Nocedal & Wright (2006), Algorithms 3.5 and 3.6; Hager & Zhang (2006).
     """
