@@ -43,7 +43,7 @@ from jaxgd.second_order._aliases import (
     regularized_newton,
     saddle_free_newton,
 )
-from jaxgd.second_order._minimize import MinimizeResult, minimize
+from jaxgd.second_order._minimize import STATUS_MESSAGES, MinimizeHistory, MinimizeResult, default_tol, minimize
 from jaxgd.second_order._minimize import _last_linesearch as _last_linesearch  # tests read a run's search
 from jaxgd.second_order._newton import (
     Fallback,
@@ -60,17 +60,20 @@ from jaxgd.second_order._quasi_newton import BFGSState, LBFGSState, scale_by_bfg
 
 __all__ = [
     "METHODS",
+    "STATUS_MESSAGES",
     "BFGSState",
     "CGVariant",
     "Fallback",
     "LBFGSState",
     "LevenbergMarquardtState",
     "LinesearchSpec",
+    "MinimizeHistory",
     "MinimizeResult",
     "NewtonCGState",
     "NewtonState",
     "NonlinearCGState",
     "bfgs",
+    "default_tol",
     "lbfgs",
     "minimize",
     "newton",
