@@ -168,6 +168,8 @@ def test_options_dict_and_scipy_arguments_not_taken():
             so.minimize(rosen, [-1.2, 1.0], **{name: None})
     with pytest.raises(ValueError, match="progress"):
         so.minimize(rosen, [-1.2, 1.0], progress=0)
+    with pytest.raises(TypeError, match="history must be a bool"):
+        so.minimize(rosen, [-1.2, 1.0], history="yes")
 
 
 def test_a_list_or_tuple_x0_is_a_float_array_as_in_scipy():
@@ -210,6 +212,13 @@ def test_history_holds_f_and_grad_norm_per_iteration_then_nan(x64):
         assert gnorm[k] == float(res.grad_norm)
         assert np.all(np.diff(value[: k + 1]) <= 0)  # a line search never increases f
         assert so.minimize(p, x0, "bfgs", max_steps=100).history is None
+        starts = jnp.stack([x0, jnp.asarray([2.0, 2.0], x0.dtype)])
+        batched = jax.vmap(lambda s: so.minimize(p, s, "bfgs", max_steps=100, history=True))(starts)
+        assert batched.history.value.shape == (2, 101)
+        for i in range(2):  # each problem's own iterations, then NaN
+            k, row = int(batched.nit[i]), np.asarray(batched.history.value[i])
+            assert np.all(np.isfinite(row[: k + 1])) and np.all(np.isnan(row[k + 1 :]))
+            assert row[k] == float(batched.fun[i])
 
 
 def test_progress_prints_from_inside_the_loop_and_nothing_when_off(capsys):

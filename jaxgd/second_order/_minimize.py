@@ -248,6 +248,8 @@ def minimize(
     _validate.positive_int("max_steps", max_steps)
     if not (isinstance(progress, bool) or (isinstance(progress, int) and progress >= 1)):
         raise ValueError(f"progress must be a bool or a positive int (report every k iterations), got {progress!r}")
+    if not isinstance(history, (bool, np.bool_)):
+        raise TypeError(f"history must be a bool, got {history!r}")
     args = args if isinstance(args, tuple) else (args,)  # as scipy: one extra argument need not be a tuple
     x0 = _as_x0(x0)
     _validate.float_tree("x0", x0)
