@@ -7,15 +7,21 @@ stops it). Wall time is after compilation (jit's ahead-of-time ``lower().compile
 20 repeats for the jitted solvers (3 for scipy; one of each at n = 1000): one solve at n <= 100 takes
 well under 10 ms, so a few repeats on a shared machine mostly measure its load. scipy gets analytic
 derivatives (scipy.optimize.rosen_der, rosen_hess_prod). Then 1024 random 2-D starts in
-[-2, 2] x [-1, 3]: one vmapped jaxgd.minimize against 1024 scipy BFGS calls.
+[-2, 2] x [-1, 3]: one vmapped jaxgd.minimize against 1024 scipy BFGS calls. Last, every method
+against scipy on classic badly scaled and singular functions (benchmarks/mgh.py: Moré, Garbow &
+Hillstrom 1981) from their standard starts: iterations, function evaluations, f - f*, ||grad f||
+and the status (scipy's codes: 0 converged, 1 maxiter, 2 no decrease / precision loss, 3 nan);
+scipy gets JAX's gradient (and Hessian-vector products for Newton-CG).
 
-    python benchmarks/second_order.py [--small]
+    python benchmarks/second_order.py [--small] [--mgh-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import jax
 
@@ -28,6 +34,9 @@ import scipy.optimize as so  # noqa: E402
 
 from jaxgd import problems  # noqa: E402
 from jaxgd.second_order import minimize  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+import mgh  # noqa: E402
 
 TOL = 1e-8
 
@@ -149,17 +158,64 @@ def many_starts(count: int) -> None:
     print(f"  speed ratio scipy / jaxgd: {t_scipy / t_jax:.1f}x   same minimiser: {agree:.3f}")
 
 
+MGH_JAXGD = (
+    ("bfgs", {}),
+    ("lbfgs", {}),
+    ("newton", {}),
+    ("newton_cg", {}),
+    ("nonlinear_cg", {}),
+    ("CG", {}),  # scipy's spelling: nonlinear CG with PR+
+)
+MGH_SCIPY = ("BFGS", "L-BFGS-B", "Newton-CG", "CG")
+
+
+def _mgh_scipy(t: mgh.TestFunction, method: str) -> tuple:
+    f, g = jax.jit(t.fun), jax.jit(jax.grad(t.fun))
+    kw: dict = {"options": {"gtol": TOL, "maxiter": 1000}}
+    if method == "L-BFGS-B":
+        kw["options"].update(ftol=0.0, maxfun=100000)
+    if method == "Newton-CG":
+        hvp = jax.jit(lambda x, v: jax.jvp(jax.grad(t.fun), (x,), (v,))[1])
+        kw = {"hessp": lambda x, v: np.asarray(hvp(x, v)), "options": {"xtol": 1e-14, "maxiter": 1000}}
+    r = so.minimize(lambda x: float(f(x)), mgh.x0_of(t), jac=lambda x: np.asarray(g(x)), method=method, **kw)
+    return int(r.nit), int(r.nfev), float(r.fun), float(np.linalg.norm(g(r.x))), int(r.status)
+
+
+def mgh_table() -> None:
+    """Every method against scipy on the test functions of benchmarks/mgh.py (float64, tol 1e-8)."""
+    print(f"Moré-Garbow-Hillstrom functions, float64, ||grad f|| <= {TOL:g} (scipy: max-norm), max 1000 iterations")
+    print(f"{'function':<24} {'method':<20} {'iters':>6} {'fevals':>7} {'f - f*':>10} {'||grad||':>9} {'status':>6}")
+    for t in mgh.FUNCTIONS:
+        x0 = jnp.asarray(mgh.x0_of(t))
+        rows = []
+        for method, kw in MGH_JAXGD:
+            r = minimize(t.fun, x0, method, tol=TOL, max_steps=1000, **kw)
+            counts = (int(r.steps), int(r.n_fev), float(r.value), float(r.grad_norm), int(r.status))
+            rows.append((f"jaxgd {method}", *counts))
+        for method in MGH_SCIPY:
+            rows.append((f"scipy {method}", *_mgh_scipy(t, method)))
+        for name, it, fev, f, g, status in rows:
+            print(f"{t.name:<24} {name:<20} {it:>6} {fev:>7} {f - t.fmin:>10.1e} {g:>9.1e} {status:>6}")
+        print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="n in {2, 10} and 64 starts: a quick run")
+    parser.add_argument("--mgh-only", action="store_true", help="only the Moré-Garbow-Hillstrom comparison")
     args = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, optax {optax.__version__}")
-    if args.small:
+    if args.mgh_only:
+        mgh_table()
+    elif args.small:
         table([2, 10], repeats=20)
         many_starts(64)
     else:
         table([2, 10, 100, 1000], repeats=20)
         many_starts(1024)
+    if not args.mgh_only:
+        print()
+        mgh_table()
 
 
 if __name__ == "__main__":

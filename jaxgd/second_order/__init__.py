@@ -2,14 +2,18 @@
 
 Two layers, as in optax:
 
-* ``scale_by_*`` transforms turn the incoming gradient into a descent direction
-  d (Newton: d = -H^{-1} g; BFGS: d = -H_k g; ...). Those that need the
-  objective (the Newton family) read it from the ``value_fn`` extra argument.
-* the aliases (:func:`newton`, :func:`bfgs`, :func:`lbfgs`, ...) chain a
-  direction, an optional learning rate and a line search from
-  :mod:`jaxgd.linesearch`. They return :class:`jaxgd.Optimizer`, so they run in
+* ``scale_by_*`` transforms precondition the incoming gradient, in optax's sign
+  convention (the update is to be subtracted, as ``optax.scale_by_lbfgs``'s):
+  Newton u = H^{-1} g, BFGS and L-BFGS u = H_k g, nonlinear CG u = -d_k. Those
+  that need the objective (the Newton family) read it from the ``value_fn``
+  extra argument.
+* the aliases (:func:`newton`, :func:`bfgs`, :func:`lbfgs`, ...) chain one, the
+  minus sign (``scale_by_learning_rate(learning_rate)``, or ``optax.scale(-1.0)``
+  when it is None) and a line search from :mod:`jaxgd.linesearch`, as
+  ``optax.lbfgs``. They return :class:`jaxgd.Optimizer`, so they run in
   ``jaxgd.run`` and ``jaxgd.sweep`` (which pass ``value``, ``grad`` and
-  ``value_fn``), and their numeric hyperparameters are pytree leaves.
+  ``value_fn``); their numeric hyperparameters are pytree leaves, their options
+  (``linesearch`` among them) static.
 
 ``linesearch`` takes ``"auto"`` (the method's default, given in its docstring),
 ``"backtracking"``, ``"zoom"`` (strong Wolfe), ``"exact"`` (1-D Newton, exact on
@@ -39,7 +43,7 @@ from jaxgd.second_order._aliases import (
     regularized_newton,
     saddle_free_newton,
 )
-from jaxgd.second_order._minimize import MinimizeResult, minimize
+from jaxgd.second_order._minimize import STATUS_MESSAGES, MinimizeHistory, MinimizeResult, default_tol, minimize
 from jaxgd.second_order._minimize import _last_linesearch as _last_linesearch  # tests read a run's search
 from jaxgd.second_order._newton import (
     Fallback,
@@ -56,17 +60,20 @@ from jaxgd.second_order._quasi_newton import BFGSState, LBFGSState, scale_by_bfg
 
 __all__ = [
     "METHODS",
+    "STATUS_MESSAGES",
     "BFGSState",
     "CGVariant",
     "Fallback",
     "LBFGSState",
     "LevenbergMarquardtState",
     "LinesearchSpec",
+    "MinimizeHistory",
     "MinimizeResult",
     "NewtonCGState",
     "NewtonState",
     "NonlinearCGState",
     "bfgs",
+    "default_tol",
     "lbfgs",
     "minimize",
     "newton",

@@ -1,12 +1,16 @@
-"""The second-order aliases: a direction, an optional learning rate and a line search, chained.
+"""The second-order aliases: a ``scale_by_*`` transform, the minus sign, and a line search, chained.
 
-Each returns :class:`jaxgd.Optimizer` (an ``optax.GradientTransformationExtraArgs``
+As ``optax.lbfgs``: ``chain(scale_by_x(), scale_by_learning_rate(learning_rate), search)``,
+with ``optax.scale(-1.0)`` in place of the learning rate when it is None. Each
+returns :class:`jaxgd.Optimizer` (an ``optax.GradientTransformationExtraArgs``
 whose numeric hyperparameters are pytree leaves), so it runs in ``jaxgd.run``,
 ``jaxgd.sweep`` and :func:`jaxgd.second_order.minimize`, which pass ``value``,
 ``grad`` and ``value_fn``. ``linesearch`` takes ``"auto"`` (the method's default,
 given in its docstring), ``"backtracking"``, ``"zoom"`` (strong Wolfe),
 ``"exact"`` (1-D Newton), ``None`` (a unit step, times ``learning_rate``) or any
-transform of :mod:`jaxgd.linesearch`.
+transform of :mod:`jaxgd.linesearch`. It selects code, so it is a static option
+(part of the treedef, as are the other options that are not numbers): a plain
+``jax.jit`` takes these optimizers as arguments.
 """
 
 from __future__ import annotations
@@ -63,10 +67,9 @@ def _assemble(
     default: Callable[[], Any],
     has_aux: bool,
 ) -> optax.GradientTransformationExtraArgs:
-    """``chain(direction, scale_by_learning_rate(learning_rate), search)``, the optional parts left out when None."""
+    """``chain(direction, -learning_rate, search)``: the learning rate -1 when None, no search when None."""
     parts = [optax.with_extra_args_support(direction)]
-    if learning_rate is not None:
-        parts.append(T.scale_by_learning_rate(learning_rate, flip_sign=False))
+    parts.append(optax.scale(-1.0) if learning_rate is None else T.scale_by_learning_rate(learning_rate))
     search = _make_linesearch(linesearch, default, has_aux)
     if search is not None:
         parts.append(search)
@@ -81,7 +84,7 @@ def _zoom(has_aux: bool, **kwargs: Any) -> Callable[[], Any]:
     return lambda: ls.scale_by_zoom_linesearch(has_aux=has_aux, **kwargs)
 
 
-@optimizer(static_argnames=("fallback", "has_aux"))
+@optimizer(static_argnames=("linesearch", "fallback", "has_aux"))
 def newton(
     learning_rate: Hyperparameter | None = None,
     linesearch: LinesearchSpec = "auto",
@@ -98,7 +101,7 @@ def newton(
     return _assemble(direction, learning_rate, linesearch, _backtracking(has_aux), has_aux)
 
 
-@optimizer(static_argnames=("adaptive", "has_aux"))
+@optimizer(static_argnames=("adaptive", "linesearch", "has_aux"))
 def regularized_newton(
     alpha: Hyperparameter = 1e-3,
     adaptive: bool = False,
@@ -122,7 +125,7 @@ def regularized_newton(
     return _assemble(direction, learning_rate, linesearch, _backtracking(has_aux), has_aux)
 
 
-@optimizer(static_argnames=("has_aux",))
+@optimizer(static_argnames=("linesearch", "has_aux"))
 def saddle_free_newton(
     damping: Hyperparameter = 1e-6,
     learning_rate: Hyperparameter | None = None,
@@ -134,7 +137,7 @@ def saddle_free_newton(
     return _assemble(direction, learning_rate, linesearch, _backtracking(has_aux), has_aux)
 
 
-@optimizer(static_argnames=("max_cg_steps", "has_aux"))
+@optimizer(static_argnames=("max_cg_steps", "linesearch", "has_aux"))
 def newton_cg(
     max_cg_steps: int | None = None,
     learning_rate: Hyperparameter | None = None,
@@ -146,7 +149,7 @@ def newton_cg(
     return _assemble(direction, learning_rate, linesearch, _zoom(has_aux), has_aux)
 
 
-@optimizer(static_argnames=("variant", "restart_every", "has_aux"))
+@optimizer(static_argnames=("variant", "restart_every", "linesearch", "has_aux"))
 def nonlinear_cg(
     variant: CGVariant = "polak_ribiere",
     restart_every: int | None = None,
@@ -164,31 +167,38 @@ def nonlinear_cg(
     return _assemble(direction, learning_rate, linesearch, default, has_aux)
 
 
-@optimizer(static_argnames=("scale_init", "has_aux"))
+@optimizer(static_argnames=("linesearch", "scale_init_precond", "has_aux"))
 def bfgs(
     learning_rate: Hyperparameter | None = None,
     linesearch: LinesearchSpec = "auto",
-    scale_init: bool = True,
+    scale_init_precond: bool = True,
     has_aux: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     """BFGS with a dense inverse Hessian (:func:`scale_by_bfgs`); default line search: strong Wolfe from a = 1."""
-    return _assemble(scale_by_bfgs(scale_init), learning_rate, linesearch, _zoom(has_aux), has_aux)
+    return _assemble(scale_by_bfgs(scale_init_precond), learning_rate, linesearch, _zoom(has_aux), has_aux)
 
 
-@optimizer(static_argnames=("memory_size", "scale_init", "has_aux"))
+@optimizer(static_argnames=("memory_size", "scale_init_precond", "linesearch", "has_aux"))
 def lbfgs(
-    memory_size: int = 10,
     learning_rate: Hyperparameter | None = None,
+    memory_size: int = 10,
+    scale_init_precond: bool = True,
     linesearch: LinesearchSpec = "auto",
-    scale_init: bool = True,
     has_aux: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     """L-BFGS (:func:`scale_by_lbfgs`); default line search: strong Wolfe from a = 1.
 
-    ``lbfgs(learning_rate=eta, linesearch=None)`` matches
-    ``optax.lbfgs(learning_rate=eta, linesearch=None)`` step for step.
+    The arguments of ``optax.lbfgs``, in its order (positional calls mean the same).
+    ``lbfgs(eta, linesearch=None)`` matches ``optax.lbfgs(eta, linesearch=None)``
+    step for step. The default line search differs on purpose: jaxgd's
+    :func:`jaxgd.linesearch.scale_by_zoom_linesearch` (30 trials, no approximate
+    Wolfe test) where ``optax.lbfgs`` uses ``optax.scale_by_zoom_linesearch(20,
+    initial_guess_strategy="one")`` (with optax's approximate decrease test,
+    1e-6); both reach the same minimiser, by different trial steps.
     """
-    return _assemble(scale_by_lbfgs(memory_size, scale_init), learning_rate, linesearch, _zoom(has_aux), has_aux)
+    return _assemble(
+        scale_by_lbfgs(memory_size, scale_init_precond), learning_rate, linesearch, _zoom(has_aux), has_aux
+    )
 
 
 METHODS: dict[str, Callable[..., Optimizer]] = {

@@ -1,9 +1,11 @@
 """The Newton family of directions, from the exact Hessian of ``value_fn`` on the flattened parameters.
 
 Each needs the objective: ``update(g, state, x, value_fn=f)`` (``value`` too for
-Levenberg-Marquardt, which evaluates f(x) otherwise) and returns the direction d
-with its state; H is formed by :func:`jaxgd._core.flat_hessian` (one Hessian
-evaluation, counted in ``n_hev``).
+Levenberg-Marquardt, which evaluates f(x) otherwise) and returns the Newton-type
+step ``u = M^{-1} g`` with its state, in optax's sign convention: the update is to
+be subtracted, as ``optax.scale_by_adam``'s (the aliases chain the minus sign). H
+is formed by :func:`jaxgd._core.flat_hessian` (one Hessian evaluation, counted in
+``n_hev``).
 """
 
 from __future__ import annotations
@@ -50,14 +52,14 @@ def _eps_floored_abs_solve(hess: jax.Array, g: jax.Array) -> jax.Array:
 
 
 def scale_by_newton(fallback: Fallback = "shift", *, has_aux: bool = False) -> optax.GradientTransformationExtraArgs:
-    """Newton direction ``d = -H^{-1} g``, H the exact Hessian of ``value_fn``, solved by Cholesky.
+    """Newton: ``u = H^{-1} g``, H the exact Hessian of ``value_fn``, solved by Cholesky.
 
     When the Cholesky factorisation fails (H not positive definite) the
-    direction is, by ``fallback``: ``"shift"``, ``-(H + tau I)^{-1} g`` with
+    update is, by ``fallback``: ``"shift"``, ``(H + tau I)^{-1} g`` with
     tau increased until Cholesky succeeds (Nocedal & Wright, Algorithm 3.3);
-    ``"gradient"``, ``-g``;
-    ``"saddle_free"``, ``-|H|^{-1} g``. ``fallback="none"`` is the pure Newton
-    step ``-H^{-1} g`` by an LU solve, attracted to any critical point (saddles
+    ``"gradient"``, ``g``;
+    ``"saddle_free"``, ``|H|^{-1} g``. ``fallback="none"`` is the pure Newton
+    step ``H^{-1} g`` by an LU solve, attracted to any critical point (saddles
     and maxima included). Reference: Nocedal & Wright (2006), section 3.3.
     """
     _validate.one_of("fallback", fallback, ("shift", "gradient", "saddle_free", "none"))
@@ -66,17 +68,17 @@ def scale_by_newton(fallback: Fallback = "shift", *, has_aux: bool = False) -> o
         extra_args.pop("value", None), extra_args.pop("grad", None)
         g, unravel, hess = _hessian(objective(value_fn, has_aux, extra_args, "newton"), updates, params)
         if fallback == "none":
-            d = -jnp.linalg.solve(hess, g)
+            u = jnp.linalg.solve(hess, g)
             pd = jnp.all(jnp.linalg.eigvalsh(hess) > 0)
         else:
             sol, pd = cholesky_solve(hess, g)
             if fallback == "gradient":
-                d = jnp.where(pd, -sol, -g)
+                u = jnp.where(pd, sol, g)
             else:
                 alt = shifted_solve if fallback == "shift" else _eps_floored_abs_solve
                 # the fallback (an eigendecomposition or more factorisations) only runs when needed
-                d = -jax.lax.cond(pd, lambda: sol, lambda: alt(hess, g))
-        return unravel(d), NewtonState(optax.safe_increment(state.count), pd, one())
+                u = jax.lax.cond(pd, lambda: sol, lambda: alt(hess, g))
+        return unravel(u), NewtonState(optax.safe_increment(state.count), pd, one())
 
     return optax.GradientTransformationExtraArgs(_newton_init, update_fn)
 
@@ -84,9 +86,9 @@ def scale_by_newton(fallback: Fallback = "shift", *, has_aux: bool = False) -> o
 def scale_by_regularized_newton(
     alpha: Hyperparameter = 1e-3, *, has_aux: bool = False
 ) -> optax.GradientTransformationExtraArgs:
-    """Regularised Newton direction ``d = -(H + alpha I)^{-1} g`` with a fixed alpha (a schedule allowed).
+    """Regularised Newton: ``u = (H + alpha I)^{-1} g`` with a fixed alpha (a schedule allowed).
 
-    Falls back to ``-g`` when H + alpha I is not positive definite. Alpha
+    Falls back to ``g`` when H + alpha I is not positive definite. Alpha
     interpolates between Newton (alpha -> 0) and gradient descent with step
     1/alpha (alpha -> inf). Reference: Nocedal & Wright (2006), section 3.4.
     """
@@ -97,8 +99,7 @@ def scale_by_regularized_newton(
         g, unravel, hess = _hessian(objective(value_fn, has_aux, extra_args, "regularized_newton"), updates, params)
         a = value_at(alpha, state.count)
         sol, pd = cholesky_solve(hess + a * jnp.eye(g.shape[0], dtype=g.dtype), g)
-        d = jnp.where(pd, -sol, -g)
-        return unravel(d), NewtonState(optax.safe_increment(state.count), pd, one())
+        return unravel(jnp.where(pd, sol, g)), NewtonState(optax.safe_increment(state.count), pd, one())
 
     return optax.GradientTransformationExtraArgs(_newton_init, update_fn)
 
@@ -106,7 +107,7 @@ def scale_by_regularized_newton(
 def scale_by_saddle_free_newton(
     damping: Hyperparameter = 1e-6, *, has_aux: bool = False
 ) -> optax.GradientTransformationExtraArgs:
-    """Saddle-free Newton direction ``d = -|H|^{-1} g`` with ``|H| = V |diag(lam)| V^T``.
+    """Saddle-free Newton: ``u = |H|^{-1} g`` with ``|H| = V |diag(lam)| V^T``.
 
     Eigenvalues with |lam| < damping are replaced by damping. Newton's step
     along each eigenvector, with the sign of negative-curvature directions
@@ -121,7 +122,7 @@ def scale_by_saddle_free_newton(
         floor = jnp.asarray(value_at(damping, state.count), g.dtype)
         sol, lam = abs_eig_solve(hess, g, floor)
         pd = jnp.all(lam > 0)
-        return unravel(-sol), NewtonState(optax.safe_increment(state.count), pd, one())
+        return unravel(sol), NewtonState(optax.safe_increment(state.count), pd, one())
 
     return optax.GradientTransformationExtraArgs(_newton_init, update_fn)
 
@@ -161,11 +162,12 @@ def scale_by_levenberg_marquardt(
 
     With H = V diag(lam) V^T, the damping is mu = max(alpha, -lam_min + delta)
     (so H + mu I is positive definite; delta = sqrt(eps) max(1, |lam|_max)),
-    ``d = -(H + mu I)^{-1} g``, and the gain ratio of actual to predicted decrease::
+    the step ``d = -(H + mu I)^{-1} g``, and the gain ratio of actual to predicted decrease::
 
         rho = (f(x) - f(x + d)) / -(g.d + d^T H d / 2)
 
-    The step is taken if rho > 1e-4 (else the update is 0). Then
+    The step is taken if rho > 1e-4: the update is ``u = -d`` (optax's sign
+    convention, to be subtracted), else 0. Then
     ``alpha <- decrease_factor mu`` if rho > 3/4, ``increase_factor mu`` if
     rho < 1/4 (or the trial is not finite), else mu. Near a strict saddle mu
     exceeds |lam_min|, so the step leaves along negative curvature.
@@ -201,7 +203,7 @@ def scale_by_levenberg_marquardt(
             finite & (rho > 0.75), decrease_factor * mu, jnp.where(finite & (rho >= 0.25), mu, increase_factor * mu)
         )
         new_alpha = jnp.maximum(new_alpha, jnp.finfo(dtype).tiny).astype(state.alpha.dtype)
-        d = jnp.where(accept, d, jnp.zeros_like(d))
+        u = jnp.where(accept, -d, jnp.zeros_like(d))
         new_state = LevenbergMarquardtState(
             optax.safe_increment(state.count),
             new_alpha,
@@ -210,6 +212,6 @@ def scale_by_levenberg_marquardt(
             jnp.asarray(n_fev, jnp.int32),
             one(),
         )
-        return unravel(d), new_state
+        return unravel(u), new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -25,7 +25,7 @@ class NewtonCGState(NamedTuple):
 def scale_by_newton_cg(
     max_cg_steps: int | None = None, *, has_aux: bool = False
 ) -> optax.GradientTransformationExtraArgs:
-    """Truncated Newton: solve ``H d = -g`` by conjugate gradients on Hessian-vector products.
+    """Truncated Newton: ``u = p`` with ``H p = g`` solved by conjugate gradients on Hessian-vector products.
 
     H is never formed: each CG step costs one HVP (forward-over-reverse
     ``jax.linearize`` of the gradient). CG stops when ||H d + g|| <=
@@ -33,6 +33,7 @@ def scale_by_newton_cg(
     ``max_cg_steps`` (default: the dimension), or on a direction of non-positive
     curvature, returning the current iterate (at the first CG step: -g scaled by
     ||g||^2 / |g^T H g|, as scipy). Needs ``value_fn``; ``n_hev`` counts the HVPs.
+    optax's sign convention: the update is to be subtracted (the alias chains the minus sign).
     Reference: Nocedal & Wright (2006), Algorithm 7.1.
     """
     if max_cg_steps is not None:
@@ -75,6 +76,6 @@ def scale_by_newton_cg(
         zeros = jnp.zeros_like(g)
         start = (zero(), zeros, g, -g, gnorm == 0, jnp.zeros([], bool))
         j, d, _, _, _, neg = jax.lax.while_loop(cond, body, start)
-        return unravel(d), NewtonCGState(optax.safe_increment(state.count), j, neg, j)
+        return unravel(-d), NewtonCGState(optax.safe_increment(state.count), j, neg, j)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -27,7 +27,7 @@ class NonlinearCGState(NamedTuple):
 def scale_by_nonlinear_cg(
     variant: CGVariant = "polak_ribiere", restart_every: int | None = None
 ) -> optax.GradientTransformation:
-    """Nonlinear conjugate gradient direction ``d_k = -g_k + beta_k d_{k-1}``, with y = g_k - g_{k-1}::
+    """Nonlinear conjugate gradients: the direction ``d_k = -g_k + beta_k d_{k-1}``, with y = g_k - g_{k-1}::
 
         polak_ribiere     beta = g_k . y / ||g_{k-1}||^2
         fletcher_reeves   beta = ||g_k||^2 / ||g_{k-1}||^2
@@ -37,8 +37,9 @@ def scale_by_nonlinear_cg(
     Restarts (d = -g) at the first step, every ``restart_every`` steps if given,
     and whenever d is not a descent direction. With exact line searches on a
     quadratic all four are linear CG. Needs a line search; for Fletcher-Reeves
-    strong Wolfe with c2 < 1/2 guarantees descent.
-    Reference: Nocedal & Wright (2006), section 5.2.
+    strong Wolfe with c2 < 1/2 guarantees descent. Returns ``u = -d_k`` (optax's sign
+    convention: the update is to be subtracted; :func:`jaxgd.second_order.nonlinear_cg`
+    chains the minus sign). Reference: Nocedal & Wright (2006), section 5.2.
     """
     _validate.one_of("variant", variant, ("polak_ribiere", "fletcher_reeves", "hestenes_stiefel", "pr_plus"))
     if restart_every is not None:
@@ -68,6 +69,6 @@ def scale_by_nonlinear_cg(
         not_descent = ~(g @ d < 0)
         d = jnp.where(not_descent, -g, d)
         new_state = NonlinearCGState(optax.safe_increment(state.count), g, d, restart | not_descent)
-        return unravel(d), new_state
+        return unravel(-d), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -1,7 +1,8 @@
 """Quasi-Newton directions: BFGS (dense inverse Hessian) and L-BFGS (two-loop recursion).
 
 Plain ``GradientTransformation``s: ``update(g, state, x)`` needs the parameters
-(for s = x_k - x_{k-1}) but not the objective; chain a line search after them.
+(for s = x_k - x_{k-1}) but not the objective. They return ``H_k g`` (optax's sign
+convention); chain a negation and a line search after them.
 """
 
 from __future__ import annotations
@@ -31,15 +32,16 @@ def _first_scale(g: jax.Array) -> jax.Array:
     return jnp.minimum(1.0, 1.0 / jnp.linalg.norm(g))
 
 
-def scale_by_bfgs(scale_init: bool = True) -> optax.GradientTransformation:
-    """BFGS direction ``d = -H_k g`` with the dense inverse-Hessian update (s = x_k - x_{k-1}, y = g_k - g_{k-1})::
+def scale_by_bfgs(scale_init_precond: bool = True) -> optax.GradientTransformation:
+    """BFGS: ``u = H_k g`` with the dense inverse-Hessian update (s = x_k - x_{k-1}, y = g_k - g_{k-1})::
 
         H_k = (I - rho s y^T) H_{k-1} (I - rho y s^T) + rho s s^T,    rho = 1 / y^T s
 
     The update is skipped unless y^T s > eps ||s|| ||y|| (a Wolfe line search
-    ensures y^T s > 0). H_0 = I, with the first direction scaled by
-    min(1, 1/||g||); with ``scale_init`` H_0 is replaced by (y^T s / y^T y) I
-    before the first update (Nocedal & Wright (6.20)).
+    ensures y^T s > 0). H_0 = I, with the first update scaled by
+    min(1, 1/||g||); with ``scale_init_precond`` H_0 is replaced by (y^T s / y^T y) I
+    before the first update (Nocedal & Wright (6.20)). optax's sign convention:
+    the update is to be subtracted (:func:`jaxgd.second_order.bfgs` chains the minus sign).
     Reference: Nocedal & Wright (2006), Algorithm 6.1.
     """
 
@@ -56,14 +58,14 @@ def scale_by_bfgs(scale_init: bool = True) -> optax.GradientTransformation:
         eps = jnp.finfo(g.dtype).eps
         ok = (state.count > 0) & (ys > eps * jnp.linalg.norm(s) * jnp.sqrt(yy))
         h = state.inv_hessian
-        if scale_init:
+        if scale_init_precond:
             h = jnp.where(state.count == 1, (ys / yy) * jnp.eye(g.shape[0], dtype=g.dtype), h)
         rho = 1.0 / ys
         hy = h @ y
         updated = h - rho * (jnp.outer(s, hy) + jnp.outer(hy, s)) + (rho * rho * (y @ hy) + rho) * jnp.outer(s, s)
         h = jnp.where(ok, updated, state.inv_hessian)
-        d = jnp.where(state.count == 0, -_first_scale(g) * g, -(h @ g))
-        return unravel(d), BFGSState(optax.safe_increment(state.count), x, g, h)
+        u = jnp.where(state.count == 0, _first_scale(g) * g, h @ g)
+        return unravel(u), BFGSState(optax.safe_increment(state.count), x, g, h)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -80,12 +82,15 @@ class LBFGSState(NamedTuple):
     gamma: jax.Array
 
 
-def scale_by_lbfgs(memory_size: int = 10, scale_init: bool = True) -> optax.GradientTransformation:
-    """L-BFGS direction ``d = -H_k g`` by the two-loop recursion over the last m = ``memory_size`` pairs.
+def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True) -> optax.GradientTransformation:
+    """L-BFGS: ``u = H_k g`` by the two-loop recursion over the last m = ``memory_size`` pairs.
 
     H_k^0 = gamma I with gamma = s^T y / y^T y of the newest pair (1 without
-    ``scale_init``), and min(1, 1/||g||) at the first step, as ``optax.scale_by_lbfgs``,
-    whose directions it reproduces; pairs with y^T s <= 0 get weight 0.
+    ``scale_init_precond``), and min(1, 1/||g||) at the first step. Same arguments,
+    sign and numbers as ``optax.scale_by_lbfgs`` (the update is to be subtracted:
+    ``optax.chain(scale_by_lbfgs(), optax.scale(-1.0), search)``), except that a
+    pair with y^T s <= 0 gets weight 0 and leaves gamma unchanged, where optax
+    uses it (a Wolfe line search ensures y^T s > 0, and then both agree).
     Reference: Nocedal & Wright (2006), Algorithms 7.4 and 7.5; Liu & Nocedal (1989).
     """
     _validate.positive_int("memory_size", memory_size)
@@ -111,7 +116,7 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init: bool = True) -> optax.Grad
         s_mem = jax.lax.dynamic_update_index_in_dim(state.s_memory, s, prev_idx, 0)
         y_mem = jax.lax.dynamic_update_index_in_dim(state.y_memory, y, prev_idx, 0)
         rho_mem = jax.lax.dynamic_update_index_in_dim(state.rho_memory, rho, prev_idx, 0)
-        if scale_init:
+        if scale_init_precond:
             gamma = jnp.where(good & (yy > 0), ys / jnp.where(yy > 0, yy, 1.0), state.gamma)
             gamma = jnp.where(first, _first_scale(g), gamma)
         else:
@@ -132,6 +137,6 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init: bool = True) -> optax.Grad
 
         r, _ = jax.lax.scan(left, r, (order, alphas))
         new_state = LBFGSState(optax.safe_increment(state.count), x, g, s_mem, y_mem, rho_mem, gamma.astype(g.dtype))
-        return unravel(-r), new_state
+        return unravel(r), new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
