@@ -32,6 +32,8 @@ from jaxgd.sweeps.store import Writer
 __all__ = ["sweep"]
 
 
+# sweep is over 80 lines only by its signature and its docstring (the contract of sweep files); its body is the
+# named steps below.
 def sweep(
     make_optimizer: Callable[..., optax.GradientTransformation],
     problem: Problem | Callable[[Any], jax.Array] | Sequence[Problem | Callable[[Any], jax.Array]],
