@@ -5,10 +5,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_sweep_files import stop_after  # stops a sweep after n chunks, as a kill would
 
 import jaxgd
 from jaxgd import stochastic as st
-from jaxgd.sweeps import driver, seeded
+from jaxgd.sweeps import seeded
 
 FS = st.logistic_regression(0.01)
 MB = FS.minibatch(16)
@@ -25,16 +26,6 @@ def sweep(**kw):
     return jaxgd.sweep(jaxgd.sgd, MB, {"learning_rate": LRS}, STEPS, **kw)
 
 
-def stop_after(monkeypatch, n):
-    real, calls = driver._run_chunk, []
-
-    def run(*args):
-        calls.append(1)
-        if len(calls) > n:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(driver, "_run_chunk", run)
 
 
 def test_rows_are_the_stochastic_runs_with_the_same_keys():
