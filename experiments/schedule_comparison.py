@@ -48,7 +48,7 @@ def schedules(steps: int) -> dict:
         f"constant {ETA0:g}": ETA0,
         f"constant {ETA0 / 10:g}": ETA0 / 10,
         "step decay (x0.5 every T/8)": S.step_decay(ETA0, 0.5, steps // 8),
-        "exponential (x0.01 over T)": S.exponential_decay(ETA0, np.log(100.0) / steps),
+        "exponential (x0.01 over T)": S.exponential_decay(ETA0, steps, 0.01),
         "1/t": S.inverse_time_decay(ETA0, 50.0 / steps),
         "power (c=0.5)": S.power_decay(ETA0, steps / 50, 0.5),
         "linear to floor": S.linear_to_floor(ETA0, ETA0 / 100, steps),

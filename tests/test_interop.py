@@ -126,7 +126,7 @@ def test_flax_linen_train_state_vmapped_over_learning_rates_compiles_once():
 
 
 def test_pickle_round_trips_optimizers_and_schedules():
-    for opt in (jaxgd.adam(1e-3), jaxgd.momentum(jaxgd.schedules.exponential_decay(0.1, rate=0.01), 0.9)):
+    for opt in (jaxgd.adam(1e-3), jaxgd.momentum(jaxgd.schedules.natural_exp_decay(0.1, rate=0.01), 0.9)):
         back = pickle.loads(pickle.dumps(opt))
         assert back == opt and repr(back) == repr(opt)
 

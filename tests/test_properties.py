@@ -17,7 +17,7 @@ X0 = jnp.array([-1.2, 1.0])
 
 
 def test_momentum_conventions_give_identical_trajectories():
-    lr = schedules.exponential_decay(2e-4, 1e-3)  # also with a schedule inside the velocity
+    lr = schedules.natural_exp_decay(2e-4, 1e-3)  # also with a schedule inside the velocity
     a = jaxgd.run(jaxgd.momentum(lr, 0.9, convention="descent"), rosen, X0, 300)
     b = jaxgd.run(jaxgd.momentum(lr, 0.9, convention="velocity"), rosen, X0, 300)
     np.testing.assert_array_equal(np.asarray(a.params), np.asarray(b.params))

@@ -16,7 +16,7 @@ import jaxgd
 from jaxgd import _core, optimizers, schedules, transforms
 from jaxgd._recipe import Optimizer, Recipe, Schedule, optimizer, schedule
 
-SCHED = schedules.exponential_decay(0.1, 0.01)
+SCHED = schedules.natural_exp_decay(0.1, 0.01)
 
 
 def _alias_args(name):
@@ -136,7 +136,7 @@ def test_filter_jit_compiles_once_for_new_hyperparameter_values():
         return opt.update(x, opt.init(x), x)[0]
 
     outs = [
-        first_update(jaxgd.chain(jaxgd.adam(schedules.exponential_decay(lr, 0.1)), clip, jaxgd.sgd(lam)), jnp.ones(2))
+        first_update(jaxgd.chain(jaxgd.adam(schedules.natural_exp_decay(lr, 0.1)), clip, jaxgd.sgd(lam)), jnp.ones(2))
         for lr in (0.1, 0.2, 0.3)
     ]
     assert first_update._cache_size() == 1
@@ -165,7 +165,7 @@ def test_reprs_are_the_public_calls():
         "jaxgd.chain(jaxgd.sgd(learning_rate=0.1), "
         "jaxgd.momentum(learning_rate=0.01, momentum=0.9, convention='descent'))"
     )
-    assert repr(SCHED) == "jaxgd.schedules.exponential_decay(init_value=0.1, rate=0.01)"
+    assert repr(SCHED) == "jaxgd.schedules.natural_exp_decay(init_value=0.1, rate=0.01)"
     assert repr(jaxgd.sgd(SCHED)) == f"jaxgd.sgd(learning_rate={SCHED!r})"
     assert repr(schedules.reduce_on_plateau()).startswith("jaxgd.transforms.reduce_on_plateau(factor=0.1, patience=10,")
     assert repr(jaxgd.newton()).startswith("jaxgd.newton(")
@@ -242,8 +242,8 @@ def test_equality_and_hash_by_factory_options_and_values():
     assert jaxgd.adam(0.1) != jaxgd.adam(0.2)
     assert jaxgd.adam(0.1) != jaxgd.nadam(0.1)
     assert jaxgd.momentum(0.1) != jaxgd.momentum(0.1, convention="velocity")
-    assert len({jaxgd.sgd(SCHED), jaxgd.sgd(schedules.exponential_decay(0.1, 0.01))}) == 1
-    assert SCHED != schedules.exponential_decay(0.1, 0.02)
+    assert len({jaxgd.sgd(SCHED), jaxgd.sgd(schedules.natural_exp_decay(0.1, 0.01))}) == 1
+    assert SCHED != schedules.natural_exp_decay(0.1, 0.02)
 
 
 @pytest.mark.parametrize(
