@@ -158,12 +158,14 @@ def _optimizer_factory(name: str) -> Callable:
 def _numeric_hyperparameters(factory: Callable) -> list[str]:
     """The arguments of an optimizer factory that take numbers (not flags or conventions): what a sweep may vary."""
 
-    def numeric(default: Any) -> bool:
-        if default is inspect.Parameter.empty or default is None:
+    def numeric(p: inspect.Parameter) -> bool:
+        if p.default is p.empty:
             return True
-        return isinstance(default, (int, float)) and not isinstance(default, bool)
+        if p.default is None:  # an optional number (rmsprop's momentum), not a mask or a dtype
+            return "Hyperparameter" in str(p.annotation)
+        return isinstance(p.default, (int, float)) and not isinstance(p.default, bool)
 
-    return [n for n, p in inspect.signature(factory).parameters.items() if numeric(p.default)]
+    return [n for n, p in inspect.signature(factory).parameters.items() if numeric(p)]
 
 
 # --------------------------------------------------------------------------- experiments

@@ -16,10 +16,12 @@ has one ``count``, which ``optax.tree.get(state, "count")`` finds.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxgd import _validate
@@ -30,6 +32,7 @@ __all__ = [
     "AdadeltaState",
     "AdagradState",
     "AdamState",
+    "AddDecayedWeightsState",
     "CenteredRmsState",
     "HeavyBallState",
     "Hyperparameter",
@@ -37,6 +40,8 @@ __all__ = [
     "ReduceOnPlateauState",
     "RmsState",
     "ScaleByLearningRateState",
+    "add_decayed_weights",
+    "decoupled_weight_decay",
     "nesterov_iterate",
     "reduce_on_plateau",
     "scale_by_adadelta",
@@ -244,7 +249,7 @@ class AdadeltaState(NamedTuple):
     sq_delta: optax.Updates
 
 
-def scale_by_adadelta(rho: Hyperparameter = 0.95, eps: Hyperparameter = 1e-6) -> optax.GradientTransformation:
+def scale_by_adadelta(rho: Hyperparameter = 0.9, eps: Hyperparameter = 1e-6) -> optax.GradientTransformation:
     """AdaDelta's unit-correcting step (Zeiler 2012, Algorithm 1)::
 
         E[g^2] <- rho E[g^2] + (1 - rho) g^2
@@ -372,6 +377,7 @@ def scale_by_adam(
     b2: Hyperparameter = 0.999,
     eps: Hyperparameter = 1e-8,
     eps_root: Hyperparameter = 0.0,
+    mu_dtype: jax.typing.DTypeLike | None = None,
     *,
     nesterov: bool = False,
 ) -> optax.GradientTransformation:
@@ -389,16 +395,21 @@ def scale_by_adam(
     _validate.decay("b2", b2)
     _validate.nonnegative("eps", eps)
     _validate.nonnegative("eps_root", eps_root)
+    mu_dtype = None if mu_dtype is None else jax.dtypes.canonicalize_dtype(mu_dtype)
 
     def init_fn(params):
-        return AdamState(_count(), optax.tree.zeros_like(params), optax.tree.zeros_like(params))
+        return AdamState(_count(), optax.tree.zeros_like(params, dtype=mu_dtype), optax.tree.zeros_like(params))
 
     def update_fn(updates, state, params=None):
         del params
         beta1, beta2 = value_at(b1, state.count), value_at(b2, state.count)
         e, e_root = value_at(eps, state.count), value_at(eps_root, state.count)
         t = _increment(state.count)
-        mu = _moment(updates, state.mu, beta1, 1)
+        if mu_dtype is None:
+            mu = stored_mu = _moment(updates, state.mu, beta1, 1)
+        else:  # as optax: the bias correction reads the moment before it is cast to mu_dtype
+            mu = optax.tree.update_moment(updates, state.mu, beta1, 1)
+            stored_mu = optax.tree.cast(mu, mu_dtype)
         nu = _moment(updates, state.nu, beta2, 2)
         if nesterov:
             mu_hat = jax.tree.map(
@@ -410,7 +421,7 @@ def scale_by_adam(
             mu_hat = optax.tree.bias_correction(mu, beta1, t)
         nu_hat = optax.tree.bias_correction(nu, beta2, t)
         new = jax.tree.map(lambda g, m, n: (m / (jnp.sqrt(n + e_root) + e)).astype(g.dtype), updates, mu_hat, nu_hat)
-        return new, AdamState(t, mu, nu)
+        return new, AdamState(t, stored_mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -443,6 +454,100 @@ def scale_by_adamax(
         return new, AdamState(t, mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+class AddDecayedWeightsState(NamedTuple):
+    weight_decay_count: jax.Array | None  # None unless a hyperparameter is a schedule; not "schedule_count",
+    # which the learning rate's transform after it may keep: one name, one field
+
+
+Mask = Any  # a pytree of booleans (a prefix of the parameters' structure), a callable returning one, or None
+
+
+def _check_mask(mask: Any) -> None:
+    if mask is None or callable(mask):
+        return
+    leaves = jax.tree.leaves(mask)
+    bad = [x for x in leaves if not isinstance(x, (bool, np.bool_))]
+    if not leaves or bad:
+        raise TypeError(
+            "mask must be a pytree of booleans (a prefix of the parameters' structure) or a callable that "
+            f"returns one, got {mask!r}"
+        )
+
+
+def _decay_weights(scale: Callable[[jax.Array | None], jax.Array], hyperparams: tuple, mask: Mask):
+    """u <- u + scale(count) x on the leaves the mask selects (all without a mask)."""
+
+    def init_fn(params):
+        del params
+        return AddDecayedWeightsState(_schedule_count(*hyperparams))
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError("weight decay needs the parameters: call update(updates, state, params)")
+        s = scale(state.weight_decay_count)
+        new = jax.tree.map(lambda u, x: (u + s * x).astype(u.dtype), updates, params)
+        return new, AddDecayedWeightsState(_next_schedule_count(state.weight_decay_count))
+
+    inner = optax.GradientTransformation(init_fn, update_fn)
+    return inner if mask is None else optax.masked(inner, mask)
+
+
+def add_decayed_weights(weight_decay: Hyperparameter = 0.0, mask: Mask = None) -> optax.GradientTransformation:
+    """Add the decayed weights, optax's ``add_decayed_weights``: ``u <- u + lambda_t x``.
+
+    Placed between a direction and the learning rate (as in :func:`jaxgd.adamw` and
+    optax), the step becomes ``-eta_t (d + lambda_t x)``: decoupled weight decay
+    (Loshchilov & Hutter 2019), multiplied by the learning rate as optax and PyTorch do.
+
+    Args:
+        weight_decay: lambda >= 0 (a float, an array or a schedule).
+        mask: A pytree of booleans with the parameters' structure (or a prefix of it), or a
+            callable returning one from the parameters: True where the decay applies. None: everywhere.
+
+    Returns:
+        An ``optax.GradientTransformation``; its update needs the parameters.
+
+    Raises:
+        ValueError: If weight_decay is negative or not finite.
+        TypeError: If mask is neither None, a callable nor a pytree of booleans.
+    """
+    _validate.nonnegative("weight_decay", weight_decay)
+    _check_mask(mask)
+    return _decay_weights(lambda count: value_at(weight_decay, count), (weight_decay,), mask)
+
+
+def decoupled_weight_decay(
+    learning_rate: Hyperparameter, weight_decay: Hyperparameter = 0.0, mask: Mask = None
+) -> optax.GradientTransformation:
+    """SGDW's decay step, after the learning rate is applied: ``u <- u - eta_t lambda_t x``.
+
+    For chains that apply the learning rate inside (the heavy ball's velocity), this is
+    the line ``x <- x - m_t - eta_t lambda x`` of SGDW (Loshchilov & Hutter 2019,
+    "Decoupled weight decay regularization", Algorithm 1), with the decay multiplied by
+    the learning rate as in optax's and PyTorch's ``weight_decay``.
+
+    Args:
+        learning_rate: eta > 0 (a float, an array or a schedule).
+        weight_decay: lambda >= 0 (a float, an array or a schedule).
+        mask: As in :func:`add_decayed_weights`.
+
+    Returns:
+        An ``optax.GradientTransformation``; its update needs the parameters.
+
+    Raises:
+        ValueError: If learning_rate or weight_decay is out of range.
+        TypeError: If mask is neither None, a callable nor a pytree of booleans.
+    """
+    _validate.positive("learning_rate", learning_rate)
+    _validate.nonnegative("weight_decay", weight_decay)
+    _check_mask(mask)
+
+    def scale(count):
+        return -value_at(learning_rate, count) * value_at(weight_decay, count)
+
+    return _decay_weights(scale, (learning_rate, weight_decay), mask)
 
 
 class ReduceOnPlateauState(NamedTuple):

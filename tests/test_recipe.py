@@ -162,11 +162,11 @@ def test_leaves_and_hyperparams_in_signature_order():
 def test_reprs_are_the_public_calls():
     assert repr(jaxgd.adam(1e-3)) == "jaxgd.adam(learning_rate=0.001, b1=0.9, b2=0.999, eps=1e-08, eps_root=0.0)"
     assert repr(jaxgd.chain(jaxgd.sgd(0.1), jaxgd.momentum(0.01))) == (
-        "jaxgd.chain(jaxgd.sgd(learning_rate=0.1), "
-        "jaxgd.momentum(learning_rate=0.01, momentum=0.9, convention='descent'))"
+        "jaxgd.chain(jaxgd.sgd(learning_rate=0.1, weight_decay=None, mask=None), "
+        "jaxgd.momentum(learning_rate=0.01, momentum=0.9, convention='descent', weight_decay=None, mask=None))"
     )
     assert repr(SCHED) == "jaxgd.schedules.natural_exp_decay(init_value=0.1, rate=0.01)"
-    assert repr(jaxgd.sgd(SCHED)) == f"jaxgd.sgd(learning_rate={SCHED!r})"
+    assert repr(jaxgd.sgd(SCHED)) == f"jaxgd.sgd(learning_rate={SCHED!r}, weight_decay=None, mask=None)"
     assert repr(schedules.reduce_on_plateau()).startswith("jaxgd.transforms.reduce_on_plateau(factor=0.1, patience=10,")
     assert repr(jaxgd.newton()).startswith("jaxgd.newton(")
     assert str(jaxgd.sgd(0.1)) == repr(jaxgd.sgd(0.1))
