@@ -156,6 +156,14 @@ def hessian(f: Callable[..., jax.Array], params: Any, *args: Any) -> jax.Array:
 
     ``params`` may be any pytree; it is flattened with ``jax.flatten_util.ravel_pytree``
     (leaves in tree order), and the matrix is ``jax.hessian`` of f on that vector.
+
+    Args:
+        f: The function, ``f(params, *args)`` -> scalar.
+        params: The point, any pytree.
+        *args: Further arguments of f.
+
+    Returns:
+        The (n, n) Hessian, n the number of scalars in params.
     """
     _check_finite_tree("params", params)
     if not jax.tree.leaves(params) or ravel_pytree(params)[0].size == 0:
@@ -179,7 +187,14 @@ def _dense_hessian(fn_args: tuple, params: Any) -> jax.Array:
 
 
 def eigenvalues(matrix: jax.typing.ArrayLike) -> jax.Array:
-    """Eigenvalues, in ascending order, of a square symmetric matrix (symmetrised as (M + M^T)/2)."""
+    """Eigenvalues, in ascending order, of a square symmetric matrix (symmetrised as (M + M^T)/2).
+
+    Args:
+        matrix: A square matrix.
+
+    Returns:
+        The eigenvalues, ascending.
+    """
     m = _as_float(matrix)
     _check_square("matrix", m)
     _check_finite_tree("matrix", m)
@@ -193,7 +208,16 @@ def _symmetric_eigvalsh(m: jax.Array) -> jax.Array:
 
 
 def hessian_eigenvalues(f: Callable[..., jax.Array], params: Any, *args: Any) -> jax.Array:
-    """Ascending eigenvalues of the Hessian of f at params (see :func:`hessian`)."""
+    """Ascending eigenvalues of the Hessian of f at params (see :func:`hessian`).
+
+    Args:
+        f: The function, ``f(params, *args)`` -> scalar.
+        params: The point, any pytree.
+        *args: Further arguments of f.
+
+    Returns:
+        The eigenvalues, ascending.
+    """
     h = hessian(f, params, *args)
     if _concrete(h) and not np.all(np.isfinite(np.asarray(h))):
         raise ValueError("the Hessian contains non-finite values: f is not twice differentiable at params")
@@ -213,30 +237,65 @@ def _spectrum(spectrum: jax.typing.ArrayLike) -> jax.Array:
 
 
 def lambda_max(spectrum: jax.typing.ArrayLike) -> jax.Array:
-    """The largest eigenvalue (by sign) of a spectrum or symmetric matrix: the smoothness beta of a quadratic."""
+    """The largest eigenvalue (by sign) of a spectrum or symmetric matrix: the smoothness beta of a quadratic.
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        lambda_max, a scalar.
+    """
     return jnp.max(_spectrum(spectrum))
 
 
 def lambda_min(spectrum: jax.typing.ArrayLike) -> jax.Array:
-    """The smallest eigenvalue (by sign): the strong convexity alpha of a quadratic when positive."""
+    """The smallest eigenvalue (by sign): the strong convexity alpha of a quadratic when positive.
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        lambda_min, a scalar.
+    """
     return jnp.min(_spectrum(spectrum))
 
 
 def condition_number(spectrum: jax.typing.ArrayLike) -> jax.Array:
-    """kappa = lambda_max / lambda_min; inf unless the matrix is positive definite."""
+    """kappa = lambda_max / lambda_min; inf unless the matrix is positive definite.
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        kappa, a scalar.
+    """
     s = _spectrum(spectrum)
     hi, lo = jnp.max(s), jnp.min(s)
     return jnp.where(lo > 0, hi / jnp.where(lo > 0, lo, 1.0), jnp.inf)
 
 
 def stability_bound(spectrum: jax.typing.ArrayLike) -> jax.Array:
-    """2 / lambda_max: on a quadratic with lambda_min > 0, GD converges iff 0 < eta < 2 / lambda_max."""
+    """2 / lambda_max: on a quadratic with lambda_min > 0, GD converges iff 0 < eta < 2 / lambda_max.
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        2 / lambda_max, a scalar.
+    """
     hi = lambda_max(spectrum)
     return jnp.where(hi > 0, 2.0 / jnp.where(hi > 0, hi, 1.0), jnp.inf)
 
 
 def optimal_lr(spectrum: jax.typing.ArrayLike) -> jax.Array:
-    """eta* = 2 / (lambda_max + lambda_min), minimising max_i |1 - eta lambda_i| (rate (kappa-1)/(kappa+1))."""
+    """eta* = 2 / (lambda_max + lambda_min), minimising max_i |1 - eta lambda_i| (rate (kappa-1)/(kappa+1)).
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        eta*, a scalar.
+    """
     s = _spectrum(spectrum)
     return 2.0 / (jnp.max(s) + jnp.min(s))
 
@@ -249,6 +308,13 @@ def gd_rate(learning_rate: jax.typing.ArrayLike, spectrum: jax.typing.ArrayLike)
 
     ``learning_rate`` may be an array (e.g. a sweep); the result has its shape.
     Only the extreme eigenvalues matter, since |1 - eta lambda| is convex in lambda.
+
+    Args:
+        learning_rate: eta, a scalar or an array.
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        rho(eta), with the shape of ``learning_rate``.
     """
     return _gd_rate(_as_float(learning_rate), _spectrum(spectrum))
 
@@ -260,7 +326,14 @@ def _gd_rate(eta: jax.Array, s: jax.Array) -> jax.Array:
 
 
 def gd_optimal_rate(kappa: jax.typing.ArrayLike) -> jax.Array:
-    """GD's rate at eta* = 2/(L + mu): (kappa - 1) / (kappa + 1) per step for ||x - x*||."""
+    """GD's rate at eta* = 2/(L + mu): (kappa - 1) / (kappa + 1) per step for ||x - x*||.
+
+    Args:
+        kappa: The condition number.
+
+    Returns:
+        (kappa - 1) / (kappa + 1).
+    """
     kappa = _as_float(kappa)
     return (kappa - 1.0) / (kappa + 1.0)
 
@@ -282,6 +355,12 @@ def heavy_ball_optimal(spectrum: jax.typing.ArrayLike) -> HeavyBallParameters:
     ``jaxgd.momentum(a, b)`` runs exactly this iteration. At the optimum the
     iteration matrix is defective, so the error decays as k rate^k, not rate^k.
     Reference: Polyak (1964); Polyak (1987), sec. 3.2.1.
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        :class:`HeavyBallParameters` (learning_rate a, momentum b, rate).
     """
     return _heavy_ball_optimal(_spectrum(spectrum))
 
@@ -302,6 +381,14 @@ def heavy_ball_rate(
     whose roots solve r^2 - (1 + b - a lambda) r + b = 0; the rate is the largest
     |r| over all eigenvalues (>= 1 means no convergence). ``learning_rate`` and
     ``momentum`` broadcast against each other (e.g. meshgrids for a heatmap).
+
+    Args:
+        learning_rate: a, a scalar or an array.
+        momentum: b, broadcasting with ``learning_rate``.
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        The rate, with the broadcast shape of a and b.
     """
     return _heavy_ball_rate(_as_float(learning_rate), _as_float(momentum), _spectrum(spectrum))
 
@@ -324,6 +411,12 @@ def nesterov_optimal(spectrum: jax.typing.ArrayLike) -> HeavyBallParameters:
 
     The rate bounds f(x_k) - f* <= (1 - 1/sqrt(kappa))^k (f(x_0) - f* + mu/2 ||x_0 - x*||^2)
     (Nesterov 2004, thm. 2.2.3). Run it with ``jaxgd.nesterov(eta, momentum)``.
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+
+    Returns:
+        :class:`HeavyBallParameters` (learning_rate, momentum, rate).
     """
     return _nesterov_optimal(_spectrum(spectrum))
 
@@ -336,7 +429,14 @@ def _nesterov_optimal(s: jax.Array) -> HeavyBallParameters:
 
 
 def nesterov_rate(kappa: jax.typing.ArrayLike) -> jax.Array:
-    """Nesterov's accelerated rate on strongly convex problems: 1 - 1/sqrt(kappa), for f - f* (an upper bound)."""
+    """Nesterov's accelerated rate on strongly convex problems: 1 - 1/sqrt(kappa), for f - f* (an upper bound).
+
+    Args:
+        kappa: The condition number.
+
+    Returns:
+        1 - 1/sqrt(kappa).
+    """
     return 1.0 - 1.0 / jnp.sqrt(_as_float(kappa))
 
 
@@ -347,6 +447,14 @@ def iterations_to_tolerance(
 
     0 if already initial <= tolerance; inf if rate >= 1. Use the rate of the
     quantity you measure (on a quadratic, f - f* contracts at the square of the iterate rate).
+
+    Args:
+        rate: The per-step contraction.
+        tolerance: The target error.
+        initial: The error at step 0.
+
+    Returns:
+        The number of steps k (0, a count, or inf).
     """
     return _iterations_to_tolerance(*(_as_float(v) for v in (rate, tolerance, initial)))
 
@@ -385,6 +493,14 @@ def momentum_stability_region(
 
     It converges iff 0 <= b < 1 and 0 < a lambda_i < 2 + 2b for every eigenvalue
     lambda_i (so lambda_min > 0 is needed). Reference: Polyak (1964); Goh (2017).
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+        learning_rates: The grid's values of a.
+        momenta: The grid's values of b.
+
+    Returns:
+        A :class:`StabilityRegion`: the stable mask (rows momenta, columns learning rates), the rates, the edge.
     """
     s = _spectrum(spectrum)
     a = _as_float(learning_rates)
@@ -408,6 +524,14 @@ def momentum_stable(
     """True where heavy ball with (learning_rate, momentum) converges on the quadratic (see
     :func:`momentum_stability_region`). The two broadcast, e.g. meshgrids: a heatmap's stability edge is
     ``plot.heatmap(..., region=functools.partial(momentum_stable, spectrum))``.
+
+    Args:
+        spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
+        learning_rate: a, a scalar or an array.
+        momentum: b, broadcasting with ``learning_rate``.
+
+    Returns:
+        A boolean array of the broadcast shape.
     """
     return _momentum_stable(_spectrum(spectrum), _as_float(learning_rate), _as_float(momentum))
 
@@ -429,6 +553,13 @@ def classify_eigenvalues(eigs: jax.typing.ArrayLike, tol: float | None = None) -
     "minimum" if all > tol, "maximum" if all < -tol, "strict saddle" if some
     < -tol and some > tol, else "degenerate" (an eigenvalue within tol of 0 and
     no sign change: the Hessian cannot decide). Default tol: sqrt(eps) max(1, max |lambda|).
+
+    Args:
+        eigs: The Hessian's eigenvalues.
+        tol: The tolerance; None: sqrt(eps) max(1, max |lambda|).
+
+    Returns:
+        ``"minimum"``, ``"maximum"``, ``"strict saddle"`` or ``"degenerate"``.
     """
     e = np.asarray(_spectrum(eigs), dtype=np.float64)
     if tol is None:
@@ -457,6 +588,19 @@ def classify_critical_point(
     Raises ValueError if ||grad f(params)|| > grad_tol, i.e. params is not a
     critical point (default grad_tol: sqrt(eps) max(1, max |lambda|) max(1, ||params||)).
     See :func:`classify_eigenvalues` for ``tol``.
+
+    Args:
+        f: The function, ``f(params, *args)`` -> scalar.
+        params: The point, a pytree.
+        *args: Further arguments of f.
+        tol: The eigenvalue tolerance (see :func:`classify_eigenvalues`).
+        grad_tol: The largest ||grad f|| of a critical point.
+
+    Returns:
+        ``"minimum"``, ``"maximum"``, ``"strict saddle"`` or ``"degenerate"``.
+
+    Raises:
+        ValueError: If params is not a critical point.
     """
     eigs = hessian_eigenvalues(f, params, *args)
     g = jax.grad(f)(params, *args)
@@ -494,6 +638,14 @@ def curvature_range(f: Callable[..., jax.Array], points: Any, *args: Any) -> Cur
 
     Sampling gives inner estimates: the true alpha over the region is <= the
     returned alpha, the true beta >= the returned beta.
+
+    Args:
+        f: The function, ``f(params, *args)`` -> scalar.
+        points: The points, a pytree whose leaves have a leading axis k.
+        *args: Further arguments of f.
+
+    Returns:
+        A :class:`CurvatureRange` (alpha, beta and the per-point extremes).
     """
     _check_finite_tree("points", points)
     sizes = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in jax.tree.leaves(points)}
@@ -525,6 +677,16 @@ def estimate_curvature(
 
     ``box`` is a sequence of (low, high) per coordinate, shape (dim, 2), as
     :attr:`jaxgd.Problem.box`; f takes a vector of length dim.
+
+    Args:
+        f: The function of a vector, ``f(x, *args)``.
+        key: The PRNG key of the samples.
+        box: (low, high) per coordinate, shape (dim, 2).
+        num_samples: The number of uniform samples.
+        *args: Further arguments of f.
+
+    Returns:
+        A :class:`CurvatureRange`.
     """
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got num_samples={num_samples!r}")
@@ -548,6 +710,14 @@ def fit_rate(errors: jax.typing.ArrayLike, steps: jax.typing.ArrayLike | None = 
     Points whose error is non-finite or <= ``floor`` (zeros, rounding noise) are
     skipped; NaN if fewer than two remain. ``steps`` defaults to 0, 1, 2, ...
     Jittable and vmappable (masks, no host round-trip).
+
+    Args:
+        errors: The errors e_k (f - f* or ||x - x*||), one per step.
+        steps: The steps of the errors; None: 0, 1, 2, ...
+        floor: Errors at or below it are skipped.
+
+    Returns:
+        The fitted per-step rate, a scalar (NaN if fewer than two points remain).
     """
     e = _as_float(errors)
     if e.ndim != 1:
@@ -592,6 +762,20 @@ def fitted_rate(
     Points below ``floor`` are dropped; by default floor = 10 eps |f*| (or
     10 eps ||x*||), where rounding, not the optimizer, sets the error.
     Vmappable over a batch of trajectories.
+
+    Args:
+        trajectory: The :class:`jaxgd.Trajectory` of a run.
+        f_star: The minimum f*, to fit log(f - f*).
+        x_star: The minimiser x*, to fit log ||x - x*||.
+        start: The first step of the fit.
+        stop: The step after the last of the fit (None: the end).
+        floor: The smallest error kept (None: 10 eps |f*| or 10 eps ||x*||).
+
+    Returns:
+        The fitted per-step rate, a scalar.
+
+    Raises:
+        ValueError: Unless exactly one of f_star and x_star is given.
     """
     if (f_star is None) == (x_star is None):
         raise ValueError("give exactly one of f_star and x_star")
@@ -651,6 +835,12 @@ def learning_rate_bounds(problem: Problem) -> LearningRateBounds | None:
     """2/lambda_max and eta* from the Hessian at the problem's (first) minimiser.
 
     None when the problem lists no minimiser, or its Hessian there is not finite or not positive definite.
+
+    Args:
+        problem: The :class:`jaxgd.Problem`.
+
+    Returns:
+        :class:`LearningRateBounds` (2/lambda_max, eta*), or None.
     """
     if problem.minimizers is None:
         return None
@@ -775,6 +965,14 @@ def analyze(problem: Problem, *, samples: int = 256, seed: int = 0) -> ProblemAn
 
     For a 2-D problem with a plotting box, also alpha and beta estimated from ``samples`` uniform points
     of the box (:func:`estimate_curvature`, key ``seed``).
+
+    Args:
+        problem: The :class:`jaxgd.Problem`.
+        samples: The number of uniform points of the box for the alpha, beta estimates.
+        seed: The PRNG seed of those points.
+
+    Returns:
+        A :class:`ProblemAnalysis`: one :class:`PointAnalysis` per point, and the estimates.
     """
     start = _analyze_point(problem, problem.x0)
     start = start._replace(kind="Hessian " + _DEFINITENESS.get(start.kind, start.kind))

@@ -55,6 +55,14 @@ def hvp(f: Callable[[Any], jax.Array], params: Any, v: Any) -> Any:
     """The Hessian-vector product H(params) v of a scalar function f of a pytree, forward-over-reverse.
 
     ``v`` is a pytree like ``params``; so is the result. H is never formed.
+
+    Args:
+        f: A scalar function of the params pytree (e.g. a loss closing over a batch).
+        params: The point, any pytree.
+        v: The vector, a pytree like params.
+
+    Returns:
+        H v, a pytree like params.
     """
     return jax.jvp(jax.grad(f), (params,), (v,))[1]
 
@@ -118,6 +126,15 @@ def lanczos(f: Callable[[Any], jax.Array], params: Any, key: jax.Array, num_iter
     orthogonal to V. Ritz values lie inside [lambda_min, lambda_max] of H and
     converge to the extremes first. Memory O(m n); m + 2 Hessian-vector products.
     ``f`` maps the params pytree to a scalar (e.g. a loss closing over a batch).
+
+    Args:
+        f: A scalar function of the params pytree (e.g. a loss closing over a batch).
+        params: The point, any pytree.
+        key: The PRNG key of the random start.
+        num_iters: The size m of the Krylov basis (capped at n).
+
+    Returns:
+        :class:`Eigenpairs`: the extreme Ritz values and vectors with their residuals.
     """
     _check_iters("num_iters", num_iters)
     f = objective_of(f)
@@ -179,6 +196,15 @@ def power_iteration(f: Callable[[Any], jax.Array], params: Any, key: jax.Array, 
     finds the other end of the spectrum. Memory O(n), 2 num_iters + 2 products;
     converges like (|lambda_2| / |lambda_1|)^k, so slower than :func:`lanczos`, and
     poorly when the two ends have nearly equal magnitude: check the residuals.
+
+    Args:
+        f: A scalar function of the params pytree (e.g. a loss closing over a batch).
+        params: The point, any pytree.
+        key: The PRNG key of the random start.
+        num_iters: The number of steps of each run.
+
+    Returns:
+        :class:`Eigenpairs`: both ends of the spectrum with their residuals.
     """
     _check_iters("num_iters", num_iters)
     f = objective_of(f)
@@ -210,6 +236,15 @@ def hutchinson_samples(f: Callable[[Any], jax.Array], params: Any, key: jax.Arra
     Their mean is :func:`hutchinson_trace`; their standard deviation / sqrt(num_samples)
     its standard error. Variance: 2 sum_{i != j} H_ij^2 (exact for diagonal H).
     Computed one sample at a time (``lax.map``): memory O(n).
+
+    Args:
+        f: A scalar function of the params pytree (e.g. a loss closing over a batch).
+        params: The point, any pytree.
+        key: The PRNG key of the Rademacher vectors.
+        num_samples: The number of vectors.
+
+    Returns:
+        The (num_samples,) values z^T H z.
     """
     _check_iters("num_samples", num_samples)
     f = objective_of(f)
@@ -228,5 +263,15 @@ def _hutchinson_samples(f: Callable[[Any], jax.Array], params: Any, key: jax.Arr
 
 
 def hutchinson_trace(f: Callable[[Any], jax.Array], params: Any, key: jax.Array, num_samples: int = 100) -> jax.Array:
-    """Hutchinson's estimate of tr H: the mean of z^T H z over Rademacher vectors z (Hutchinson 1990)."""
+    """Hutchinson's estimate of tr H: the mean of z^T H z over Rademacher vectors z (Hutchinson 1990).
+
+    Args:
+        f: A scalar function of the params pytree (e.g. a loss closing over a batch).
+        params: The point, any pytree.
+        key: The PRNG key of the Rademacher vectors.
+        num_samples: The number of vectors.
+
+    Returns:
+        The estimate of tr H, a scalar.
+    """
     return jnp.mean(hutchinson_samples(f, params, key, num_samples))

@@ -50,7 +50,17 @@ def _pyplot():
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, size: tuple[float, float] = (4.5, 3.5), **kwargs: Any):
-    """``plt.subplots`` with each panel ``size`` inches; axes always a 2-D array (``squeeze=False``)."""
+    """``plt.subplots`` with each panel ``size`` inches; axes always a 2-D array (``squeeze=False``).
+
+    Args:
+        nrows: The number of rows.
+        ncols: The number of columns.
+        size: Each panel's size in inches.
+        **kwargs: Passed to ``plt.subplots``.
+
+    Returns:
+        ``(fig, axes)``, axes a 2-D array.
+    """
     plt = _pyplot()
     kwargs.setdefault("figsize", (size[0] * ncols, size[1] * nrows))
     return plt.subplots(nrows, ncols, squeeze=False, **kwargs)
@@ -133,6 +143,21 @@ def contour(
     (n, T, 2) array of n paths drawn in one colour (many starting points).
     ``log=True`` draws log(f - f* + eps), as is usual for Rosenbrock. A path
     is drawn up to its first non-finite point; its start is a circle.
+
+    Args:
+        problem: A 2-D :class:`jaxgd.Problem`.
+        paths: Label -> a Trajectory, a (T, 2) array, or an (n, T, 2) array of n paths.
+        log: Whether to draw log(f - f* + eps).
+        eps: The offset of the log scale.
+        levels: The number of contour levels.
+        resolution: Grid points per axis.
+        box: ((x_low, x_high), (y_low, y_high)); the problem's box when None.
+        ax: The axis to draw on (a new figure when None).
+        title: The title (the problem's name when None).
+        legend: Whether to draw a legend.
+
+    Returns:
+        The matplotlib axis.
     """
     paths = dict(paths or {})
     if problem.dim != 2:
@@ -182,6 +207,21 @@ def path_panels(
 
     The usual use: one panel per learning rate, ``{"eta=0.01": {"GD": traj}, ...}``.
     The surface is computed once. Returns the figure.
+
+    Args:
+        problem: A 2-D :class:`jaxgd.Problem`.
+        panels: Panel title -> (label -> path), as :func:`contour`'s ``paths``.
+        ncols: The number of columns.
+        log: Whether to draw log(f - f* + eps).
+        eps: The offset of the log scale.
+        levels: The number of contour levels.
+        resolution: Grid points per axis.
+        box: ((x_low, x_high), (y_low, y_high)); the problem's box when None.
+        size: Each panel's size in inches.
+        suptitle: The figure's title.
+
+    Returns:
+        The matplotlib figure.
     """
     if not panels:
         raise ValueError("path_panels needs at least one panel")
@@ -231,6 +271,22 @@ def animate_paths(
 
     Written by matplotlib's Pillow writer, whole (a temporary file, then renamed). Paths of different
     lengths are drawn at the same fraction of their length in each frame. Returns the path.
+
+    Args:
+        problem: A 2-D :class:`jaxgd.Problem`.
+        paths: Label -> a Trajectory or a (T, 2) array of iterates.
+        path: The GIF file to write.
+        frames: The number of frames.
+        fps: Frames per second.
+        log: Whether to draw log(f - f* + eps).
+        eps: The offset of the log scale.
+        box: ((x_low, x_high), (y_low, y_high)); the problem's box when None.
+        size: The figure size in inches.
+        dpi: The resolution.
+        title: The title.
+
+    Returns:
+        The path written, a str.
     """
     from matplotlib.animation import FuncAnimation, PillowWriter
 
@@ -314,6 +370,17 @@ def loss_curves(
 
     A curve that becomes non-finite or exceeds ``blowup`` times the largest
     starting value is cut there and ends in a cross (diverged).
+
+    Args:
+        curves: Label -> a sequence of losses or a Trajectory.
+        ax: The axis to draw on (a new figure when None).
+        title: The title.
+        fmin: f*, subtracted.
+        ylabel: The y label.
+        blowup: The factor over the largest start beyond which a curve counts as diverged (None: never).
+
+    Returns:
+        The matplotlib axis.
     """
     ax = _new_ax(ax)
     _semilogy_curves(ax, curves, "loss", fmin, blowup=blowup)
@@ -332,7 +399,17 @@ def update_ratios(
     ax: Any = None,
     title: str = "update-to-parameter ratio",
 ):
-    """||u_t|| / ||x_t|| against step, log scale, with the r ~ 1e-3 rule of thumb as a dashed line."""
+    """||u_t|| / ||x_t|| against step, log scale, with the r ~ 1e-3 rule of thumb as a dashed line.
+
+    Args:
+        ratios: Label -> a sequence of ratios or a Trajectory (its ``update_ratio``).
+        target: The rule of thumb drawn as a dashed line (None: none).
+        ax: The axis to draw on (a new figure when None).
+        title: The title.
+
+    Returns:
+        The matplotlib axis.
+    """
     ax = _new_ax(ax)
     _semilogy_curves(ax, ratios, "update_ratio")
     if target is not None:
@@ -352,7 +429,18 @@ def learning_rates(
     log: bool = True,
     title: str = "learning rate schedules",
 ):
-    """eta_t for t = 0 .. steps-1, one line per schedule (a callable of the step or a sequence)."""
+    """eta_t for t = 0 .. steps-1, one line per schedule (a callable of the step or a sequence).
+
+    Args:
+        schedules: Label -> a callable of the step or a sequence of values.
+        steps: The number of steps drawn.
+        ax: The axis to draw on (a new figure when None).
+        log: Whether the y axis is logarithmic.
+        title: The title.
+
+    Returns:
+        The matplotlib axis.
+    """
     import jax.numpy as jnp
 
     ax = _new_ax(ax)
@@ -391,6 +479,15 @@ def train_val_curves(
     "train_accuracy": [...], ...}`` or a mapping of run labels to such
     histories. Keys are grouped by the part after ``train_`` / ``val_`` / ``test_``.
     Returns the figure.
+
+    Args:
+        histories: One history (key -> values per epoch) or run label -> history.
+        x_label: The x label.
+        log_loss: Whether the loss panels are logarithmic.
+        title: The figure's title.
+
+    Returns:
+        The matplotlib figure.
     """
     if histories and all(not isinstance(v, Mapping) for v in histories.values()):
         histories = {"": histories}  # a single history
@@ -439,6 +536,22 @@ def sweep_plot(
     edge, labelled "diverged". Vertical lines mark 2/lambda_max
     (``stability_bound``), eta* = 2/(lambda_max + lambda_min) (``optimal_lr``)
     and any other ``lines`` (label -> value).
+
+    Args:
+        values: The hyperparameter's values (x).
+        final_loss: The final losses, one array or label -> array.
+        stability_bound: 2/lambda_max, drawn as a vertical line.
+        optimal_lr: eta*, drawn as a vertical line.
+        lines: Further label -> value vertical lines.
+        fmin: f*, subtracted.
+        ceiling: Losses above it count as diverged.
+        ax: The axis to draw on (a new figure when None).
+        xlabel: The x label.
+        ylabel: The y label.
+        title: The title.
+
+    Returns:
+        The matplotlib axis.
     """
     x = _values(values)
     series = final_loss if isinstance(final_loss, Mapping) else {"": final_loss}
@@ -493,6 +606,24 @@ def heatmap(
     region over the map: a boolean array shaped like z, or a function of
     meshgrids (X, Y) -> bool, evaluated on a fine grid (e.g. heavy ball's
     stability region ``0 < a lambda_max < 2 + 2 b``).
+
+    Args:
+        x: The column values (e.g. learning rates).
+        y: The row values (e.g. momenta).
+        z: The (len(y), len(x)) values.
+        xlabel: The x label.
+        ylabel: The y label.
+        log_x: Whether x is on a log scale.
+        log_y: Whether y is on a log scale.
+        log_z: Whether the colours are on a log scale.
+        region: A boolean array like z, or a function of meshgrids (X, Y) -> bool, whose edge is drawn.
+        region_label: The legend label of that edge.
+        colorbar_label: The colour bar's label.
+        ax: The axis to draw on (a new figure when None).
+        title: The title.
+
+    Returns:
+        The matplotlib axis.
     """
     plt = _pyplot()
     xv, yv, zv = _values(x), _values(y), _values(z)
@@ -563,6 +694,16 @@ def hessian_spectrum(
     Negative eigenvalues (directions of negative curvature) are red. ``lines``
     marks reference values, e.g. ``{"2/eta": 2 / lr}`` to compare sharpness with
     the stability threshold.
+
+    Args:
+        eigenvalues: The eigenvalues.
+        lines: Label -> value, drawn as vertical lines.
+        bins: The number of histogram bins (over 60 eigenvalues).
+        ax: The axis to draw on (a new figure when None).
+        title: The title.
+
+    Returns:
+        The matplotlib axis.
     """
     ev = np.sort(_values(eigenvalues).ravel())
     if not len(ev) or not np.all(np.isfinite(ev)):
@@ -605,6 +746,14 @@ def save(fig_or_ax: Any, path: str | os.PathLike, *, dpi: int = 110) -> str:
     """Write a figure (or an axis's figure) to ``path`` whole (temp file + rename), close it, return the path.
 
     The format follows the file's extension (``.png``, ``.pdf``, ``.svg``).
+
+    Args:
+        fig_or_ax: A matplotlib figure or axis.
+        path: The file to write; its extension sets the format.
+        dpi: The resolution.
+
+    Returns:
+        The path written, a str.
     """
     plt = _pyplot()
     fig = getattr(fig_or_ax, "figure", fig_or_ax)

@@ -132,6 +132,11 @@ class Objective:
 
     A pytree whose leaves are the arrays of ``data`` and whose static part is ``(fn, dim)``, so problems
     of one kind that differ only in their data (``ravine(10)``, ``ravine(50)``) share a compilation.
+
+    Args:
+        fn: ``fn(x, **data)``, the function of a vector x.
+        dim: The length of x.
+        data: The arrays (leaves) that ``fn`` reads.
     """
 
     def __init__(self, fn: Callable[..., jax.Array], dim: int, data: dict[str, Any]):
@@ -177,7 +182,16 @@ def _quadratic_fn(x, diag, shift):
 def quadratic(
     diag: jax.typing.ArrayLike, x0: jax.typing.ArrayLike | None = None, *, name: str | None = None
 ) -> Problem:
-    """Diagonal quadratic f(x) = 1/2 sum_i lambda_i x_i^2: Hessian diag(lambda), minimum 0 at 0."""
+    """Diagonal quadratic f(x) = 1/2 sum_i lambda_i x_i^2: Hessian diag(lambda), minimum 0 at 0.
+
+    Args:
+        diag: The eigenvalues lambda_i.
+        x0: The starting point (all ones by default).
+        name: The problem's name (one from ``diag`` by default).
+
+    Returns:
+        The :class:`Problem`.
+    """
     diag = jnp.asarray(diag, _dtype())
     if diag.ndim != 1:
         raise ValueError(f"diag must be a vector, got shape {diag.shape}")
@@ -197,14 +211,29 @@ def quadratic(
 
 
 def ravine(scale: float = 50.0, x0: jax.typing.ArrayLike = (4.0, 0.5)) -> Problem:
-    """The course's ravine f(x) = x1^2 + scale x2^2 (Hessian diag(2, 2 scale), kappa = scale), start (4, 0.5)."""
+    """The course's ravine f(x) = x1^2 + scale x2^2 (Hessian diag(2, 2 scale), kappa = scale), start (4, 0.5).
+
+    Args:
+        scale: The curvature ratio kappa.
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
+    """
     p = quadratic(jnp.asarray([2.0, 2.0 * scale]), x0, name=f"ravine{scale:g}")
     p.box = ((-4.5, 4.5), (-1.0, 1.0))
     return p
 
 
 def isotropic(x0: jax.typing.ArrayLike = (4.0, 0.5)) -> Problem:
-    """f(x) = x1^2 + x2^2, start (4, 0.5)."""
+    """f(x) = x1^2 + x2^2, start (4, 0.5).
+
+    Args:
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
+    """
     p = quadratic(jnp.asarray([2.0, 2.0]), x0, name="isotropic")
     p.box = ((-4.5, 4.5), (-1.0, 1.0))
     return p
@@ -235,6 +264,16 @@ def general_quadratic(
     every eigenvalue is positive the minimiser is x* = -A^{-1} b and the minimum
     f(x*) = -1/2 b^T A^{-1} b; otherwise ``minimizers`` and ``minimum`` are None
     and x* is a saddle (mixed signs) or a maximum. Default start: all ones.
+
+    Args:
+        spectrum: The eigenvalues of A (any signs).
+        key: A PRNG key for a random rotation Q; None: Q = I.
+        linear: b (zeros by default).
+        x0: The starting point (all ones by default).
+        name: The problem's name (a description of the spectrum by default).
+
+    Returns:
+        The :class:`Problem`.
     """
     dtype = _dtype()
     lam = jnp.asarray(spectrum, dtype)
@@ -292,6 +331,13 @@ def strict_saddle(eigenvalues: jax.typing.ArrayLike = (1.0, -1.0), x0: jax.typin
     stable subspace (the span of the positive-curvature axes) converges to the
     saddle; from anywhere else it escapes at rate |1 - eta lambda_min| > 1.
     Default start (1, 0.01, 0.01, ...).
+
+    Args:
+        eigenvalues: The lambda_i, at least one negative.
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
     """
     dtype = _dtype()
     lam = jnp.asarray(eigenvalues, dtype)
@@ -330,6 +376,15 @@ def rosenbrock(dim: int = 2, a: float = 1.0, b: float = 100.0, x0: jax.typing.Ar
     (-1.5, 2) in 2-D, (-1.2, 1, -1.2, 1, ...) otherwise. For 4 <= n <= 30 there is
     also a local minimum near (-1, 1, ..., 1) (Shang & Qiu 2006), not listed.
     Reference: Rosenbrock (1960).
+
+    Args:
+        dim: The dimension n >= 2.
+        a: The valley's parameter a.
+        b: The valley's steepness b.
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
     """
     _validate.positive_int("dim", dim)
     if dim < 2:
@@ -363,6 +418,12 @@ def beale(x0: jax.typing.ArrayLike = (1.0, 1.0)) -> Problem:
     """Beale's function f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2.
 
     Minimum 0 at (3, 0.5); flat plateaus and steep walls. Reference: Beale (1958).
+
+    Args:
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
     """
     dtype = _dtype()
     return Problem(
@@ -383,7 +444,14 @@ def _booth_fn(x):
 
 def booth(x0: jax.typing.ArrayLike = (-5.0, -5.0)) -> Problem:
     """Booth's function f = (x + 2y - 7)^2 + (2x + y - 5)^2: a quadratic with Hessian
-    [[10, 8], [8, 10]] (eigenvalues 2 and 18, kappa = 9), minimum 0 at (1, 3)."""
+    [[10, 8], [8, 10]] (eigenvalues 2 and 18, kappa = 9), minimum 0 at (1, 3).
+
+    Args:
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
+    """
     dtype = _dtype()
     return Problem(
         "booth",
@@ -422,6 +490,12 @@ def himmelblau(x0: jax.typing.ArrayLike = (0.0, 0.0)) -> Problem:
     Four global minima with f = 0: (3, 2), (-2.8051, 3.1313), (-3.7793, -3.2832),
     (3.5844, -1.8481); a local maximum at (-0.27084, -0.92304) with f = 181.617;
     four saddles (``critical_points``). Reference: Himmelblau (1972).
+
+    Args:
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
     """
     dtype = _dtype()
     return Problem(
@@ -469,6 +543,12 @@ def six_hump_camel(x0: jax.typing.ArrayLike = (-1.5, -1.0)) -> Problem:
     Two global minima f = -1.0316284534898774 at +-(0.0898420, -0.7126564), four
     further local minima, two local maxima and seven saddles (``critical_points``).
     Reference: Dixon & Szego (1978).
+
+    Args:
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
     """
     dtype = _dtype()
     return Problem(
@@ -496,6 +576,12 @@ def monkey_saddle(x0: jax.typing.ArrayLike = (0.5, 0.3)) -> Problem:
     """Monkey saddle f = x^3 - 3 x y^2: a degenerate critical point at 0 (zero Hessian).
 
     Three valleys descend from the origin; f is unbounded below, with no minimiser.
+
+    Args:
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
     """
     dtype = _dtype()
     return Problem(
@@ -517,6 +603,14 @@ def rastrigin(dim: int = 2, amplitude: float = 10.0, x0: jax.typing.ArrayLike | 
 
     Global minimum 0 at the origin, surrounded by a lattice of local minima near
     the integer points. Default start (2.2, ..., 2.2). Reference: Rastrigin (1974).
+
+    Args:
+        dim: The dimension n.
+        amplitude: A.
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
     """
     _validate.positive_int("dim", dim)
     dtype = _dtype()
@@ -547,6 +641,13 @@ def ackley(dim: int = 2, x0: jax.typing.ArrayLike | None = None) -> Problem:
     gradient at 0, and JAX returns NaN), so ``smooth_at_minimum=False``.
     Default start (1.5, ..., 1.5).
     Reference: Ackley (1987).
+
+    Args:
+        dim: The dimension n.
+        x0: The starting point.
+
+    Returns:
+        The :class:`Problem`.
     """
     _validate.positive_int("dim", dim)
     dtype = _dtype()
@@ -613,6 +714,13 @@ def logistic_beta(features: jax.typing.ArrayLike, l2: jax.typing.ArrayLike) -> j
     """Smoothness of L2-regularised logistic regression: beta = lambda_max(Z^T Z) / (4 n) + l2.
 
     The data term's Hessian Z^T diag(s(1 - s)) Z / n has weights s(1 - s) <= 1/4.
+
+    Args:
+        features: Z, the (n, d) design matrix (with the bias column).
+        l2: The regularisation strength.
+
+    Returns:
+        beta, a scalar.
     """
     z = jnp.asarray(features)
     return jnp.linalg.eigvalsh(z.T @ z)[-1] / (4 * z.shape[0]) + l2
@@ -624,6 +732,13 @@ def logistic_alpha(features: jax.typing.ArrayLike, l2: jax.typing.ArrayLike) -> 
     The data term is convex with Hessian weights s(1 - s) that tend to 0 as
     ||w|| grows, so l2 is the tight global constant. ``features`` is accepted
     for symmetry with :func:`logistic_beta`.
+
+    Args:
+        features: Z, the (n, d) design matrix (unused).
+        l2: The regularisation strength.
+
+    Returns:
+        alpha, a scalar.
     """
     return jnp.asarray(l2, jnp.asarray(features).dtype)
 
@@ -638,6 +753,12 @@ def logistic_regression(l2: float = 1e-2) -> Problem:
     about 3.33 for l2 = 0.01). The minimiser is computed at construction by
     Newton's method in float64 (cached) and then cast. Data ships with
     scikit-learn (no download). Reference: Wolberg, Street & Mangasarian (1995).
+
+    Args:
+        l2: The regularisation strength, > 0.
+
+    Returns:
+        The :class:`Problem`.
     """
     _validate.positive("l2", l2)
     dtype = _dtype()
@@ -683,7 +804,17 @@ REGISTRY: dict[str, Callable[[], Problem]] = {
 
 
 def get(name: str) -> Problem:
-    """The built-in problem called ``name``; a ValueError lists the valid names otherwise."""
+    """The built-in problem called ``name``; a ValueError lists the valid names otherwise.
+
+    Args:
+        name: A key of ``REGISTRY``.
+
+    Returns:
+        The :class:`Problem`.
+
+    Raises:
+        ValueError: If no problem has that name.
+    """
     if name not in REGISTRY:
         raise ValueError(f"unknown problem {name!r}; valid names: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]()

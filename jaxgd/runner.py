@@ -85,6 +85,25 @@ def run(
     loss's array leaves are traced arguments: running again with other
     hyperparameter values of the same shape reuses the compiled program. It is
     ``vmap``-able over hyperparameters and initial points.
+
+    Args:
+        optimizer: Any optax gradient transformation (a jaxgd optimizer or optax's).
+        loss: ``loss(params[, batch][, key])`` -> scalar (or ``(scalar, aux)`` with ``has_aux``).
+        params: The starting point, any pytree of floating-point arrays.
+        steps: The number of updates.
+        record_every: Record the iterate every this many steps (and the last).
+        batches: A pytree whose leaves have a leading axis of length ``steps``: batch t goes to step t.
+        key: A PRNG key, split into one key per step for a stochastic loss.
+        has_aux: Whether the loss returns ``(value, aux)``.
+        record: ``record(x_t, state_t)``, kept at every recorded step.
+
+    Returns:
+        The :class:`Trajectory`: iterates, losses, final state, and what ``record`` returned.
+
+    Raises:
+        ValueError: If steps or record_every is not a positive integer, params are not finite or the
+            batches' leading axis is not ``steps`` long.
+        TypeError: If params are not floating point or the loss does not return a real scalar.
     """
     _check_inputs(params, steps, record_every)
     if batches is not None and _leading(batches) != {steps}:

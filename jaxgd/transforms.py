@@ -87,7 +87,15 @@ class ScaleByLearningRateState(NamedTuple):
 
 
 def scale_by_learning_rate(learning_rate: Hyperparameter, *, flip_sign: bool = True) -> optax.GradientTransformation:
-    """Scale by the learning rate: ``u = -eta_t g`` (``+eta_t g`` with ``flip_sign=False``)."""
+    """Scale by the learning rate: ``u = -eta_t g`` (``+eta_t g`` with ``flip_sign=False``).
+
+    Args:
+        learning_rate: eta > 0 (a float, an array or a schedule).
+        flip_sign: Whether to negate (a descent step).
+
+    Returns:
+        An ``optax.GradientTransformation``.
+    """
     _validate.positive("learning_rate", learning_rate)
     sign = -1.0 if flip_sign else 1.0
 
@@ -138,6 +146,15 @@ def scale_by_heavy_ball(
     References: Polyak (1964), "Some methods of speeding up the convergence of
     iteration methods"; Sutskever, Martens, Dahl & Hinton (2013), "On the
     importance of initialization and momentum in deep learning".
+
+    Args:
+        learning_rate: eta > 0 (a float, an array or a schedule).
+        momentum: mu in [0, 1).
+        convention: ``"descent"`` or ``"velocity"``: the sign of the stored velocity.
+        nesterov: Whether to step from the look-ahead point.
+
+    Returns:
+        An ``optax.GradientTransformation``.
     """
     _validate.positive("learning_rate", learning_rate)
     _validate.decay("momentum", momentum)
@@ -183,6 +200,12 @@ def scale_by_nesterov_1983(learning_rate: Hyperparameter) -> optax.GradientTrans
 
     References: Nesterov (1983); Bubeck (2015), "Convex Optimization: Algorithms
     and Complexity", section 3.7.
+
+    Args:
+        learning_rate: eta > 0.
+
+    Returns:
+        An ``optax.GradientTransformation``; its update needs the parameters.
     """
     _validate.positive("learning_rate", learning_rate)
 
@@ -221,6 +244,14 @@ def scale_by_adagrad(
     initial_accumulator_value=0.1`` reproduces it.
 
     Reference: Duchi, Hazan & Singer (2011), "Adaptive subgradient methods".
+
+    Args:
+        initial_accumulator_value: r at t = 0, >= 0.
+        eps: delta >= 0 (inside the root with ``eps_in_sqrt``).
+        eps_in_sqrt: Whether to divide by sqrt(r + eps), as optax.
+
+    Returns:
+        An ``optax.GradientTransformation``.
     """
     _validate.nonnegative("initial_accumulator_value", initial_accumulator_value)
     _validate.nonnegative("eps", eps)
@@ -259,6 +290,13 @@ def scale_by_adadelta(rho: Hyperparameter = 0.9, eps: Hyperparameter = 1e-6) -> 
     The update is ``-d`` scaled by a learning rate (1 in the paper).
 
     Reference: Zeiler (2012), "ADADELTA: an adaptive learning rate method".
+
+    Args:
+        rho: The decay of both running averages, in [0, 1) (optax's default 0.9).
+        eps: >= 0, inside both roots.
+
+    Returns:
+        An ``optax.GradientTransformation``.
     """
     _validate.decay("rho", rho)
     _validate.nonnegative("eps", eps)
@@ -307,6 +345,15 @@ def scale_by_rms(
 
     ``eps_in_sqrt=False`` gives ``g / (sqrt(r) + eps)``. Same defaults as
     optax's ``scale_by_rms``.
+
+    Args:
+        decay: rho in [0, 1).
+        eps: >= 0, inside the root (outside with ``eps_in_sqrt=False``).
+        initial_scale: r at t = 0, >= 0.
+        eps_in_sqrt: Whether eps goes inside the root.
+
+    Returns:
+        An ``optax.GradientTransformation``.
     """
     _validate.decay("decay", decay)
     _validate.nonnegative("eps", eps)
@@ -346,6 +393,15 @@ def scale_by_centered_rms(
 
     Same as optax's ``scale_by_stddev``. Reference: Graves (2013), "Generating
     sequences with recurrent neural networks".
+
+    Args:
+        decay: rho in [0, 1).
+        eps: >= 0, inside the root (outside with ``eps_in_sqrt=False``).
+        initial_scale: n at t = 0, >= 0.
+        eps_in_sqrt: Whether eps goes inside the root.
+
+    Returns:
+        An ``optax.GradientTransformation``.
     """
     _validate.decay("decay", decay)
     _validate.nonnegative("eps", eps)
@@ -390,6 +446,17 @@ def scale_by_adam(
     ``nesterov=True`` is Nadam (Dozat 2016) in optax's form:
     ``m_hat = b1 m / (1 - b1^(t+1)) + (1 - b1) g / (1 - b1^t)``.
     ``eps = 0`` is allowed here (the aliases require eps > 0).
+
+    Args:
+        b1: The decay of the first moment, in [0, 1).
+        b2: The decay of the second moment, in [0, 1).
+        eps: >= 0, added to the root.
+        eps_root: >= 0, added inside the root.
+        mu_dtype: The dtype of the first moment (None: the updates'), as optax.
+        nesterov: Whether to use Nadam's Nesterov momentum.
+
+    Returns:
+        An ``optax.GradientTransformation``.
     """
     _validate.decay("b1", b1)
     _validate.decay("b2", b2)
@@ -434,6 +501,14 @@ def scale_by_adamax(
         m <- b1 m + (1 - b1) g,   u <- max(b2 u, |g| + eps),   d = m / ((1 - b1^t) u)
 
     eps is added to |g| inside the max, as optax does, so that u > 0.
+
+    Args:
+        b1: The decay of the first moment, in [0, 1).
+        b2: The decay of the infinity norm, in [0, 1).
+        eps: >= 0, added to |g|.
+
+    Returns:
+        An ``optax.GradientTransformation``.
     """
     _validate.decay("b1", b1)
     _validate.decay("b2", b2)
@@ -575,6 +650,17 @@ def reduce_on_plateau(
     ``factor`` (never below ``min_scale``) and the count waits ``cooldown``
     updates. Chain it after an optimizer: ``jaxgd.chain(jaxgd.sgd(0.1), reduce_on_plateau())``.
     As PyTorch's ``ReduceLROnPlateau``, evaluated every update.
+
+    Args:
+        factor: The multiplier of the scale at a reduction, in [0, 1).
+        patience: The number of updates without improvement before a reduction.
+        threshold: The relative (``rel``) or absolute (``abs``) improvement that counts.
+        threshold_mode: ``"rel"`` or ``"abs"``.
+        cooldown: The number of updates after a reduction during which the count waits.
+        min_scale: The smallest scale.
+
+    Returns:
+        A :class:`jaxgd.Optimizer` whose ``update`` needs ``value=loss``.
     """
     _validate.decay("factor", factor)
     _validate.nonnegative("patience", patience)
@@ -619,6 +705,17 @@ def nesterov_iterate(optimizer: optax.GradientTransformation, params: optax.Para
     ``x_t = y_t - mu V_t``; in the ``"descent"`` convention the stored v is -V. mu is read at the
     state's step (constant momenta are exact). ``run(..., record=lambda p, s: nesterov_iterate(opt, p, s))``
     records x_t along a run.
+
+    Args:
+        optimizer: The jaxgd ``nesterov`` or ``rmsprop(momentum=..., nesterov=True)`` that made ``state``.
+        params: The look-ahead point y_t (the parameters the optimizer carries).
+        state: The optimizer's state at step t.
+
+    Returns:
+        x_t, a pytree like ``params``.
+
+    Raises:
+        ValueError: If the optimizer holds no heavy-ball velocity or no momentum.
     """
     found = [s for s in jax.tree.leaves(state, is_leaf=_is_heavy_ball) if _is_heavy_ball(s)]
     if len(found) != 1 or not hasattr(optimizer, "momentum"):
