@@ -53,7 +53,14 @@ class BarrierResult(NamedTuple):
 
 
 def short_step_factor(nu: float) -> float:
-    """mu = 1 + 1 / (13 sqrt(nu)), the short-step update t_{k+1} = mu t_k of the theory."""
+    """mu = 1 + 1 / (13 sqrt(nu)), the short-step update t_{k+1} = mu t_k of the theory.
+
+    Args:
+        nu: The barrier parameter (m for the log barrier of m inequalities).
+
+    Returns:
+        mu, a float.
+    """
     _validate.positive("nu", nu)
     return 1.0 + 1.0 / (13.0 * math.sqrt(nu))
 
@@ -128,6 +135,24 @@ def barrier_lp(
     ``x0``: a strictly feasible start (default 0, which needs b > 0). ``centering_steps`` Newton steps at t_0 first
     bring x near the path; then ``outer_steps`` updates t <- mu t, each followed by ``newton_steps`` Newton steps.
     ``mu`` defaults to the short-step 1 + 1/(13 sqrt(m)). One ``jit``-compiled call; concrete inputs are checked.
+
+    Args:
+        c: The (n,) objective.
+        a: The (m, n) constraint matrix A.
+        b: The (m,) right-hand side.
+        x0: A strictly feasible start (A x0 < b); None: 0.
+        t0: The first barrier weight t_0 > 0.
+        mu: The factor of t per update, > 1 (None: the short step).
+        outer_steps: The number K of updates of t.
+        newton_steps: Newton steps after each update of t.
+        centering_steps: Newton steps at t_0.
+
+    Returns:
+        A :class:`BarrierResult` (the final x, c^T x and the path).
+
+    Raises:
+        ValueError: If the sizes disagree, A lacks full column rank, x0 is not strictly feasible or a
+            setting is out of range (concrete inputs).
     """
     c, a, b = jnp.asarray(c), jnp.asarray(a), jnp.asarray(b)
     dtype = jnp.result_type(c, a, b, float)

@@ -60,38 +60,92 @@ def _t(t: Array, *args: Any) -> Any:
 
 def subgradient_bound(t: Array, radius: Array, lipschitz: Array) -> jax.Array:
     """R L / sqrt(t): projected subgradient descent on an L-Lipschitz f, eta = R / (L sqrt(t)), uniform average of
-    x_1..x_t. Row "non-smooth, Lipschitz". Bubeck (2015), Theorem 3.2."""
+    x_1..x_t. Row "non-smooth, Lipschitz". Bubeck (2015), Theorem 3.2.
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        radius: R = ||x_1 - x*||.
+        lipschitz: L.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     return radius * lipschitz / _xp(t, radius, lipschitz).sqrt(_t(t, radius, lipschitz))
 
 
 def strongly_convex_subgradient_bound(t: Array, lipschitz: Array, alpha: Array) -> jax.Array:
     """2 L^2 / (alpha (t + 1)): projected subgradient descent on an alpha-strongly convex L-Lipschitz f, eta_s =
     2 / (alpha (s + 1)), average weighted by s. Row "strongly convex, Lipschitz" (L^2 / (alpha t)). Bubeck (2015),
-    Theorem 3.9."""
+    Theorem 3.9.
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        lipschitz: L.
+        alpha: The strong convexity constant.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     return 2 * lipschitz**2 / (alpha * (_t(t, lipschitz, alpha) + 1))
 
 
 def smooth_bound(t: Array, beta: Array, radius: Array) -> jax.Array:
     """beta R^2 / (2 t): projected gradient descent (or ISTA) on a beta-smooth f with eta = 1 / beta, last iterate.
-    Row "smooth" (beta R^2 / t). Beck & Teboulle (2009), Theorem 3.1; Bubeck (2015), Theorem 3.7 (weaker constant)."""
+    Row "smooth" (beta R^2 / t). Beck & Teboulle (2009), Theorem 3.1; Bubeck (2015), Theorem 3.7 (weaker constant).
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        beta: The smoothness constant.
+        radius: R = ||x_0 - x*||.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     return beta * radius**2 / (2 * _t(t, beta, radius))
 
 
 def accelerated_bound(t: Array, beta: Array, radius: Array) -> jax.Array:
     """2 beta R^2 / (t + 1)^2: FISTA (accelerated projected/proximal gradient) with eta = 1 / beta. Rows "smooth,
-    AGD" and "f + g, FISTA" (beta R^2 / t^2). Beck & Teboulle (2009), Theorem 4.4; Bubeck (2015), Theorem 3.19."""
+    AGD" and "f + g, FISTA" (beta R^2 / t^2). Beck & Teboulle (2009), Theorem 4.4; Bubeck (2015), Theorem 3.19.
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        beta: The smoothness constant.
+        radius: R = ||x_0 - x*||.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     return 2 * beta * radius**2 / (_t(t, beta, radius) + 1) ** 2
 
 
 def frank_wolfe_bound(t: Array, beta: Array, diameter: Array) -> jax.Array:
     """2 beta D^2 / (t + 2): Frank-Wolfe with gamma_t = 2 / (t + 2) on a beta-smooth f over a set of diameter D.
-    Row "smooth, FW" (beta R^2 / t). Jaggi (2013), Theorem 1; Bubeck (2015), Theorem 3.8."""
+    Row "smooth, FW" (beta R^2 / t). Jaggi (2013), Theorem 1; Bubeck (2015), Theorem 3.8.
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        beta: The smoothness constant.
+        diameter: D, the diameter of X.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     return 2 * beta * diameter**2 / (_t(t, beta, diameter) + 2)
 
 
 def strongly_convex_smooth_bound(t: Array, kappa: Array, radius: Array) -> jax.Array:
     """R^2 exp(-t / kappa), a bound on ||x_t - x*||^2: projected gradient descent with eta = 1 / beta on an
-    alpha-strongly convex beta-smooth f. Row "strongly convex, smooth, PGD". Bubeck (2015), Theorem 3.10."""
+    alpha-strongly convex beta-smooth f. Row "strongly convex, smooth, PGD". Bubeck (2015), Theorem 3.10.
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        kappa: beta / alpha.
+        radius: R = ||x_0 - x*||.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     return radius**2 * _xp(t, kappa, radius).exp(-_t(t, kappa, radius) / kappa)
 
 
@@ -100,7 +154,18 @@ def accelerated_strongly_convex_bound(
 ) -> jax.Array:
     """(F(x_0) - F* + alpha R^2 / 2) (1 - 1 / sqrt(kappa))^t <= (...) exp(-t / sqrt(kappa)): V-FISTA, momentum
     (sqrt(kappa) - 1) / (sqrt(kappa) + 1), eta = 1 / beta. Row "strongly convex, smooth, AGD" (R^2 exp(-t /
-    sqrt(kappa))). Beck (2017), "First-Order Methods in Optimization", Theorem 10.42; Bubeck (2015), Theorem 3.18."""
+    sqrt(kappa))). Beck (2017), "First-Order Methods in Optimization", Theorem 10.42; Bubeck (2015), Theorem 3.18.
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        kappa: beta / alpha.
+        initial_gap: F(x_0) - F*.
+        alpha: The strong convexity constant.
+        radius: R = ||x_0 - x*||.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     xp = _xp(t, kappa, initial_gap, alpha, radius)
     return (initial_gap + 0.5 * alpha * radius**2) * (1 - 1 / xp.sqrt(kappa)) ** _t(
         t, kappa, initial_gap, alpha, radius
@@ -110,7 +175,17 @@ def accelerated_strongly_convex_bound(
 def mirror_descent_bound(t: Array, radius: Array, lipschitz: Array, rho: Array = 1.0) -> jax.Array:
     """R L sqrt(2 / (rho t)): mirror descent with a rho-strongly convex mirror map, R^2 = sup Phi - Phi(x_1),
     eta = (R / L) sqrt(2 rho / t), uniform average (entropy on the simplex: R^2 = log n, rho = 1, L = sup ||g||_inf).
-    Bubeck (2015), Theorem 4.2."""
+    Bubeck (2015), Theorem 4.2.
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        radius: R, with R^2 = sup Phi - Phi(x_1).
+        lipschitz: L, in the dual norm.
+        rho: The strong convexity of the mirror map.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     return radius * lipschitz * _xp(t, radius, lipschitz, rho).sqrt(2 / (rho * _t(t, radius, lipschitz, rho)))
 
 
@@ -119,7 +194,19 @@ def mirror_prox_bound(
 ) -> jax.Array:
     """4 max(beta_11 R_X^2, beta_22 R_Y^2, beta_12 R_X R_Y) / t on the duality gap of the averaged mirror prox
     iterates (beta_12 = beta_21 = ``beta_xy``). Row "saddle point, SP-MP" (beta R^2 / t). Bubeck (2015),
-    Theorem 5.2; Nemirovski (2004)."""
+    Theorem 5.2; Nemirovski (2004).
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        beta_xy: The smoothness constant of the cross terms.
+        radius_x: R_X.
+        radius_y: R_Y.
+        beta_xx: The smoothness constant in x.
+        beta_yy: The smoothness constant in y.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     args = (beta_xy, radius_x, radius_y, beta_xx, beta_yy)
     xp = _xp(t, *args)
     scale = xp.maximum(xp.maximum(beta_xx * radius_x**2, beta_yy * radius_y**2), beta_xy * radius_x * radius_y)
@@ -129,7 +216,18 @@ def mirror_prox_bound(
 def ellipsoid_bound(t: Array, n: Array, outer_radius: Array, inner_radius: Array, variation: Array) -> jax.Array:
     """V (R / r) exp(-t / (2 n^2)) for the best feasible centre, V = max_X f - f*, X inside a ball of radius R and
     containing one of radius r. Row "non-smooth, ellipsoid method" ((R / r) exp(-t / n^2)). Bubeck (2015),
-    Theorem 2.4 (2B there for V)."""
+    Theorem 2.4 (2B there for V).
+
+    Args:
+        t: The number of iterations (an array broadcasts).
+        n: The dimension.
+        outer_radius: R, of a ball containing X.
+        inner_radius: r, of a ball inside X.
+        variation: V = max_X f - f*.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     args = (n, outer_radius, inner_radius, variation)
     t = _t(t, *args)
     return variation * outer_radius / inner_radius * _xp(t, *args).exp(-t / (2 * _t(n, *args) ** 2))
@@ -138,7 +236,16 @@ def ellipsoid_bound(t: Array, n: Array, outer_radius: Array, inner_radius: Array
 def interior_point_bound(k: Array, nu: Array, t0: Array) -> jax.Array:
     """(2 nu / t_0) exp(-k / (1 + 13 sqrt(nu))): the short-step path-following method, t_{k+1} = (1 + 1 / (13
     sqrt(nu))) t_k, one Newton step each, on a linear objective with a nu-self-concordant barrier. Row "linear,
-    IPM" (nu exp(-t / sqrt(nu))). Bubeck (2015), section 5.3; Nesterov (2004), section 4.2.5."""
+    IPM" (nu exp(-t / sqrt(nu))). Bubeck (2015), section 5.3; Nesterov (2004), section 4.2.5.
+
+    Args:
+        k: The number of updates of t (an array broadcasts).
+        nu: The barrier parameter.
+        t0: The first barrier weight.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     xp = _xp(k, nu, t0)
     return 2 * nu / t0 * xp.exp(-_t(k, nu, t0) / (1 + 13 * xp.sqrt(nu)))
 
@@ -147,6 +254,17 @@ def iterations_to_epsilon(bound: Callable[[Any], Any], epsilon: float, max_itera
     """The smallest integer t >= 1 with bound(t) <= epsilon, for a non-increasing bound (host-side bisection).
 
     The bound is evaluated in float64. Raises ValueError when even ``max_iterations`` does not reach epsilon.
+
+    Args:
+        bound: A non-increasing function of t.
+        epsilon: The target.
+        max_iterations: The largest t searched.
+
+    Returns:
+        The smallest t, an int.
+
+    Raises:
+        ValueError: If bound(max_iterations) > epsilon.
     """
     _validate.positive("epsilon", epsilon)
 
@@ -188,6 +306,14 @@ def robbins_monro(schedule: Callable[[Any], Any], horizon: int = 10**5, tol: flo
     log t over the last half; the sum diverges iff p <= 1 and the squares converge iff p > 1/2 (p-series), with
     ``tol`` of slack on the fitted exponent. Constant steps (p = 0) fail the second condition; R / (L sqrt(t))
     (p = 1/2) fails it too; 2 / (alpha (t + 1)) (p = 1) satisfies both.
+
+    Args:
+        schedule: eta as a function of the count (a jaxgd schedule or any callable).
+        horizon: The number of steps evaluated.
+        tol: The slack on the fitted exponent.
+
+    Returns:
+        A :class:`RobbinsMonro`: the partial sums, the fitted exponent and the verdicts.
     """
     _validate.positive_int("horizon", horizon)
     if horizon < 8:

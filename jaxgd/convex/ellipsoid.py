@@ -48,7 +48,14 @@ class EllipsoidResult(NamedTuple):
 
 
 def ellipsoid_volume_factor(n: int) -> float:
-    """vol(E_{t+1}) / vol(E_t) = (n / (n + 1)) (n^2 / (n^2 - 1))^((n - 1) / 2), <= exp(-1 / (2n))."""
+    """vol(E_{t+1}) / vol(E_t) = (n / (n + 1)) (n^2 / (n^2 - 1))^((n - 1) / 2), <= exp(-1 / (2n)).
+
+    Args:
+        n: The dimension, >= 2.
+
+    Returns:
+        The factor, a float.
+    """
     _validate.positive_int("n", n)
     if n < 2:
         raise ValueError(f"the ellipsoid method needs dimension n >= 2, got n={n}")
@@ -112,7 +119,19 @@ def ellipsoid(
 ) -> EllipsoidResult:
     """Run the central-cut ellipsoid method on ``f`` (subgradients by ``jax.grad``) from the ball of ``radius``
     about ``center``, over the box [lower, upper] when given (it must lie inside the ball). One ``jit``-compiled
-    ``lax.scan``; ``f`` may be a ``jax.tree_util.Partial`` holding its data."""
+    ``lax.scan``; ``f`` may be a ``jax.tree_util.Partial`` holding its data.
+
+    Args:
+        f: The convex function of a vector (a ``jax.tree_util.Partial`` may hold its data).
+        center: The centre of the first ball.
+        radius: Its radius.
+        steps: The number of cuts T.
+        lower: The box's lower bounds (None: no box).
+        upper: The box's upper bounds.
+
+    Returns:
+        An :class:`EllipsoidResult`: the best feasible centre, its value and the history.
+    """
     _validate.positive_int("steps", steps)
     _validate.positive("radius", radius)
     c0 = jnp.asarray(center)

@@ -51,12 +51,28 @@ def _flat(fn: Callable[[jax.Array], jax.Array], g: Any) -> Any:
 
 
 def lmo_simplex(g: Any, radius: Any = 1.0) -> Any:
-    """argmin over {s >= 0, sum s = r} of <g, s>: r e_i with i = argmin g_i (a vertex)."""
+    """argmin over {s >= 0, sum s = r} of <g, s>: r e_i with i = argmin g_i (a vertex).
+
+    Args:
+        g: The gradient.
+        radius: r.
+
+    Returns:
+        The minimising vertex s, like g.
+    """
     return _flat(lambda v: radius * jax.nn.one_hot(jnp.argmin(v), v.shape[0], dtype=v.dtype), g)
 
 
 def lmo_l1_ball(g: Any, radius: Any = 1.0) -> Any:
-    """argmin over {||s||_1 <= r} of <g, s>: -r sign(g_i) e_i with i = argmax |g_i|."""
+    """argmin over {||s||_1 <= r} of <g, s>: -r sign(g_i) e_i with i = argmax |g_i|.
+
+    Args:
+        g: The gradient.
+        radius: r.
+
+    Returns:
+        The minimising vertex s, like g.
+    """
 
     def fn(v):
         i = jnp.argmax(jnp.abs(v))
@@ -66,7 +82,16 @@ def lmo_l1_ball(g: Any, radius: Any = 1.0) -> Any:
 
 
 def lmo_box(g: Any, lower: Any = -1.0, upper: Any = 1.0) -> Any:
-    """argmin over the box of <g, s>: lower_i where g_i > 0, else upper_i (a vertex)."""
+    """argmin over the box of <g, s>: lower_i where g_i > 0, else upper_i (a vertex).
+
+    Args:
+        g: The gradient.
+        lower: The lower bounds.
+        upper: The upper bounds.
+
+    Returns:
+        The minimising vertex s, like g.
+    """
     lo, hi = P._leafwise(g, lower), P._leafwise(g, upper)
     return jax.tree.map(lambda v, a, b: jnp.where(v > 0, a, b).astype(v.dtype), g, lo, hi)
 
@@ -75,7 +100,13 @@ def lmo_box(g: Any, lower: Any = -1.0, upper: Any = 1.0) -> Any:
 @dataclasses.dataclass(frozen=True, eq=False)
 class LMO:
     """A linear minimisation oracle ``g -> fn(g, **params) = argmin_{s in X} <g, s>`` as a pytree of its set's
-    parameters. Build one with :func:`lmo`."""
+    parameters. Build one with :func:`lmo`.
+
+    Args:
+        name: The set's name.
+        fn: ``fn(g, **params)``, the oracle.
+        params: The set's parameters (the pytree's leaves).
+    """
 
     name: str
     fn: Callable[..., Any]
@@ -94,7 +125,19 @@ _LMOS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
 
 def lmo(name: str, **params: Any) -> LMO:
     """The linear minimisation oracle of a convex set by name: ``"simplex"`` (radius), ``"l1_ball"`` (radius),
-    ``"box"`` (lower, upper)."""
+    ``"box"`` (lower, upper).
+
+    Args:
+        name: ``"simplex"``, ``"l1_ball"`` or ``"box"``.
+        **params: The set's parameters.
+
+    Returns:
+        The :class:`LMO`.
+
+    Raises:
+        ValueError: If the name is unknown.
+        TypeError: If a parameter is not one of the set's.
+    """
     P.check_convex_name(name, "linear minimisation oracle's convex hull", tuple(_LMOS))
     fn, defaults = _LMOS[name]
     unknown = set(params) - set(defaults)
@@ -109,7 +152,16 @@ def lmo(name: str, **params: Any) -> LMO:
 
 
 def duality_gap(grad: Any, x: Any, oracle: Callable[[Any], Any]) -> jax.Array:
-    """The Frank-Wolfe gap <grad f(x), x - s> with s = oracle(grad f(x)); >= f(x) - f* for convex f."""
+    """The Frank-Wolfe gap <grad f(x), x - s> with s = oracle(grad f(x)); >= f(x) - f* for convex f.
+
+    Args:
+        grad: grad f(x).
+        x: The point.
+        oracle: The set's linear minimisation oracle.
+
+    Returns:
+        The gap, a scalar.
+    """
     s = oracle(grad)
     return optax.tree.vdot(grad, jax.tree.map(jnp.subtract, x, s))
 
@@ -152,7 +204,16 @@ def frank_wolfe(
 ) -> optax.GradientTransformationExtraArgs:
     """Frank-Wolfe: u_t = gamma_t (s_t - x_t), s_t = oracle(grad f(x_t)), gamma_t = 2 / (t + 2) (``"open_loop"``)
     or argmin over [0, 1] of f(x_t + gamma (s_t - x_t)) by golden-section search (``"line_search"``, needs
-    ``value_fn``). The state holds the gap <grad f(x_t), x_t - s_t>. x_0 must lie in X."""
+    ``value_fn``). The state holds the gap <grad f(x_t), x_t - s_t>. x_0 must lie in X.
+
+    Args:
+        oracle: The set's linear minimisation oracle (an :class:`LMO` or a callable).
+        step: ``"open_loop"`` or ``"line_search"``.
+        line_search_steps: The golden-section steps of the line search.
+
+    Returns:
+        The :class:`jaxgd.Optimizer`; its update needs the parameters (and ``value_fn`` for the line search).
+    """
     _validate.one_of("step", step, ("open_loop", "line_search"))
     _validate.positive_int("line_search_steps", line_search_steps)
     if not callable(oracle):

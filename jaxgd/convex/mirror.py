@@ -50,7 +50,17 @@ __all__ = [
 def entropic_step(
     x: jax.Array, g: jax.Array, eta: jax.typing.ArrayLike, radius: jax.typing.ArrayLike = 1.0
 ) -> jax.Array:
-    """r softmax(log(x / r) - eta g): the entropic mirror step on the simplex of radius r (zeros stay zero)."""
+    """r softmax(log(x / r) - eta g): the entropic mirror step on the simplex of radius r (zeros stay zero).
+
+    Args:
+        x: The point, in the simplex.
+        g: The (sub)gradient.
+        eta: The step size.
+        radius: r.
+
+    Returns:
+        The next point, like x.
+    """
     logits = jnp.where(x > 0, jnp.log(jnp.where(x > 0, x, 1)), -jnp.inf) - eta * g
     return (radius * jax.nn.softmax(logits)).astype(x.dtype)
 
@@ -64,7 +74,15 @@ def entropic_mirror_descent(
     learning_rate: Hyperparameter, radius: jax.typing.ArrayLike = 1.0
 ) -> optax.GradientTransformation:
     """Mirror descent with the entropic mirror map on {x >= 0, sum x = r}: x_{s+1} proportional to x_s exp(-eta_s g_s)
-    (all leaves flattened together). Start inside the simplex (the uniform point r/n is the usual start)."""
+    (all leaves flattened together). Start inside the simplex (the uniform point r/n is the usual start).
+
+    Args:
+        learning_rate: eta > 0 (a float, an array or a schedule).
+        radius: r, the simplex's total.
+
+    Returns:
+        The :class:`jaxgd.Optimizer`; its update needs the parameters.
+    """
     _validate.positive("learning_rate", learning_rate)
     _validate.positive("radius", radius)
 
@@ -132,6 +150,16 @@ def mirror_prox(
 
     ``learning_rate``: eta, or a pair (eta_x, eta_y) (:func:`game_step_sizes` gives Bubeck's choice for a matrix
     game). One ``jit``-compiled ``lax.scan``; ``phi`` may be a ``jax.tree_util.Partial`` holding its data.
+
+    Args:
+        phi: phi(x, y), convex in x and concave in y.
+        x0: The start in the x simplex.
+        y0: The start in the y simplex.
+        steps: The number of steps.
+        learning_rate: eta, or a pair (eta_x, eta_y).
+
+    Returns:
+        A :class:`MirrorProxResult`: the averaged iterates and the history.
     """
     _validate.positive_int("steps", steps)
     x0, y0 = jnp.asarray(x0), jnp.asarray(y0)
@@ -148,7 +176,14 @@ def mirror_prox(
 
 def game_step_sizes(matrix: Any) -> tuple[float, float]:
     """Bubeck's (Theorem 5.2) steps for phi = x^T A y on simplices of sizes n, m: with a = max |A_ij|,
-    R_X^2 = log n, R_Y^2 = log m, eta = 1 / (2 a R_X R_Y) for the scaled map, i.e. (eta R_X^2, eta R_Y^2) per block."""
+    R_X^2 = log n, R_Y^2 = log m, eta = 1 / (2 a R_X R_Y) for the scaled map, i.e. (eta R_X^2, eta R_Y^2) per block.
+
+    Args:
+        matrix: A, (n, m).
+
+    Returns:
+        (eta_x, eta_y), floats.
+    """
     a = np.asarray(matrix, dtype=float)
     if a.ndim != 2 or min(a.shape) < 2:
         raise ValueError(f"matrix must be 2-D with at least 2 rows and columns, got shape {a.shape}")
@@ -161,5 +196,14 @@ def game_step_sizes(matrix: Any) -> tuple[float, float]:
 
 
 def game_gap(matrix: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
-    """Duality gap of (x, y) in min_x max_y x^T A y: max_j (A^T x)_j - min_i (A y)_i >= 0, zero at an equilibrium."""
+    """Duality gap of (x, y) in min_x max_y x^T A y: max_j (A^T x)_j - min_i (A y)_i >= 0, zero at an equilibrium.
+
+    Args:
+        matrix: A, (n, m).
+        x: The row player's mixed strategy, (n,).
+        y: The column player's mixed strategy, (m,).
+
+    Returns:
+        The gap, a scalar.
+    """
     return jnp.max(x @ matrix, axis=-1) - jnp.min(y @ matrix.T, axis=-1)

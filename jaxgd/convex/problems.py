@@ -56,8 +56,9 @@ class ConvexProblem:
       x_star: a minimiser.
       constants: the table's constants for this problem (floats), e.g. beta, L, R, alpha, kappa.
       data: the arrays defining it (A, b, ...).
-      projection, prox, lmo: the feasible set's projection and linear minimisation oracle, and the simple term g
-        (None where absent).
+      projection: the feasible set's projection (None: unconstrained).
+      prox: the simple term g (None where absent).
+      lmo: the feasible set's linear minimisation oracle (None where absent).
     """
 
     name: str
@@ -116,6 +117,17 @@ def max_affine(
     ``domain="ball"``: start x0 = -radius x*/||x*|| on the sphere, R = ||x0 - x*||. ``domain="box"`` ([-radius,
     radius]^n, for the ellipsoid method): x0 = 0, outer radius radius sqrt(n), inner radius ``radius``, and
     ``variation`` = max over the box of f - f* (over its 2^n vertices).
+
+    Args:
+        n: The dimension.
+        m: The number of affine pieces.
+        domain: ``"ball"`` or ``"box"``.
+        radius: The ball's radius or the box's half-width.
+        alpha: The strong convexity added (0: a sharp minimum).
+        seed: The seed of the random data.
+
+    Returns:
+        The :class:`ConvexProblem`.
     """
     _validate.positive_int("n", n)
     _validate.positive_int("m", m)
@@ -200,6 +212,16 @@ def least_squares_ball(
     1/n^2 is too small to matter before). In both, x* = A^T z and b = A x* + lambda* z, so grad f(x*) = -lambda* x*:
     the KKT condition with multiplier lambda* = ``multiplier`` (default 1e-2 with kappa, 1e-6 without), and f* =
     (lambda*^2 / 2) ||z||^2. Start x0 = 0, R = ||x0 - x*|| = radius.
+
+    Args:
+        n: The dimension.
+        kappa: The condition number of A^T A (None: the hard diagonal case).
+        radius: The ball's radius.
+        multiplier: The KKT multiplier lambda* (None: 1e-2 with kappa, 1e-6 without).
+        seed: The seed of the random data.
+
+    Returns:
+        The :class:`ConvexProblem`.
     """
     _validate.positive_int("n", n)
     _validate.positive("radius", radius)
@@ -246,7 +268,16 @@ def shifted_quadratic_fn(x: jax.Array, a: jax.Array, center: jax.Array) -> jax.A
 def least_squares_simplex(n: int = 30, support: int = 10, *, seed: int = 0) -> ConvexProblem:
     """f(x) = (1/2) ||A (x - x*)||^2 over the probability simplex, x* on a face (``support`` positive coordinates),
     f* = 0. A is n x n with singular values from 1 down to 0.1, beta = 1; the simplex has diameter D = sqrt(2).
-    Start x0 = e_n, a vertex outside the face of x*."""
+    Start x0 = e_n, a vertex outside the face of x*.
+
+    Args:
+        n: The dimension.
+        support: The number of positive coordinates of x*.
+        seed: The seed of the random data.
+
+    Returns:
+        The :class:`ConvexProblem`.
+    """
     _validate.positive_int("n", n)
     _validate.positive_int("support", support)
     if support >= n:
@@ -318,6 +349,13 @@ def lasso_diabetes(strength: float = 0.05, *, interactions: bool = False) -> Con
     lambda_min(X^T X / m) ~ 6e-8, an ill-conditioned Lasso on which FISTA's lead over ISTA shows.
     beta = lambda_max(X^T X) / m; x* is scikit-learn's coordinate-descent solution (tol 1e-12) with its support
     solved exactly; F* = F(x*). Start 0, R = ||x*||.
+
+    Args:
+        strength: lambda, the l1 weight.
+        interactions: Whether to add the 45 pairwise products of the features.
+
+    Returns:
+        The :class:`ConvexProblem`.
     """
     from sklearn.linear_model import Lasso
 
@@ -367,6 +405,15 @@ def matrix_game(n: int = 3, m: int | None = None, *, value: float = 0.25, seed: 
     A^T x* = value 1, so (x*, y*) is an equilibrium. As a minimisation, f(x) = max_j (A^T x)_j, f* = value, its
     subgradients (columns of A) have ||g||_inf <= L = max |A_ij|; the entropic map has R^2 = log n from the uniform
     start x0. ``data["y_star"]`` holds y*; ``bilinear_fn`` is phi.
+
+    Args:
+        n: The number of rows (x's strategies).
+        m: The number of columns (y's strategies; None: n).
+        value: The game's value.
+        seed: The seed of the random data.
+
+    Returns:
+        The :class:`ConvexProblem`.
     """
     _validate.positive_int("n", n)
     m = n if m is None else m
@@ -412,6 +459,15 @@ def linear_program(n: int = 5, m: int = 15, *, bound: float = 10.0, seed: int = 
     Built from its KKT conditions: n of the random rows are active at a random x* (signs chosen so b > 0, so x0 = 0 is
     strictly feasible), the others have slack, and c = -A_I^T y_I with y_I > 0, so x* is the unique optimum and
     c* = c^T x*. ``data`` holds c, A, b.
+
+    Args:
+        n: The number of variables.
+        m: The number of random constraints.
+        bound: The box's half-width.
+        seed: The seed of the random data.
+
+    Returns:
+        The :class:`ConvexProblem`.
     """
     _validate.positive_int("n", n)
     _validate.positive_int("m", m)

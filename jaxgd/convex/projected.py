@@ -31,7 +31,14 @@ ProjectionLike = P.Projection | Callable[[Any], Any] | str | None
 
 def as_projection(projection: ProjectionLike) -> Callable[[Any], Any]:
     """A callable x -> P_X(x): a :class:`Projection`, any callable, a set's name (default parameters), or None (no
-    projection: the identity)."""
+    projection: the identity).
+
+    Args:
+        projection: A :class:`Projection`, a callable, a set's name, or None.
+
+    Returns:
+        The callable x -> P_X(x).
+    """
     if projection is None:
         return _identity
     if isinstance(projection, str):
@@ -59,6 +66,13 @@ def projected(inner: optax.GradientTransformation, projection: ProjectionLike) -
     """Any transform followed by a projection of the iterate: x_{t+1} = P_X(x_t + u_t), u_t the inner step.
 
     The state is the inner transform's state. Extra arguments (``value``, ``value_fn``) are passed to ``inner``.
+
+    Args:
+        inner: Any gradient transformation.
+        projection: The set: a :class:`Projection`, a callable, a set's name, or None.
+
+    Returns:
+        The :class:`jaxgd.Optimizer`; its update needs the parameters.
     """
     if not (hasattr(inner, "init") and hasattr(inner, "update")):
         raise TypeError(f"inner must be a GradientTransformation, got {inner!r}")
@@ -87,6 +101,13 @@ def projected_gradient(
     Bubeck 2015, Theorem 3.7), and ||x_t - x*||^2 <= exp(-t / kappa) R^2 when f is also alpha-strongly convex
     (Bubeck, Theorem 3.10). With a subgradient g_t and the steps of :mod:`jaxgd.convex.subgradient`, the rates of
     Bubeck's Theorems 3.2 and 3.9 hold for the averaged iterates. ``learning_rate`` may be a schedule.
+
+    Args:
+        learning_rate: eta > 0 (a float, an array or a schedule).
+        projection: The set: a :class:`Projection`, a callable, a set's name, or None (plain GD).
+
+    Returns:
+        The :class:`jaxgd.Optimizer`; its update needs the parameters.
     """
     _validate.positive("learning_rate", learning_rate)
     proj = as_projection(projection)

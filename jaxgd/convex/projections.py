@@ -100,6 +100,14 @@ def project_box(x: Any, lower: Any = -1.0, upper: Any = 1.0) -> Any:
     """P(v) = clip(v, lower, upper), coordinate by coordinate.
 
     ``lower``/``upper``: scalars, arrays broadcasting against each leaf, or pytrees like ``x``.
+
+    Args:
+        x: The point, a pytree.
+        lower: The lower bounds.
+        upper: The upper bounds.
+
+    Returns:
+        P(x), like x.
     """
     check_box(lower, upper)
     lo, hi = _leafwise(x, lower), _leafwise(x, upper)
@@ -107,7 +115,16 @@ def project_box(x: Any, lower: Any = -1.0, upper: Any = 1.0) -> Any:
 
 
 def project_ball(x: Any, radius: Any = 1.0, center: Any = None) -> Any:
-    """P(v) = c + (v - c) min(1, r / ||v - c||): the Euclidean ball of radius r about c (default 0)."""
+    """P(v) = c + (v - c) min(1, r / ||v - c||): the Euclidean ball of radius r about c (default 0).
+
+    Args:
+        x: The point, a pytree.
+        radius: r.
+        center: c (None: the origin).
+
+    Returns:
+        P(x), like x.
+    """
     check_radius(radius)
     d = x if center is None else jax.tree.map(jnp.subtract, x, center)
     norm = tree_norm(d)
@@ -132,6 +149,13 @@ def project_simplex(x: Any, radius: Any = 1.0) -> Any:
     """Projection onto the simplex {x >= 0, sum x = r}: P(v) = max(v - theta, 0) with theta such that the sum is r.
 
     theta is found by sorting (Duchi et al. 2008, Figure 1), O(n log n).
+
+    Args:
+        x: The point, a pytree.
+        radius: r.
+
+    Returns:
+        P(x), like x.
     """
     check_radius(radius)
     return _flat(lambda v: _simplex(v, jnp.asarray(radius, v.dtype)), x)
@@ -143,7 +167,15 @@ def _l1_ball(v: jax.Array, radius: jax.Array) -> jax.Array:
 
 
 def project_l1_ball(x: Any, radius: Any = 1.0) -> Any:
-    """Projection onto {||x||_1 <= r}: v itself when inside, else sign(v) P_simplex(|v|) (Duchi et al. 2008, sec. 4)."""
+    """Projection onto {||x||_1 <= r}: v itself when inside, else sign(v) P_simplex(|v|) (Duchi et al. 2008, sec. 4).
+
+    Args:
+        x: The point, a pytree.
+        radius: r.
+
+    Returns:
+        P(x), like x.
+    """
     check_radius(radius)
     return _flat(lambda v: _l1_ball(v, jnp.asarray(radius, v.dtype)), x)
 
@@ -155,7 +187,13 @@ def project_l1_ball(x: Any, radius: Any = 1.0) -> Any:
 @dataclasses.dataclass(frozen=True, eq=False)
 class Projection:
     """A projection ``x -> fn(x, **params)`` as a pytree: ``params`` are leaves (traced by ``jit``, mapped by
-    ``vmap``), ``name`` and ``fn`` are static. Build one with :func:`projection`."""
+    ``vmap``), ``name`` and ``fn`` are static. Build one with :func:`projection`.
+
+    Args:
+        name: The set's name.
+        fn: ``fn(x, **params)``, the projection.
+        params: The set's parameters (the pytree's leaves).
+    """
 
     name: str
     fn: Callable[..., Any]
@@ -190,6 +228,17 @@ def check_convex_name(name: Any, what: str, valid: tuple[str, ...]) -> None:
 def projection(name: str, **params: Any) -> Projection:
     """The projection onto a convex set by name: ``"box"`` (lower, upper), ``"ball"`` (radius, center),
     ``"simplex"`` (radius), ``"l1_ball"`` (radius); unset parameters take the defaults of the ``project_*`` function.
+
+    Args:
+        name: ``"box"``, ``"ball"``, ``"simplex"`` or ``"l1_ball"``.
+        **params: The set's parameters.
+
+    Returns:
+        The :class:`Projection`.
+
+    Raises:
+        ValueError: If the name is unknown or a parameter out of range.
+        TypeError: If a parameter is not one of the set's.
     """
     check_convex_name(name, "projection", CONVEX_SETS)
     fn, defaults = _PROJECTIONS[name]

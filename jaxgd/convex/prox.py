@@ -49,6 +49,12 @@ class Prox:
     """A simple convex function g with its proximal operator, as a pytree of g's parameters.
 
     ``g(x) = value_fn(x, **params)``; ``g.prox(v, eta) = prox_fn(v, eta, **params)``.
+
+    Args:
+        name: g's name.
+        value_fn: ``value_fn(x, **params)`` = g(x).
+        prox_fn: ``prox_fn(v, eta, **params)`` = prox_{eta g}(v).
+        params: g's parameters (the pytree's leaves).
     """
 
     name: str
@@ -69,7 +75,15 @@ def _sum(tree: Any, fn: Callable[[jax.Array], jax.Array]) -> jax.Array:
 
 
 def soft_threshold(v: Any, threshold: jax.typing.ArrayLike) -> Any:
-    """sign(v) max(|v| - threshold, 0), leaf by leaf: the prox of threshold ||.||_1."""
+    """sign(v) max(|v| - threshold, 0), leaf by leaf: the prox of threshold ||.||_1.
+
+    Args:
+        v: The point, a pytree.
+        threshold: The threshold, >= 0.
+
+    Returns:
+        The thresholded point, like v.
+    """
     return jax.tree.map(lambda a: (jnp.sign(a) * jnp.maximum(jnp.abs(a) - threshold, 0)).astype(a.dtype), v)
 
 
@@ -85,7 +99,11 @@ def _zero_prox(v, eta):
 
 
 def zero() -> Prox:
-    """g = 0: prox_{eta g}(v) = v (proximal gradient is then gradient descent)."""
+    """g = 0: prox_{eta g}(v) = v (proximal gradient is then gradient descent).
+
+    Returns:
+        The :class:`Prox`.
+    """
     return Prox("zero", _zero_value, _zero_prox, {})
 
 
@@ -101,7 +119,14 @@ def _l1_prox(v, eta, strength):
 
 
 def l1(strength: jax.typing.ArrayLike) -> Prox:
-    """g(x) = lam ||x||_1 (the Lasso): prox_{eta g}(v) = sign(v) max(|v| - eta lam, 0), soft-thresholding."""
+    """g(x) = lam ||x||_1 (the Lasso): prox_{eta g}(v) = sign(v) max(|v| - eta lam, 0), soft-thresholding.
+
+    Args:
+        strength: lambda >= 0.
+
+    Returns:
+        The :class:`Prox`.
+    """
     _validate.nonnegative("strength", strength)
     return Prox("l1", _l1_value, _l1_prox, {"strength": strength})
 
@@ -115,7 +140,14 @@ def _l2_prox(v, eta, strength):
 
 
 def l2_squared(strength: jax.typing.ArrayLike) -> Prox:
-    """g(x) = (lam / 2) ||x||_2^2 (ridge): prox_{eta g}(v) = v / (1 + eta lam)."""
+    """g(x) = (lam / 2) ||x||_2^2 (ridge): prox_{eta g}(v) = v / (1 + eta lam).
+
+    Args:
+        strength: lambda >= 0.
+
+    Returns:
+        The :class:`Prox`.
+    """
     _validate.nonnegative("strength", strength)
     return Prox("l2_squared", _l2_value, _l2_prox, {"strength": strength})
 
@@ -132,6 +164,13 @@ def elastic_net(l1_strength: jax.typing.ArrayLike, l2_strength: jax.typing.Array
     """g(x) = a ||x||_1 + (b / 2) ||x||_2^2: prox_{eta g}(v) = soft(v, eta a) / (1 + eta b) (Zou & Hastie 2005).
 
     scikit-learn's ``ElasticNet(alpha, l1_ratio)`` is a = alpha l1_ratio, b = alpha (1 - l1_ratio).
+
+    Args:
+        l1_strength: a >= 0.
+        l2_strength: b >= 0.
+
+    Returns:
+        The :class:`Prox`.
     """
     _validate.nonnegative("l1_strength", l1_strength)
     _validate.nonnegative("l2_strength", l2_strength)
@@ -152,7 +191,15 @@ def _box_prox(v, eta, lower, upper):
 
 
 def box(lower: Any = -1.0, upper: Any = 1.0) -> Prox:
-    """g = indicator of the box [lower, upper] (0 inside, +inf outside): prox_{eta g}(v) = clip(v, lower, upper)."""
+    """g = indicator of the box [lower, upper] (0 inside, +inf outside): prox_{eta g}(v) = clip(v, lower, upper).
+
+    Args:
+        lower: The lower bounds.
+        upper: The upper bounds.
+
+    Returns:
+        The :class:`Prox`.
+    """
     P.check_box(lower, upper)
     return Prox("box", _box_value, _box_prox, {"lower": lower, "upper": upper})
 
@@ -171,6 +218,13 @@ def indicator(projection: P.Projection, tol: float = 1e-6) -> Prox:
     """g = indicator of a convex set given by its projection: prox_{eta g} = P_X for every eta.
 
     g(x) is 0 when ||P_X(x) - x|| <= tol (1 + ||x||), else +inf.
+
+    Args:
+        projection: The set's :class:`Projection`.
+        tol: The relative distance below which a point counts as inside.
+
+    Returns:
+        The :class:`Prox`.
     """
     if not isinstance(projection, P.Projection):
         raise TypeError(f"projection must be a jaxgd.convex.Projection (see projection(name)), got {projection!r}")
@@ -206,6 +260,14 @@ def group_lasso(strength: jax.typing.ArrayLike, groups: Any, weights: Any = None
 
     ``groups``: an integer label 0..k-1 for each coordinate of the flattened x (concrete).
     ``weights``: w_G, default sqrt(|G|) as in Yuan & Lin.
+
+    Args:
+        strength: lambda >= 0.
+        groups: The group label (0..k-1) of each coordinate of the flattened x.
+        weights: w_G per group (None: sqrt(|G|)).
+
+    Returns:
+        The :class:`Prox`.
     """
     _validate.nonnegative("strength", strength)
     labels = np.asarray(groups)

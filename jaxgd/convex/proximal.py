@@ -48,7 +48,17 @@ ProxLike = Prox | P.Projection | Callable[[Any, Any], Any]
 
 def as_prox(prox: ProxLike) -> Callable[[Any, Any], Any]:
     """``(v, eta) -> prox_{eta g}(v)``: a :class:`Prox`, a :class:`Projection` (the prox of the set's indicator),
-    or a callable ``prox(v, eta)``."""
+    or a callable ``prox(v, eta)``.
+
+    Args:
+        prox: g's proximal operator: a :class:`Prox`, a :class:`Projection` or a callable ``prox(v, eta)``.
+
+    Returns:
+        The callable ``(v, eta) -> prox_{eta g}(v)``.
+
+    Raises:
+        TypeError: If prox is none of these.
+    """
     if isinstance(prox, Prox):
         return prox.prox
     if isinstance(prox, P.Projection):
@@ -67,7 +77,17 @@ def _difference(new: Any, old: Any) -> Any:
 
 
 def prox_gradient_step(loss: Callable[[Any], jax.Array], prox: ProxLike, learning_rate: Any, y: Any) -> Any:
-    """x+ = prox_{eta g}(y - eta grad f(y)): FISTA's iterate from its extrapolated point y (or ISTA's next point)."""
+    """x+ = prox_{eta g}(y - eta grad f(y)): FISTA's iterate from its extrapolated point y (or ISTA's next point).
+
+    Args:
+        loss: f, the smooth part.
+        prox: g's proximal operator: a :class:`Prox`, a :class:`Projection` or a callable ``prox(v, eta)``.
+        learning_rate: eta.
+        y: The point.
+
+    Returns:
+        x+, like y.
+    """
     lr = jnp.asarray(learning_rate, real_dtype(y))
     return as_prox(prox)(_gradient_step(y, jax.grad(loss)(y), lr), lr)
 
@@ -82,6 +102,13 @@ def proximal_gradient(learning_rate: Hyperparameter, prox: ProxLike) -> optax.Gr
 
     With eta = 1/beta: F(x_t) - F* <= beta ||x_0 - x*||^2 / (2 t) (Beck & Teboulle 2009, Theorem 3.1). With the
     indicator of a set (a :class:`Projection` as ``prox``) it is projected gradient descent.
+
+    Args:
+        learning_rate: eta > 0 (a float, an array or a schedule).
+        prox: g's proximal operator: a :class:`Prox`, a :class:`Projection` or a callable ``prox(v, eta)``.
+
+    Returns:
+        The :class:`jaxgd.Optimizer`; its update needs the parameters.
     """
     _validate.positive("learning_rate", learning_rate)
     prox_fn = as_prox(prox)
@@ -141,6 +168,14 @@ def fista(
     (F(x_0) - F* + alpha ||x_0 - x*||^2 / 2) (Beck 2017, "First-Order Methods in
     Optimization", Theorem 10.42). With a :class:`Projection` as ``prox`` it is
     accelerated projected gradient descent.
+
+    Args:
+        learning_rate: eta > 0 (a float, an array or a schedule).
+        prox: g's proximal operator: a :class:`Prox`, a :class:`Projection` or a callable ``prox(v, eta)``.
+        momentum: A constant extrapolation weight (None: FISTA's t_k sequence).
+
+    Returns:
+        The :class:`jaxgd.Optimizer`; its update needs the parameters.
     """
     _validate.positive("learning_rate", learning_rate)
     if momentum is not None:
@@ -215,6 +250,16 @@ def backtracking_fista(
     p = prox_{g/L}(y_k - grad f(y_k) / L) satisfies f(p) <= f(y_k) + <grad f(y_k), p - y_k> + (L/2)||p - y_k||^2;
     then x_k = p and y_{k+1} is extrapolated as in :func:`fista`. F(x_k) - F* <= 2 eta beta ||x_0 - x*||^2 /
     (k + 1)^2 (Theorem 4.4). ``update`` needs ``value=f(y)`` and ``value_fn=f`` (``jaxgd.run`` passes them).
+
+    Args:
+        prox: g's proximal operator: a :class:`Prox`, a :class:`Projection` or a callable ``prox(v, eta)``.
+        lipschitz: The first estimate L_0 > 0.
+        increase_factor: eta > 1, the factor of L per backtracking step.
+        max_steps: The most backtracking steps per update.
+        accelerated: Whether to extrapolate (FISTA) or not (ISTA).
+
+    Returns:
+        The :class:`jaxgd.Optimizer`; its update needs the parameters, ``value`` and ``value_fn``.
     """
     _validate.positive("lipschitz", lipschitz)
     _validate.positive_int("max_steps", max_steps)

@@ -45,7 +45,13 @@ Weighting = Literal["uniform", "linear"]
 @functools.partial(jax.tree_util.register_dataclass, data_fields=["scale", "power", "offset"], meta_fields=[])
 @dataclasses.dataclass(frozen=True, eq=False)
 class StepSize:
-    """The schedule eta(count) = scale / (count + offset)^power, a pytree of its three numbers."""
+    """The schedule eta(count) = scale / (count + offset)^power, a pytree of its three numbers.
+
+    Args:
+        scale: The numerator.
+        power: The exponent.
+        offset: Added to the count.
+    """
 
     scale: Any
     power: Any
@@ -58,7 +64,16 @@ class StepSize:
 
 def lipschitz_step(radius: Any, lipschitz: Any, horizon: int | None = None) -> StepSize:
     """eta = R / (L sqrt(horizon)), constant (Bubeck, Theorem 3.2), or eta_s = R / (L sqrt(s)) when ``horizon`` is
-    None (any-time; then sum eta_s^2 diverges like log t)."""
+    None (any-time; then sum eta_s^2 diverges like log t).
+
+    Args:
+        radius: R = ||x_1 - x*||.
+        lipschitz: L.
+        horizon: The number of steps t (None: the any-time steps).
+
+    Returns:
+        The :class:`StepSize` schedule.
+    """
     _validate.positive("radius", radius)
     _validate.positive("lipschitz", lipschitz)
     if horizon is None:
@@ -68,7 +83,14 @@ def lipschitz_step(radius: Any, lipschitz: Any, horizon: int | None = None) -> S
 
 
 def strongly_convex_step(alpha: Any) -> StepSize:
-    """eta_s = 2 / (alpha (s + 1)) for s = 1, 2, ... (Bubeck, Theorem 3.9): sum eta = inf, sum eta^2 < inf."""
+    """eta_s = 2 / (alpha (s + 1)) for s = 1, 2, ... (Bubeck, Theorem 3.9): sum eta = inf, sum eta^2 < inf.
+
+    Args:
+        alpha: The strong convexity constant.
+
+    Returns:
+        The :class:`StepSize` schedule.
+    """
     _validate.positive("alpha", alpha)
     return StepSize(2.0 / alpha, 1.0, 2.0)
 
@@ -93,7 +115,15 @@ def averaged(
 ) -> optax.GradientTransformationExtraArgs:
     """``inner`` unchanged, keeping in its state the average of the points the updates were computed at:
     x_bar_s = x_bar_{s-1} + w_s (x_s - x_bar_{s-1}), w_s = 1/s (``"uniform"``) or 2/(s + 1) (``"linear"``: weights
-    proportional to s). Needs ``params``."""
+    proportional to s). Needs ``params``.
+
+    Args:
+        inner: Any gradient transformation.
+        weighting: ``"uniform"`` or ``"linear"``.
+
+    Returns:
+        The :class:`jaxgd.Optimizer`; its update needs the parameters.
+    """
     _validate.one_of("weighting", weighting, ("uniform", "linear"))
     inner = optax.with_extra_args_support(inner)
 
@@ -113,7 +143,15 @@ def averaged(
 
 def iterate_average(xs: Any, weighting: Weighting = "uniform") -> Any:
     """Running averages of a history x_1..x_T (leading axis T): row s-1 is the average of x_1..x_s, uniform or with
-    weights proportional to s (``"linear"``). ``xs`` may be a pytree; ``jit``/``vmap``-able."""
+    weights proportional to s (``"linear"``). ``xs`` may be a pytree; ``jit``/``vmap``-able.
+
+    Args:
+        xs: The history, a pytree whose leaves have a leading axis T.
+        weighting: ``"uniform"`` or ``"linear"``.
+
+    Returns:
+        The running averages, like xs.
+    """
     _validate.one_of("weighting", weighting, ("uniform", "linear"))
 
     def avg(x):
