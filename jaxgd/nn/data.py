@@ -64,7 +64,15 @@ class Standardizer(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class DataSplits:
-    """Train, validation and test sets, the standardiser fitted on train, and the number of classes."""
+    """Train, validation and test sets, the standardiser fitted on train, and the number of classes.
+
+    Args:
+        train: The training set.
+        val: The validation set.
+        test: The test set.
+        standardizer: The standardiser fitted on train (the identity without standardising).
+        num_classes: K.
+    """
 
     train: Dataset
     val: Dataset
@@ -88,6 +96,16 @@ def check_dataset(
     """Raise a clear error for a malformed dataset, a wrong feature count or labels outside [0, K).
 
     Shapes are always checked; label values only when they are concrete.
+
+    Args:
+        data: The :class:`Dataset`.
+        num_features: The expected number of features (None: not checked).
+        num_classes: K, to check the labels against (None: not checked).
+        name: The name used in the messages.
+
+    Raises:
+        ValueError: If shapes, the feature count or (concrete) labels are wrong.
+        TypeError: If x is not floating point or y not integer.
     """
     x, y = data
     if jnp.ndim(x) != 2:
@@ -111,7 +129,17 @@ def check_dataset(
 
 
 def make_dataset(x: Any, y: Any, *, num_classes: int | None = None, dtype: Any = None) -> Dataset:
-    """A checked :class:`Dataset`: ``x`` cast to ``dtype`` (JAX's default float), ``y`` to int32."""
+    """A checked :class:`Dataset`: ``x`` cast to ``dtype`` (JAX's default float), ``y`` to int32.
+
+    Args:
+        x: The (n, d) features.
+        y: The (n,) integer labels.
+        num_classes: K, to check the labels against (None: not checked).
+        dtype: The features' dtype (None: JAX's default float).
+
+    Returns:
+        The :class:`Dataset`.
+    """
     x_np, y_np = np.asarray(x), np.asarray(y)
     if not np.issubdtype(y_np.dtype, np.integer):
         raise TypeError(f"y must hold integer class labels, got dtype {y_np.dtype}")
@@ -124,7 +152,14 @@ def make_dataset(x: Any, y: Any, *, num_classes: int | None = None, dtype: Any =
 
 
 def fit_standardizer(x: Any) -> Standardizer:
-    """Per-feature mean and standard deviation of ``x``; a constant feature gets scale 1."""
+    """Per-feature mean and standard deviation of ``x``; a constant feature gets scale 1.
+
+    Args:
+        x: The (n, d) training features.
+
+    Returns:
+        The :class:`Standardizer`.
+    """
     x = jnp.asarray(x)
     std = jnp.std(x, axis=0)
     return Standardizer(jnp.mean(x, axis=0), jnp.where(std > 0, std, jnp.ones_like(std)))
@@ -149,6 +184,20 @@ def split(
     training; ``train_size`` then keeps a random subset of the training set (a
     small-data regime). With ``standardize`` the features are transformed by
     (x - mean) / std of the training split. ``num_classes`` defaults to max(y) + 1.
+
+    Args:
+        x: The (n, d) features.
+        y: The (n,) integer labels.
+        seed: The seed of the shuffles.
+        val_fraction: The fraction of each class in the validation set.
+        test_fraction: The fraction of each class in the test set.
+        train_size: Keep only this many training samples (None: all).
+        standardize: Whether to standardise with the training split's statistics.
+        num_classes: K (None: max(y) + 1).
+        dtype: The features' dtype (None: JAX's default float).
+
+    Returns:
+        The :class:`DataSplits`.
     """
     _validate.in_closed_interval("val_fraction", val_fraction, 0.0, 1.0)
     _validate.in_closed_interval("test_fraction", test_fraction, 0.0, 1.0)
@@ -194,7 +243,18 @@ def split(
 
 
 def load(name: str = "digits", **kwargs: Any) -> DataSplits:
-    """Load ``"digits"`` or ``"breast_cancer"`` from scikit-learn and :func:`split` it (``kwargs`` go there)."""
+    """Load ``"digits"`` or ``"breast_cancer"`` from scikit-learn and :func:`split` it (``kwargs`` go there).
+
+    Args:
+        name: ``"digits"`` or ``"breast_cancer"``.
+        **kwargs: Passed to :func:`split`.
+
+    Returns:
+        The :class:`DataSplits`.
+
+    Raises:
+        ValueError: If the name is unknown.
+    """
     _validate.one_of("name", name, DATASETS)
     from sklearn import datasets  # a dependency (it ships the data); imported here so jaxgd.nn loads fast
 
@@ -205,7 +265,15 @@ def load(name: str = "digits", **kwargs: Any) -> DataSplits:
 
 
 def num_batches(n: int, batch_size: int | None) -> int:
-    """n // batch_size, the number of full batches in an epoch (1 for the full batch, ``batch_size=None``)."""
+    """n // batch_size, the number of full batches in an epoch (1 for the full batch, ``batch_size=None``).
+
+    Args:
+        n: The number of samples.
+        batch_size: B (None: the full batch).
+
+    Returns:
+        The number of batches, an int.
+    """
     if batch_size is None:
         return 1
     _validate.positive_int("batch_size", batch_size)
@@ -218,6 +286,14 @@ def batch_indices(key: jax.Array, n: int, batch_size: int | None) -> jax.Array:
     """(n // B, B) sample indices of one epoch: a permutation drawn from ``key``, last partial batch dropped.
 
     ``batch_size=None`` is the full batch: one row 0 .. n-1, no shuffling.
+
+    Args:
+        key: The PRNG key of the permutation.
+        n: The number of samples.
+        batch_size: B (None: the full batch).
+
+    Returns:
+        The (n // B, B) int32 indices.
     """
     nb = num_batches(n, batch_size)
     if batch_size is None:
@@ -227,12 +303,29 @@ def batch_indices(key: jax.Array, n: int, batch_size: int | None) -> jax.Array:
 
 
 def take(data: Any, idx: jax.Array) -> Any:
-    """The rows ``idx`` of every leaf of ``data``."""
+    """The rows ``idx`` of every leaf of ``data``.
+
+    Args:
+        data: A pytree whose leaves have a leading axis.
+        idx: The row indices.
+
+    Returns:
+        The selected rows, like data.
+    """
     return jax.tree.map(lambda a: a[idx], data)
 
 
 def iterate_batches(key: jax.Array, data: Dataset, batch_size: int | None) -> Iterator[Dataset]:
-    """Python iterator over one shuffled epoch of ``data`` (for eager loops; prefer :func:`scan_epoch` in jit)."""
+    """Python iterator over one shuffled epoch of ``data`` (for eager loops; prefer :func:`scan_epoch` in jit).
+
+    Args:
+        key: The PRNG key of the shuffle.
+        data: The :class:`Dataset`.
+        batch_size: B (None: the full batch).
+
+    Yields:
+        One :class:`Dataset` per batch.
+    """
     n = int(jnp.shape(jax.tree.leaves(data)[0])[0])
     for idx in batch_indices(key, n, batch_size):
         yield take(data, idx)
@@ -244,6 +337,16 @@ def scan_epoch(
     """One epoch as ``lax.scan``: ``carry, out = step(carry, batch)`` over the shuffled batches.
 
     Batches are gathered inside the scan (no shuffled copy of the data). Jittable.
+
+    Args:
+        step: ``step(carry, batch) -> (carry, out)``.
+        carry: The initial carry.
+        key: The PRNG key of the shuffle.
+        data: A pytree whose leaves have a leading axis n (a :class:`Dataset`).
+        batch_size: B (None: the full batch).
+
+    Returns:
+        ``(carry, outs)``, outs stacked over the batches.
     """
     n = int(jnp.shape(jax.tree.leaves(data)[0])[0])
 

@@ -29,7 +29,15 @@ MODES = ("inverted", "classic")
 
 
 def check_keep_prob(name: str, value: Any) -> None:
-    """Require a concrete keep probability in (0, 1]; traced values pass unchecked."""
+    """Require a concrete keep probability in (0, 1]; traced values pass unchecked.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The keep probability.
+
+    Raises:
+        ValueError: If a concrete value is outside (0, 1].
+    """
     if isinstance(value, jax.core.Tracer):
         return
     try:
@@ -53,6 +61,16 @@ def dropout(
 
     Training (``train=True``, needs ``key``): ``m x / p`` (inverted) or ``m x``
     (classic), m ~ Bernoulli(p). Test: ``x`` (inverted) or ``p x`` (classic).
+
+    Args:
+        key: The PRNG key of the mask (needed with ``train=True``).
+        x: The activations.
+        keep_prob: p in (0, 1].
+        mode: ``"inverted"`` or ``"classic"``.
+        train: Whether to drop (training) or scale (test).
+
+    Returns:
+        The result, like x.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
@@ -66,7 +84,17 @@ def dropout(
 
 
 def apply_mask(x: jax.Array, mask: jax.Array, keep_prob: float | jax.Array, *, mode: DropoutMode = "inverted"):
-    """Training-time dropout with a given boolean keep-mask: ``m x / p`` (inverted) or ``m x`` (classic)."""
+    """Training-time dropout with a given boolean keep-mask: ``m x / p`` (inverted) or ``m x`` (classic).
+
+    Args:
+        x: The activations.
+        mask: The boolean keep-mask, like x.
+        keep_prob: p in (0, 1].
+        mode: ``"inverted"`` or ``"classic"``.
+
+    Returns:
+        The dropped-out activations, like x.
+    """
     p = jnp.asarray(keep_prob, x.dtype)
     kept = jnp.where(mask, x, jnp.zeros_like(x))
     return kept / p if mode == "inverted" else kept

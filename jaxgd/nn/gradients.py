@@ -39,6 +39,15 @@ def backprop(model: MLP, params: Params, x: jax.Array, y: jax.Array) -> Params:
     """The gradient of ``softmax_cross_entropy(model.apply(params, x), y)`` by the delta recursion (module docstring).
 
     Returns a pytree shaped like ``params``. Not for ``batch_norm`` models.
+
+    Args:
+        model: The :class:`MLP` (without batch norm).
+        params: Its parameters.
+        x: The (n, d) inputs.
+        y: The (n,) integer labels.
+
+    Returns:
+        The gradient, a pytree shaped like params.
     """
     if not isinstance(model, MLP):
         raise TypeError(f"backprop needs a jaxgd.nn.MLP, got {type(model).__name__}")
@@ -73,6 +82,14 @@ def output_bias_init(labels: jax.Array, num_classes: int, *, dtype: Any = None) 
     The network then starts by predicting the class frequencies pi, and its initial loss is their entropy
     H(pi) rather than log K (Hildesheim; Karpathy 2019, "init well"). A class with no example gets log(1e-8).
     Pass it to :meth:`MLP.init` as ``output_bias=``.
+
+    Args:
+        labels: The (n,) integer training labels.
+        num_classes: K.
+        dtype: The result's dtype (None: JAX's default float).
+
+    Returns:
+        The (K,) bias b*.
     """
     labels = jnp.asarray(labels)
     if labels.ndim != 1 or not jnp.issubdtype(labels.dtype, jnp.integer) or labels.shape[0] == 0:
@@ -89,6 +106,15 @@ def dead_units(model: MLP, params: Params, x: jax.Array, *, batch_stats: Any = N
 
     A ReLU unit with z <= 0 on all inputs gets no gradient and never recovers; a small bias c > 0 at
     initialisation keeps units active (Goodfellow et al. 2016, sec. 8.4). Shape (L - 1,).
+
+    Args:
+        model: The :class:`MLP`.
+        params: Its parameters.
+        x: The (n, d) inputs.
+        batch_stats: A batch-norm MLP's running statistics.
+
+    Returns:
+        The (L - 1,) fractions of dead units per hidden layer.
     """
     if not isinstance(model, MLP):
         raise TypeError(f"dead_units needs a jaxgd.nn.MLP, got {type(model).__name__}")

@@ -30,7 +30,14 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def gaussian(sigma: float = 0.01) -> Initializer:
-    """W_ij ~ N(0, sigma^2)."""
+    """W_ij ~ N(0, sigma^2).
+
+    Args:
+        sigma: The standard deviation.
+
+    Returns:
+        An ``Initializer``: ``(key, shape, dtype) -> W``.
+    """
     _validate.positive("sigma", sigma)
 
     def init(key: jax.Array, shape: tuple[int, int], dtype=None) -> jax.Array:
@@ -42,7 +49,11 @@ def gaussian(sigma: float = 0.01) -> Initializer:
 
 
 def xavier_uniform() -> Initializer:
-    """Glorot/Xavier uniform: W_ij ~ U(-a, a), a = sqrt(6 / (n_in + n_out)); variance 2 / (n_in + n_out)."""
+    """Glorot/Xavier uniform: W_ij ~ U(-a, a), a = sqrt(6 / (n_in + n_out)); variance 2 / (n_in + n_out).
+
+    Returns:
+        An ``Initializer``: ``(key, shape, dtype) -> W``.
+    """
 
     def init(key: jax.Array, shape: tuple[int, int], dtype=None) -> jax.Array:
         n_in, n_out = _fans(shape)
@@ -54,7 +65,11 @@ def xavier_uniform() -> Initializer:
 
 
 def he_normal() -> Initializer:
-    """He/Kaiming normal: W_ij ~ N(0, 2 / n_in)."""
+    """He/Kaiming normal: W_ij ~ N(0, 2 / n_in).
+
+    Returns:
+        An ``Initializer``: ``(key, shape, dtype) -> W``.
+    """
 
     def init(key: jax.Array, shape: tuple[int, int], dtype=None) -> jax.Array:
         n_in, _ = _fans(shape)

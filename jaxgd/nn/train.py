@@ -189,6 +189,9 @@ class FunctionModel:
     :func:`fit` and :func:`fit_ensemble` wrap a callable model in it; the update ratios of
     :class:`EpochMetrics` are then per parameter leaf (per layer for an :class:`MLP`).
     A pytree with no leaves: the function is static.
+
+    Args:
+        apply_fn: ``apply(params, x, *, key=None, train=False) -> logits``.
     """
 
     def __init__(self, apply_fn: Callable[..., jax.Array]):
@@ -228,7 +231,18 @@ def _layer_weights(model: MLP | FunctionModel, tree: Any) -> list[jax.Array]:
 def training_objective(
     model: MLP, data: Dataset, *, loss: str = "cross_entropy", l2: Any = 0.0, l1: Any = 0.0
 ) -> Callable[[Params], jax.Array]:
-    """params -> L(params; data) + l2 (1/2)||W||^2 + l1 ||W||_1 on the whole of ``data``, test-time network."""
+    """params -> L(params; data) + l2 (1/2)||W||^2 + l1 ||W||_1 on the whole of ``data``, test-time network.
+
+    Args:
+        model: The :class:`MLP`.
+        data: The :class:`Dataset`.
+        loss: ``"cross_entropy"`` or ``"squared"``.
+        l2: The weight of (1/2)||W||^2.
+        l1: The weight of ||W||_1.
+
+    Returns:
+        The function params -> objective.
+    """
     _validate.one_of("loss", loss, tuple(LOSSES))
     loss_fn = LOSSES[loss]
 
@@ -255,6 +269,20 @@ def network_curvature(
 
     Uses :mod:`jaxgd.curvature` (Hessian-vector products, no dense Hessian).
     ``hutchinson_samples=0`` skips the trace (NaN). Jittable.
+
+    Args:
+        model: The :class:`MLP` (or a :class:`FunctionModel`).
+        params: Its parameters.
+        data: The :class:`Dataset` of the objective.
+        key: The PRNG key of the probes.
+        loss: ``"cross_entropy"`` or ``"squared"``.
+        l2: The weight of (1/2)||W||^2.
+        l1: The weight of ||W||_1.
+        lanczos_iters: The Lanczos iterations.
+        hutchinson_samples: The trace probes (0: skipped).
+
+    Returns:
+        :class:`Curvature` (sharpness and trace).
     """
     _validate.positive_int("lanczos_iters", lanczos_iters)
     if not isinstance(hutchinson_samples, (int, np.integer)) or hutchinson_samples < 0:
@@ -291,6 +319,16 @@ def evaluate(
     """(loss, accuracy) of the test-time network on ``data``; checks features and labels.
 
     A batch-norm MLP needs its running statistics, ``batch_stats`` (e.g. ``fit(...).batch_stats``).
+
+    Args:
+        model: The :class:`MLP` (or a :class:`FunctionModel`).
+        params: Its parameters.
+        data: The :class:`Dataset`.
+        loss: ``"cross_entropy"`` or ``"squared"``.
+        batch_stats: A batch-norm MLP's running statistics.
+
+    Returns:
+        ``(loss, accuracy)``, scalars.
     """
     _validate.one_of("loss", loss, tuple(LOSSES))
     model = _as_model(model)
@@ -303,7 +341,17 @@ def evaluate(
 
 
 def ensemble_proba(model: MLP, params: Params, x: jax.Array, *, batch_stats: Any = None) -> jax.Array:
-    """Mean of the members' class probabilities; ``params`` (and ``batch_stats``) have a leading ensemble axis."""
+    """Mean of the members' class probabilities; ``params`` (and ``batch_stats``) have a leading ensemble axis.
+
+    Args:
+        model: The :class:`MLP`.
+        params: The members' parameters, with a leading ensemble axis.
+        x: The (n, d) inputs.
+        batch_stats: The members' running statistics (batch norm), with the same leading axis.
+
+    Returns:
+        The (n, K) mean class probabilities.
+    """
     model = _as_model(model)
     if isinstance(model, MLP):
         proba = jax.vmap(lambda p, s: model.predict_proba(p, x, batch_stats=s))(params, batch_stats)
@@ -313,7 +361,14 @@ def ensemble_proba(model: MLP, params: Params, x: jax.Array, *, batch_stats: Any
 
 
 def average_checkpoints(params: Params) -> Params:
-    """The mean over the leading axis of stacked parameters (checkpoints of one run, e.g. ``param_history``)."""
+    """The mean over the leading axis of stacked parameters (checkpoints of one run, e.g. ``param_history``).
+
+    Args:
+        params: Parameters stacked along a leading axis.
+
+    Returns:
+        Their mean, one set of parameters.
+    """
     return jax.tree.map(lambda a: jnp.mean(a, axis=0), params)
 
 
@@ -426,6 +481,32 @@ def fit(
     is one jitted program, ``vmap``-able over ``params``, ``key`` and every
     numeric hyperparameter (learning rates, ``l2``, ``model.keep_prob``...).
     ``batch_stats``: a batch-norm MLP's running statistics to start from (default ``model.init_batch_stats()``).
+
+    Args:
+        model: The :class:`MLP`, or any ``apply(params, x, *, key=None, train=False) -> logits``.
+        params: The initial parameters.
+        optimizer: Any optax gradient transformation.
+        train: The training :class:`Dataset`.
+        val: The validation :class:`Dataset`.
+        key: The PRNG key of the run.
+        epochs: The number of epochs E.
+        batch_size: B (None: the full batch).
+        loss: ``"cross_entropy"`` or ``"squared"``.
+        l2: The weight of (1/2)||W||^2 in the training objective.
+        l1: The weight of ||W||_1 in the training objective.
+        patience: Epochs without improvement before early stopping (None: no early stopping).
+        min_delta: The decrease of the validation loss that counts as an improvement.
+        restore_best: Whether to return the best-validation parameters as ``params``.
+        plateau: A reduce-on-plateau transform stepped on the validation loss each epoch.
+        average_from: The first epoch of checkpoint averaging (None: none).
+        curvature_every: Estimate the curvature every this many epochs (None: never).
+        lanczos_iters: The Lanczos iterations of the sharpness estimate.
+        hutchinson_samples: The probes of the trace estimate (0: skipped).
+        record_params: Whether to keep the end-of-epoch parameters.
+        batch_stats: A batch-norm MLP's running statistics to start from.
+
+    Returns:
+        The :class:`TrainResult`.
     """
     kw = dict(
         epochs=epochs, batch_size=batch_size, loss=loss, l2=l2, l1=l1, patience=patience, min_delta=min_delta,
@@ -454,6 +535,18 @@ def fit_ensemble(
     leading axis k; the data and hyperparameters are shared. Keyword arguments as in :func:`fit`.
 
     Every leaf of the result has a leading axis k. Predict with :func:`ensemble_proba`.
+
+    Args:
+        model: The :class:`MLP`, or any ``apply(params, x, *, key=None, train=False) -> logits``.
+        params: The members' initial parameters, with a leading axis k.
+        optimizer: Any optax gradient transformation.
+        train: The training :class:`Dataset`.
+        val: The validation :class:`Dataset`.
+        keys: The members' PRNG keys, (k,).
+        **kwargs: As in :func:`fit`.
+
+    Returns:
+        The :class:`TrainResult`, every leaf with a leading axis k.
     """
     sizes = {jnp.shape(a)[0] if jnp.ndim(a) else None for a in jax.tree.leaves(params)}
     k_keys = jnp.shape(keys)[0] if jnp.ndim(keys) else None
