@@ -58,6 +58,13 @@ def tail_averaging(inner: optax.GradientTransformation, start: Hyperparameter) -
     Averaging only the last part of the run removes the log factor of uniform averaging on
     strongly convex problems. References: Rakhlin, Shamir & Sridharan (2012), "Making gradient
     descent optimal for strongly convex stochastic optimization"; Jain et al. (2018).
+
+    Args:
+        inner: Any gradient transformation.
+        start: k, the first step averaged.
+
+    Returns:
+        The :class:`jaxgd.Optimizer`: ``inner``'s updates, the average in its state.
     """
     _validate.nonnegative("start", start)
 
@@ -76,6 +83,12 @@ def polyak_averaging(inner: optax.GradientTransformation) -> optax.GradientTrans
     The average of the SGD theorem (Bubeck 2015, Thm 6.3: the mean of x_2 .. x_{t+1} in its
     1-based count). References: Ruppert (1988); Polyak & Juditsky (1992), "Acceleration of
     stochastic approximation by averaging".
+
+    Args:
+        inner: Any gradient transformation.
+
+    Returns:
+        The :class:`jaxgd.Optimizer`: ``inner``'s updates, the average in its state.
     """
 
     def weight(count, dtype):
@@ -92,6 +105,13 @@ def ema_averaging(
 
     Weighs about the last 1 / (1 - d) iterates. As ``optax.ema`` does for updates, applied to
     the parameters (Polyak & Juditsky 1992; the weight EMA of Szegedy et al. 2016).
+
+    Args:
+        inner: Any gradient transformation.
+        decay: d in [0, 1).
+
+    Returns:
+        The :class:`jaxgd.Optimizer`: ``inner``'s updates, the average in its state.
     """
     _validate.decay("decay", decay)
 
@@ -108,6 +128,13 @@ def _find(state: Any) -> AveragingState | None:
 
 
 def averaged_params(state: Any) -> Any:
-    """The averaged iterate kept by an averaging wrapper in an optimizer state (the outermost one), or None."""
+    """The averaged iterate kept by an averaging wrapper in an optimizer state (the outermost one), or None.
+
+    Args:
+        state: An optimizer state.
+
+    Returns:
+        The averaged iterate (a pytree like the params), or None.
+    """
     found = _find(state)
     return None if found is None else found.average

@@ -34,6 +34,15 @@ def smooth_convex_bound(t: ArrayLike, beta: ArrayLike, sigma: ArrayLike, radius:
     SGD on a convex beta-smooth f with the step of :func:`jaxgd.stochastic.smooth_convex_step`,
     R >= ||x_0 - x*|| (ST449 lecture 3; Bubeck 2015, Thm 6.3). Noise-dominated (slope -1/2 in
     log-log) once t > 2 (beta R / sigma)^2.
+
+    Args:
+        t: The number of steps (an array broadcasts).
+        beta: The smoothness constant.
+        sigma: The gradient noise.
+        radius: R >= ||x_0 - x*||.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
     """
     _validate.positive("beta", beta)
     _validate.nonnegative("sigma", sigma)
@@ -77,6 +86,18 @@ def strongly_convex_bound(
 
     valid for c > 1 and eta_0 = c / (mu t0) <= 1/beta. ``initial_gap`` = f(x_0) - f*.
     Bottou, Curtis & Nocedal (2018), Thm 4.7 (beta_BCN = c/mu, gamma = t0 - 1, M = sigma^2, M_G = 1).
+
+    Args:
+        t: The number of steps (an array broadcasts).
+        c: The step's constant, > 1.
+        mu: The strong convexity constant.
+        beta: The smoothness constant.
+        sigma: The gradient noise.
+        initial_gap: f(x_0) - f*.
+        t0: The step's offset.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
     """
     _check_strongly_convex(c, mu, beta, t0)
     _validate.nonnegative("sigma", sigma)
@@ -86,7 +107,17 @@ def strongly_convex_bound(
 
 
 def constant_step_floor(learning_rate: ArrayLike, mu: ArrayLike, beta: ArrayLike, sigma: ArrayLike) -> jax.Array:
-    """eta beta sigma^2 / (2 mu): the limit of the bound of :func:`constant_step_bound` (it grows with eta)."""
+    """eta beta sigma^2 / (2 mu): the limit of the bound of :func:`constant_step_bound` (it grows with eta).
+
+    Args:
+        learning_rate: eta.
+        mu: The strong convexity constant.
+        beta: The smoothness constant.
+        sigma: The gradient noise.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
+    """
     _validate.positive("learning_rate", learning_rate)
     _validate.positive("mu", mu)
     _validate.positive("beta", beta)
@@ -101,6 +132,17 @@ def constant_step_bound(
 
     Constant-step SGD on a mu-strongly convex, beta-smooth f converges linearly, but only to the
     noise floor F (Bottou, Curtis & Nocedal 2018, Thm 4.6).
+
+    Args:
+        t: The number of steps (an array broadcasts).
+        learning_rate: eta <= 1/beta.
+        mu: The strong convexity constant.
+        beta: The smoothness constant.
+        sigma: The gradient noise, E ||g - grad f||^2 <= sigma^2.
+        initial_gap: f(x_0) - f*.
+
+    Returns:
+        The bound, with the broadcast shape of the arguments.
     """
     floor = constant_step_floor(learning_rate, mu, beta, sigma)
     if _concrete(learning_rate, beta) and np.any(np.asarray(learning_rate) * np.asarray(beta) > 1 + 1e-12):
@@ -116,6 +158,14 @@ def quadratic_noise_floor(learning_rate: ArrayLike, eigenvalues: ArrayLike, sigm
     for noise N(0, sigma^2 / d I) (E ||xi||^2 = sigma^2) and Hessian eigenvalues lambda_i, d of them:
     each coordinate is an AR(1) process with stationary variance eta^2 (sigma^2/d) / (1 - (1 - eta lambda_i)^2).
     Finite for 0 < eta < 2 / lambda_max.
+
+    Args:
+        learning_rate: eta.
+        eigenvalues: The Hessian's eigenvalues lambda_i.
+        sigma: The gradient noise, E ||xi||^2 = sigma^2.
+
+    Returns:
+        The stationary E f - f*, with the shape of ``learning_rate``.
     """
     _validate.positive("learning_rate", learning_rate)
     _validate.nonnegative("sigma", sigma)

@@ -89,6 +89,9 @@ class SVRG:
     E g_t = grad f(x_t), and its variance vanishes as x_t and x~ approach x*, so a
     constant step converges linearly on a strongly convex finite sum (eta ~ 1/(10 beta_max),
     m ~ 2n/B in the paper). Cost: 2B per step plus n per refresh.
+
+    Args:
+        inner_steps: m, the steps between snapshot refreshes.
     """
 
     needs_distinct = False
@@ -165,15 +168,30 @@ _static_pytree(SAGA, ())
 
 
 def minibatch() -> MiniBatchGradient:
-    """The plain mini-batch gradient (SGD), the default estimator."""
+    """The plain mini-batch gradient (SGD), the default estimator.
+
+    Returns:
+        The :class:`MiniBatchGradient` estimator.
+    """
     return MiniBatchGradient()
 
 
 def svrg(inner_steps: int) -> SVRG:
-    """SVRG refreshing its snapshot every ``inner_steps`` steps (Johnson & Zhang use 2n / B); see :class:`SVRG`."""
+    """SVRG refreshing its snapshot every ``inner_steps`` steps (Johnson & Zhang use 2n / B); see :class:`SVRG`.
+
+    Args:
+        inner_steps: m >= 1.
+
+    Returns:
+        The :class:`SVRG` estimator.
+    """
     return SVRG(inner_steps)
 
 
 def saga() -> SAGA:
-    """SAGA; see :class:`SAGA`. Needs batches of distinct examples (B = 1, or sampling without replacement)."""
+    """SAGA; see :class:`SAGA`. Needs batches of distinct examples (B = 1, or sampling without replacement).
+
+    Returns:
+        The :class:`SAGA` estimator.
+    """
     return SAGA()

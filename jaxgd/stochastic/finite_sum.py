@@ -45,6 +45,15 @@ def sample_indices(key: jax.Array, n: int, batch_size: int, replace: bool = True
     ``replace=True``: independent draws (an example may repeat); ``replace=False``:
     distinct examples (a uniformly random subset). Either way each index is
     uniform, so the mean of the rows' gradients is an unbiased estimate of grad f.
+
+    Args:
+        key: The PRNG key of the draw.
+        n: The number of examples.
+        batch_size: B.
+        replace: Whether to draw with replacement.
+
+    Returns:
+        The (B,) int32 indices.
     """
     check_batch_size(batch_size, n)
     if replace:
@@ -61,10 +70,13 @@ class FiniteSum:
         asks for the deterministic objective (dropout off).
       data: pytree whose leaves have a leading axis n, one row per example (kept on the device).
       consts: dict of arrays ``fn`` reads (a regularisation strength); leaves, not batched.
-      x0: default start. minimizer, minimum: x* and f* where known (else None).
+      x0: default start.
+      minimizer: x* where known (else None).
+      minimum: f* where known (else None).
       constants: dict of known constants (``beta`` smoothness, ``mu`` strong convexity,
         ``beta_max`` the largest per-example smoothness), leaves.
       name: a label (static).
+      takes_key: whether ``fn`` takes a PRNG key (static).
     """
 
     def __init__(
@@ -171,6 +183,11 @@ class MiniBatch:
     ``vmap`` over keys and sweeps take it as it is. ``key`` is split into the draw of I
     (:func:`sample_indices`) and the model's own key (dropout), if it takes one.
     E[grad loss(x, key)] = grad f(x). ``full`` is the exact objective, ``minimum`` its f*.
+
+    Args:
+        problem: The :class:`FiniteSum`.
+        batch_size: B.
+        replace: Whether the B indices are drawn with replacement.
     """
 
     __jaxgd_needs_key__ = True

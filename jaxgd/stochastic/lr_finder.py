@@ -71,6 +71,24 @@ def lr_finder(
     several times that many steps, and batches large enough for the loss to be legible.
     Reference: Smith (2017), "Cyclical learning rates for training neural
     networks"; Howard & Gugger (2020), fastai's ``lr_find``.
+
+    Args:
+        make_optimizer: ``make_optimizer(learning_rate) -> optimizer``; it receives the rising schedule.
+        problem: A finite sum or a stochastic loss, as in :func:`jaxgd.stochastic.run`.
+        params: The starting point.
+        key: The run's PRNG key.
+        batch_size: B (None: the full batch).
+        sampling: The sampling scheme (see :class:`Sampler`).
+        low: The first learning rate.
+        high: The last learning rate.
+        steps: The number of steps T.
+        smoothing: The weight of the loss's exponential moving average.
+        stop_factor: Stop when the smoothed loss exceeds this many times its minimum.
+        skip_start: Steps skipped at the start by the suggestions.
+        skip_end: Steps skipped before the stop by the suggestions.
+
+    Returns:
+        The :class:`LRFinderResult`: the rates, losses and suggestions.
     """
     _validate.positive("low", low)
     _validate.positive("high", high)

@@ -24,6 +24,11 @@ class NoisyGradient:
 
     A pytree: ``sigma`` and the objective's arrays are leaves. ``full`` is f itself,
     ``minimum`` its f* (from a :class:`jaxgd.Problem` or a finite sum, where known).
+
+    Args:
+        objective: f, a function of the params.
+        sigma: The noise's size, >= 0.
+        minimum: f* where known.
     """
 
     __jaxgd_needs_key__ = True
@@ -71,6 +76,13 @@ def noisy_gradient(problem: Any, sigma: jax.typing.ArrayLike) -> NoisyGradient:
     """``problem`` (a :class:`jaxgd.Problem`, a finite sum or any loss f(x)) with gradient noise of size sigma >= 0.
 
     See :class:`NoisyGradient`: E ||g - grad f||^2 = sigma^2.
+
+    Args:
+        problem: A :class:`jaxgd.Problem`, a finite sum or any loss f(x).
+        sigma: The noise's size, >= 0.
+
+    Returns:
+        The :class:`NoisyGradient` loss.
     """
     if not callable(problem):
         raise TypeError(f"problem must be callable f(params), got {type(problem).__name__}")

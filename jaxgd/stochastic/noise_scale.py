@@ -39,6 +39,15 @@ def gradient_noise_scale(
     tr(Sigma) = (1/n) sum_i ||g_i - G||^2, exact. From m examples drawn with replacement
     (``sample_size=m``, ``key``): the unbiased estimates tr(Sigma) ~ (1/(m-1)) sum ||g_i - g_bar||^2
     and |G|^2 ~ ||g_bar||^2 - tr(Sigma)/m (McCandlish et al. 2018, appendix A).
+
+    Args:
+        problem: The :class:`FiniteSum`.
+        params: The point.
+        sample_size: m examples drawn with replacement (None: all n, exact).
+        key: The PRNG key of the draw (with ``sample_size``).
+
+    Returns:
+        The :class:`NoiseScale` (B_simple, tr(Sigma), |G|^2).
     """
     if not isinstance(problem, FiniteSum):
         raise TypeError(f"problem must be a jaxgd.stochastic.FiniteSum, got {type(problem).__name__}")
@@ -81,6 +90,13 @@ def hessian_noise_scale(problem: FiniteSum, params: Any) -> jax.Array:
     With the step size that is best for each batch size, one step of batch B gains
     1 / (1 + B_noise / B) of a noiseless step on the local quadratic model; B_simple is
     B_noise for H proportional to I. Exact over all n examples, with n Hessian-vector products.
+
+    Args:
+        problem: The :class:`FiniteSum`.
+        params: The point.
+
+    Returns:
+        B_noise, a scalar.
     """
     if not isinstance(problem, FiniteSum):
         raise TypeError(f"problem must be a jaxgd.stochastic.FiniteSum, got {type(problem).__name__}")
@@ -113,6 +129,15 @@ def two_batch_noise_scale(
 
     unbiased (McCandlish et al. 2018, appendix A.1); for models without per-example gradients
     (e.g. the per-device and the all-reduced gradient of data-parallel training).
+
+    Args:
+        small_sq_norm: |g_small|^2.
+        big_sq_norm: |g_big|^2.
+        small: B_small.
+        big: B_big > B_small.
+
+    Returns:
+        The :class:`NoiseScale`.
     """
     _validate.positive("small", small)
     _validate.positive("big", big)

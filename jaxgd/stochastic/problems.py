@@ -47,6 +47,19 @@ def least_squares(
     b = A w_true + noise * N(0, I_n). With l2 = 0 and A of rank < d, x* is the minimum-norm
     minimiser. beta = lambda_max(A^T A / n) + l2, mu = lambda_min(A^T A / n) + l2,
     beta_max = max_i ||a_i||^2 + l2. Start: w = 0.
+
+    Args:
+        features: A (n, d) (None: synthetic).
+        targets: b, (n,) (None: synthetic).
+        l2: The ridge weight.
+        n: The synthetic number of examples.
+        d: The synthetic dimension.
+        noise: The synthetic targets' noise level.
+        seed: The seed of the synthetic data.
+        name: The problem's name (None: from its kind and size).
+
+    Returns:
+        The :class:`FiniteSum`.
     """
     _validate.nonnegative("l2", l2)
     if (features is None) != (targets is None):
@@ -89,7 +102,17 @@ def least_squares(
 
 
 def ridge(l2: float = 0.1, features: Any = None, targets: Any = None, **kwargs: Any) -> FiniteSum:
-    """Ridge regression: :func:`least_squares` with l2 > 0 (strongly convex, mu >= l2)."""
+    """Ridge regression: :func:`least_squares` with l2 > 0 (strongly convex, mu >= l2).
+
+    Args:
+        l2: The ridge weight, > 0.
+        features: A (n, d) (None: synthetic).
+        targets: b, (n,) (None: synthetic).
+        **kwargs: As in :func:`least_squares`.
+
+    Returns:
+        The :class:`FiniteSum`.
+    """
     _validate.positive("l2", l2)
     return least_squares(features, targets, l2=l2, **kwargs)
 
@@ -104,6 +127,12 @@ def logistic_regression(l2: float = 1e-2) -> FiniteSum:
 
     f_i(w) = log(1 + exp(-y_i z_i^T w)) + l2/2 ||w||^2; the same data, x* and f*.
     beta = lambda_max(Z^T Z)/(4n) + l2, mu = l2, beta_max = max_i ||z_i||^2 / 4 + l2.
+
+    Args:
+        l2: The regularisation strength, > 0.
+
+    Returns:
+        The :class:`FiniteSum`.
     """
     p = _problems.logistic_regression(l2)
     z = p.data["features"]
@@ -199,6 +228,12 @@ def softmax_regression(l2: float = 1e-3) -> FiniteSum:
     f_i(W) = -log softmax(z_i^T W)_{y_i} + l2/2 ||W||_F^2, W of shape (65, 10). x* by Newton's method in
     float64 (cached). beta <= lambda_max(Z^T Z / n) / 2 + l2 (the log-sum-exp Hessian is at most I/2),
     mu = l2, beta_max = max_i ||z_i||^2 / 2 + l2.
+
+    Args:
+        l2: The regularisation strength, > 0.
+
+    Returns:
+        The :class:`FiniteSum`.
     """
     _validate.positive("l2", l2)
     z, y = _digits()

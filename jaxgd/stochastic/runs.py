@@ -50,7 +50,15 @@ class StochasticTrajectory(NamedTuple):
 
 
 def log_steps(steps: int, num: int = 50) -> tuple[int, ...]:
-    """About ``num`` steps log-spaced over [1, steps], with 0 and ``steps``: evaluations for log-log slopes."""
+    """About ``num`` steps log-spaced over [1, steps], with 0 and ``steps``: evaluations for log-log slopes.
+
+    Args:
+        steps: The run's length T.
+        num: About how many steps.
+
+    Returns:
+        The sorted steps, a tuple from 0 to T.
+    """
     _validate.positive_int("steps", steps)
     _validate.positive_int("num", num)
     grid = np.unique(np.round(np.geomspace(1, steps, num)).astype(int))
@@ -59,7 +67,15 @@ def log_steps(steps: int, num: int = 50) -> tuple[int, ...]:
 
 def evaluation_steps(steps: int, eval_at: int | Sequence[int] | None = None) -> tuple[int, ...]:
     """The sorted evaluation steps of a run: every ``eval_at`` steps (an int), the given steps (a sequence),
-    or about 100 evenly spaced (None); the last step ``steps`` is always included."""
+    or about 100 evenly spaced (None); the last step ``steps`` is always included.
+
+    Args:
+        steps: The run's length T.
+        eval_at: Every so many steps (an int), the steps (a sequence), or None.
+
+    Returns:
+        The sorted steps, a tuple ending in T.
+    """
     _validate.positive_int("steps", steps)
     if eval_at is None:
         eval_at = max(1, steps // 100)
@@ -157,6 +173,20 @@ def run(
     of :func:`evaluation_steps` (``eval_at``), inside the loop: memory does not grow with
     ``steps`` at a fixed number of evaluations. The optimizer's and problem's arrays are traced:
     new values of the same shapes reuse the compiled program, and the run ``vmap`` s over them.
+
+    Args:
+        optimizer: Any optax gradient transformation.
+        problem: A :class:`FiniteSum`, or a stochastic loss ``loss(params, key)`` with a ``full`` attribute.
+        params: The starting point.
+        steps: The number of updates T.
+        key: The run's PRNG key.
+        batch_size: B for a finite sum (None: the full batch).
+        sampling: The sampling scheme (see :class:`Sampler`).
+        estimator: The gradient estimator (None: :func:`minibatch`).
+        eval_at: The evaluation steps (see :func:`evaluation_steps`).
+
+    Returns:
+        The :class:`StochasticTrajectory`.
     """
     eval_steps = evaluation_steps(steps, eval_at)
     _validate.float_tree("params", params)

@@ -28,7 +28,13 @@ __all__ = ["Sampler"]
 
 
 class Sampler:
-    """Draws mini-batches of ``batch_size`` indices from 0 .. n-1 by ``scheme`` (see the module docstring)."""
+    """Draws mini-batches of ``batch_size`` indices from 0 .. n-1 by ``scheme`` (see the module docstring).
+
+    Args:
+        n: The number of examples.
+        batch_size: B.
+        scheme: ``"with_replacement"``, ``"without_replacement"`` or ``"epochs"``.
+    """
 
     SCHEMES = ("with_replacement", "without_replacement", "epochs")
 

@@ -36,6 +36,14 @@ def smooth_convex_step(count: ArrayLike, beta: ArrayLike, sigma: ArrayLike, radi
     With it the average iterate satisfies E f(x~_s) - f* <= sqrt(2) sigma R / sqrt(s) + beta R^2 / s
     (:func:`jaxgd.stochastic.bounds.smooth_convex_bound`). References: ST449 lecture 3;
     Bubeck (2015), "Convex optimization: algorithms and complexity", Thm 6.3 (fixed horizon).
+
+    Args:
+        beta: The smoothness constant.
+        sigma: The gradient noise.
+        radius: R >= ||x_0 - x*||.
+
+    Returns:
+        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
     """
     return 1.0 / (beta + (sigma / radius) * jnp.sqrt(_s(count) / 2.0))
 
@@ -53,6 +61,14 @@ def strongly_convex_step(count: ArrayLike, c: ArrayLike, mu: ArrayLike, t0: Arra
     With c > 1 and eta_0 = c / (mu t0) <= 1/beta, E f(x_t) - f* <= nu / (t + t0)
     (:func:`jaxgd.stochastic.bounds.strongly_convex_bound`). References: Robbins & Monro (1951);
     Bottou, Curtis & Nocedal (2018), "Optimization methods for large-scale machine learning", Thm 4.7.
+
+    Args:
+        c: The constant, > 1 for the bound.
+        mu: The strong convexity constant.
+        t0: The offset.
+
+    Returns:
+        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
     """
     return c / (mu * (jnp.asarray(count).astype(jnp.result_type(float)) + t0))
 
@@ -67,6 +83,12 @@ def inverse_sqrt_step(count: ArrayLike, init_value: ArrayLike) -> jax.Array:
 
     References: Zinkevich (2003), online gradient descent; Nemirovski, Juditsky, Lan & Shapiro
     (2009), "Robust stochastic approximation approach to stochastic programming".
+
+    Args:
+        init_value: eta_0 > 0.
+
+    Returns:
+        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
     """
     return init_value / jnp.sqrt(_s(count))
 
@@ -83,6 +105,14 @@ def exponential_range(count: ArrayLike, low: ArrayLike, high: ArrayLike, steps: 
 
     The rising rate of the learning-rate finder (Smith 2017, "Cyclical learning rates for
     training neural networks", sec. 3.3).
+
+    Args:
+        low: The first rate, > 0.
+        high: The last rate, > 0.
+        steps: The number of steps, > 0.
+
+    Returns:
+        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
     """
     frac = jnp.asarray(count).astype(jnp.result_type(float)) / jnp.maximum(steps - 1.0, 1.0)
     return low * (high / low) ** frac
