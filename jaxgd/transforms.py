@@ -697,7 +697,9 @@ def reduce_on_plateau(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def nesterov_iterate(optimizer: optax.GradientTransformation, params: optax.Params, state: optax.OptState):
+def nesterov_iterate(
+    optimizer: optax.GradientTransformation, params: optax.Params, state: optax.OptState
+) -> optax.Params:
     """The lecture's iterate x_t from the look-ahead point y_t that :func:`nesterov` (and
     ``rmsprop(..., nesterov=True)``) carries as its parameters.
 

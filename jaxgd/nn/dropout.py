@@ -83,7 +83,9 @@ def dropout(
     return apply_mask(x, jax.random.bernoulli(key, p, x.shape), keep_prob, mode=mode)
 
 
-def apply_mask(x: jax.Array, mask: jax.Array, keep_prob: float | jax.Array, *, mode: DropoutMode = "inverted"):
+def apply_mask(
+    x: jax.Array, mask: jax.Array, keep_prob: float | jax.Array, *, mode: DropoutMode = "inverted"
+) -> jax.Array:
     """Training-time dropout with a given boolean keep-mask: ``m x / p`` (inverted) or ``m x`` (classic).
 
     Args:
