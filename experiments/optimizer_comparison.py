@@ -33,7 +33,7 @@ OPTIMIZERS: dict[str, Callable] = {
     "momentum 0.9": lambda lr: jaxgd.momentum(lr, 0.9),
     "NAG 0.9": lambda lr: jaxgd.nesterov(lr, 0.9),
     "AdaGrad": lambda lr: jaxgd.adagrad(lr, eps=1e-8),
-    "AdaDelta": jaxgd.adadelta,
+    "AdaDelta": lambda lr: jaxgd.adadelta(lr, rho=0.95),  # Zeiler's rho (jaxgd's default is optax's 0.9)
     "RMSProp": jaxgd.rmsprop,
     "RMSProp centred": lambda lr: jaxgd.rmsprop(lr, centered=True),
     "RMSProp Nesterov": lambda lr: jaxgd.rmsprop(lr, momentum=0.9, nesterov=True),
