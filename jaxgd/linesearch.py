@@ -122,15 +122,18 @@ def _check_common(max_steps: Any, c1: Any) -> None:
 def _initial_guess(
     strategy: str, state: LinesearchState, value: jax.Array, slope: jax.Array, grad_norm: jax.Array
 ) -> jax.Array:
-    """The first trial step: 1, the previous step, or scipy's 2 (f_k - f_{k-1}) / slope (Nocedal & Wright (3.60))."""
+    """The first trial step: 1, the previous step, or scipy's min(1, 1.01 * 2 (f_k - f_{k-1}) / slope_k)
+    (Nocedal & Wright (3.60); f_{-1} = f_0 + ||g_0|| / 2, so the first step is about 1 / ||g_0|| long).
+    When the last round made no decrease (the guess is not positive), the previous step."""
     one = jnp.ones_like(slope)
     if strategy == "one":
         return one
+    keep = jnp.where(state.learning_rate > 0, state.learning_rate, one)
     if strategy == "keep":
-        return jnp.where(state.learning_rate > 0, state.learning_rate, one)
+        return keep
     prev = jnp.where(jnp.isfinite(state.value_init), state.value_init, value + 0.5 * grad_norm)
     guess = jnp.minimum(one, 1.01 * 2.0 * (value - prev) / slope)
-    return jnp.where(jnp.isfinite(guess) & (guess > 0), guess, one)
+    return jnp.where(jnp.isfinite(guess) & (guess > 0), guess, keep)
 
 
 # --------------------------------------------------------------------------- backtracking (Armijo)
@@ -257,6 +260,8 @@ _ZOOM_FIELDS = (
     "s_hi",
     "best",  # best step with sufficient decrease so far and its value (its gradient is carried apart)
     "f_best",
+    "width",  # the interval's width after the last two trials (inf until zooming)
+    "width1",
 )
 _ZOOM_FLAGS = ("zooming", "done", "wolfe")
 
@@ -278,17 +283,34 @@ def _zoom_pack(fields: dict[str, Any], dtype: Any) -> jax.Array:
 
 
 def _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi):
-    """Minimiser of the cubic through (lo, f_lo, s_lo), (hi, f_hi, s_hi), kept in the middle 80% of the
-    interval; bisection when the cubic has no minimiser there (Nocedal & Wright (3.59))."""
+    """The next trial between lo (the best step so far) and hi: the minimiser of the cubic through
+    (lo, f_lo, s_lo), (hi, f_hi, s_hi) (Nocedal & Wright (3.59)), else of the quadratic through
+    (lo, f_lo, s_lo) and (hi, f_hi), else the midpoint; moved into the middle 80% of the interval.
+
+    A minimiser near an end is approached by a tenth of the interval a trial, where bisection
+    gives a half (Brown's badly scaled function wants steps 1e-12 of the first bracket); the
+    interval still shrinks, as :func:`_zoom_decide` bisects when two trials left it over 0.66 as
+    wide (More & Thuente, 1994). When f_lo and f_hi differ by rounding only (100 eps |f|), the
+    values say nothing and the slopes are interpolated (the secant a = lo - s_lo w / (s_hi - s_lo)),
+    so that a search near a minimiser, where f is flat to rounding, still finds its step.
+    """
     width = hi - lo
     d1 = s_lo + s_hi - 3.0 * (f_lo - f_hi) / (lo - hi)
     rad = d1 * d1 - s_lo * s_hi
     d2 = jnp.sign(width) * jnp.sqrt(jnp.maximum(rad, 0.0))
-    a = hi - width * (s_hi + d2 - d1) / (s_hi - s_lo + 2.0 * d2)
-    left, right = jnp.minimum(lo, hi), jnp.maximum(lo, hi)
+    cubic = hi - width * (s_hi + d2 - d1) / (s_hi - s_lo + 2.0 * d2)
+    quad = lo + 0.5 * s_lo / ((f_lo - f_hi) / width + s_lo) * width
+    secant = lo - s_lo * width / (s_hi - s_lo)
+    left, right, mid = jnp.minimum(lo, hi), jnp.maximum(lo, hi), 0.5 * (lo + hi)
+
+    def inside(a):
+        return jnp.isfinite(a) & (a > left) & (a < right)
+
+    a = jnp.where(inside(cubic) & (rad >= 0), cubic, jnp.where(inside(quad), quad, mid))
+    blind = jnp.abs(f_hi - f_lo) <= 100 * jnp.finfo(a.dtype).eps * jnp.maximum(jnp.abs(f_lo), jnp.abs(f_hi))
+    a = jnp.where(blind, jnp.where(inside(secant), secant, mid), a)
     margin = 0.1 * jnp.abs(width)
-    ok = jnp.isfinite(a) & (rad >= 0) & (a >= left + margin) & (a <= right - margin)
-    return jnp.where(ok, a, 0.5 * (lo + hi))
+    return jnp.clip(a, left + margin, right - margin)
 
 
 def _check_zoom(
@@ -337,6 +359,8 @@ def _zoom_start(value: jax.Array, slope: jax.Array, guess: jax.Array, descent: j
         "s_hi": slope,
         "best": zero,
         "f_best": value,
+        "width": jnp.inf,
+        "width1": jnp.inf,
     }
 
 
@@ -353,7 +377,7 @@ def _sufficient_decrease(a, f_a, s_a, value, slope, c1, approx_dec_rtol) -> jax.
 def _bracket_phase(z: dict, a, f_a, s_a, dec, curv) -> tuple[tuple, jax.Array, jax.Array, jax.Array]:
     """Bracketing (Nocedal & Wright, Algorithm 3.5) after trial a: the interval (lo, f_lo, s_lo, hi, f_hi, s_hi)
     it would zoom in, whether a is a strong Wolfe step, whether to zoom next, whether to grow a."""
-    b_hi = ~dec | ((f_a >= z["f_prev"]) & (z["count"] > 0))
+    b_hi = ~dec | ((f_a > z["f_prev"]) & (z["count"] > 0))
     b_wolfe = ~b_hi & curv
     b_swap = ~b_hi & ~curv & (s_a >= 0)
     b_grow = ~b_hi & ~curv & (s_a < 0)
@@ -369,8 +393,11 @@ def _bracket_phase(z: dict, a, f_a, s_a, dec, curv) -> tuple[tuple, jax.Array, j
 
 
 def _zoom_phase(z: dict, a, f_a, s_a, dec, curv) -> tuple[tuple, jax.Array]:
-    """Zoom (Nocedal & Wright, Algorithm 3.6) after trial a: the shrunk interval, whether a is a strong Wolfe step."""
-    z_hi = ~dec | (f_a >= z["f_lo"])
+    """Zoom (Nocedal & Wright, Algorithm 3.6) after trial a: the shrunk interval, whether a is a strong Wolfe step.
+
+    A trial whose value equals f_lo is not "higher" (the book's >=): where f is flat to rounding its slope decides.
+    """
+    z_hi = ~dec | (f_a > z["f_lo"])
     z_wolfe = ~z_hi & curv
     z_flip = ~z_hi & ~curv & (s_a * (z["hi"] - z["lo"]) >= 0)
     interval = (
@@ -398,9 +425,10 @@ def _zoom_decide(z: dict, a, f_a, s_a, dec, curv, max_learning_rate, increase_fa
     lo, f_lo, s_lo, hi, f_hi, s_hi = (jnp.where(zoom, zi, bi) for zi, bi in zip(if_z, if_b))
     zooming = zoom | (~zoom & b_to_zoom)
     grow = ~zoom & b_grow
-    next_trial = jnp.where(
-        grow, jnp.minimum(increase_factor * a, max_learning_rate), _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi)
-    )
+    width = jnp.abs(hi - lo)
+    interp = _cubic_step(lo, f_lo, s_lo, hi, f_hi, s_hi)
+    interp = jnp.where(zooming & (width >= 0.66 * z["width1"]), 0.5 * (lo + hi), interp)  # More & Thuente's rule
+    next_trial = jnp.where(grow, jnp.minimum(increase_factor * a, max_learning_rate), interp)
     tiny = zooming & (jnp.abs(hi - lo) <= threshold * jnp.maximum(jnp.abs(hi), jnp.abs(lo)))
     fields = {
         "count": z["count"] + 1,
@@ -419,6 +447,8 @@ def _zoom_decide(z: dict, a, f_a, s_a, dec, curv, max_learning_rate, increase_fa
         "s_hi": s_hi,
         "best": jnp.where(wolfe, a, best),
         "f_best": jnp.where(wolfe, f_a, f_best),
+        "width": jnp.where(zooming, width, jnp.inf),
+        "width1": jnp.where(zooming, z["width"], jnp.inf),
     }
     return fields, wolfe | better
 
@@ -457,7 +487,8 @@ def scale_by_zoom_linesearch(
 
     Bracketing grows a from the initial guess by ``increase_factor`` until an
     interval holding a strong Wolfe step is found; zoom shrinks it by safeguarded
-    cubic interpolation (bisection as fallback). Each trial costs one value and
+    cubic interpolation (the slopes' secant where f is flat to rounding; bisection
+    when two trials left the interval over 0.66 as wide, as More & Thuente's). Each trial costs one value and
     gradient; the value and gradient at the accepted step are kept in the state
     (so a loop need not evaluate them again). ``initial_guess``: ``"one"``
     (Newton and quasi-Newton directions), ``"keep"`` (the last step) or

@@ -230,3 +230,41 @@ def test_missing_value_fn_is_a_clear_error():
     x = jnp.ones(2)
     with pytest.raises(TypeError, match="value_fn"):
         search.update(-x, search.init(x), x, value=1.0, grad=x)
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_zoom_reaches_a_step_far_below_its_first_trial(x64):
+    """phi(a) = (s - a)^2 / 2 from a trial of 1 with s = 1e-6 (float32) or 1e-12 (float64), as on Brown's badly
+    scaled function: the interpolated trials approach 0 by a tenth of the interval each (bisection needed 20 or
+    40 halvings, more than the 30 trials allowed)."""
+    with jax.enable_x64(x64):
+        s = 1e-12 if x64 else 1e-6
+
+        def f(x):
+            return 0.5 * jnp.sum(x**2)
+
+        x = jnp.array([s])
+        v, g = jax.value_and_grad(f)(x)
+        search = ls.scale_by_zoom_linesearch()
+        u, state = search.update(-jnp.ones(1), search.init(x), x, value=v, grad=g, value_fn=f)
+        assert not bool(state.failed)
+        assert int(state.num_steps) <= 15
+        assert abs(float(u[0]) + s) <= 0.1 * s  # |slope| <= 0.9 |slope(0)| and more: the step is near s
+        assert float(state.value) < float(v)
+
+
+def test_zoom_interpolates_slopes_where_values_are_equal_to_rounding():
+    """Near a minimiser f is flat to rounding: f = 1 + x^2 / 2 at x = 1e-9 along d = -2.5 x gives the same
+    f at every trial, so the cubic through the values is noise; the secant of the slopes gives a = 0.4."""
+    with jax.enable_x64(True):
+
+        def f(x):
+            return 1.0 + 0.5 * jnp.sum(x**2)
+
+        x = jnp.array([1e-9])
+        v, g = jax.value_and_grad(f)(x)
+        search = ls.scale_by_zoom_linesearch(c2=0.01)
+        u, state = search.update(-2.5 * x, search.init(x), x, value=v, grad=g, value_fn=f)
+        assert not bool(state.failed) and int(state.num_steps) == 2
+        np.testing.assert_allclose(state.learning_rate, 0.4, rtol=1e-6)
+        np.testing.assert_allclose(u, -x, rtol=1e-6)  # 0.4 * (-2.5 x): the minimiser along the line

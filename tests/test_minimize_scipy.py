@@ -238,14 +238,11 @@ def test_progress_prints_from_inside_the_loop_and_nothing_when_off(capsys):
         assert "callback" in str(jax.make_jaxpr(lambda x: so.minimize(rosen, x, progress=True).x)(x0))
 
 
-# The zoom line search that reaches steps 1e-12 of its first trial (commit ea1b595) was reverted: it changed
-# XLA's rounding enough to break test_runner's bitwise has_aux check. Until it is back, these stay expected failures.
-NEEDS_ZOOM_FIX = pytest.mark.xfail(strict=True, reason="needs the reverted zoom line-search fix (issue 15, point 7)")
 BADLY_SCALED = ("powell_badly_scaled", "brown_badly_scaled")
 MGH_NAMES = sorted(MGH)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NEEDS_ZOOM_FIX) for n in BADLY_SCALED])
+@pytest.mark.parametrize("name", BADLY_SCALED)
 def test_nonlinear_cg_solves_badly_scaled_functions(name):
     """PR+ stalled on both (Powell's: 1000 iterations of 30-trial searches, not converged; Brown's: f = 4.8e-4
     after 8 iterations); scipy's CG converges on Powell's and stops short on Brown's ('precision loss', f = 1.6e-9),
@@ -259,7 +256,7 @@ def test_nonlinear_cg_solves_badly_scaled_functions(name):
         assert int(res.nfev) <= 2 * ref.nfev
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NEEDS_ZOOM_FIX) if n in BADLY_SCALED else n for n in MGH_NAMES])
+@pytest.mark.parametrize("name", MGH_NAMES)
 def test_every_method_against_scipy_on_classic_test_functions(name):
     """jaxgd's BFGS, L-BFGS, Newton-CG and CG (PR+) against scipy's: f* reached wherever scipy's same method
     converges; no run ends at max_steps; where the tolerance is below rounding (Brown-Dennis, f* = 85822) both stop
