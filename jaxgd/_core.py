@@ -47,7 +47,15 @@ Hyperparameter = float | jax.typing.ArrayLike | Callable[[jax.Array], jax.Array]
 
 
 def value_at(h: Hyperparameter, count: jax.Array) -> jax.Array:
-    """The hyperparameter's value at step ``count``: ``h(count)`` for a schedule, else ``h``."""
+    """The hyperparameter's value at step ``count``: ``h(count)`` for a schedule, else ``h``.
+
+    Args:
+        h: A number, an array or a schedule (a callable of the step count).
+        count: The step count.
+
+    Returns:
+        ``h(count)`` or ``h``.
+    """
     return h(count) if callable(h) else h
 
 
@@ -55,7 +63,14 @@ def value_at(h: Hyperparameter, count: jax.Array) -> jax.Array:
 
 
 def is_array_leaf(x: Any) -> bool:
-    """True for values ``jit`` can take as traced arguments (numbers and arrays)."""
+    """True for values ``jit`` can take as traced arguments (numbers and arrays; not bools).
+
+    Args:
+        x: A pytree leaf.
+
+    Returns:
+        Whether ``x`` is a number or an array.
+    """
     if isinstance(x, bool):
         return False
     return isinstance(x, (int, float, complex, np.ndarray, np.generic, jax.Array, jax.core.Tracer))
@@ -95,6 +110,11 @@ class Static:
     """The hashable, non-array part of a pytree split by :func:`partition`.
 
     Leaves that cannot be hashed are compared by identity (see :func:`filter_jit`).
+
+    Args:
+        treedef: The pytree's structure.
+        mask: For each leaf, in order, whether it is an array leaf.
+        others: The other leaves, in order (each hashable, or wrapped to compare by identity).
     """
 
     __slots__ = ("mask", "others", "treedef")
@@ -123,6 +143,12 @@ def partition(tree: Any) -> tuple[list[Any], Static]:
     Callables, strings and other non-array leaves (a plain optax transform's
     functions, a lambda schedule) go into the static part, as equinox's
     ``partition`` does.
+
+    Args:
+        tree: Any pytree.
+
+    Returns:
+        ``(arrays, static)``: the array leaves, in order, and the :class:`Static` rest.
     """
     leaves, treedef = jax.tree.flatten(tree)
     mask = tuple(is_array_leaf(leaf) for leaf in leaves)
@@ -132,7 +158,15 @@ def partition(tree: Any) -> tuple[list[Any], Static]:
 
 
 def combine(arrays: list[Any], static: Static) -> Any:
-    """Inverse of :func:`partition`."""
+    """Inverse of :func:`partition`: ``combine(*partition(tree))`` is ``tree``.
+
+    Args:
+        arrays: The array leaves (or values standing for them: tracers, placeholders), in order.
+        static: The :class:`Static` rest.
+
+    Returns:
+        The pytree.
+    """
     arrays_it, others_it = iter(arrays), iter(static.others)
     leaves = []
     for m in static.mask:
@@ -154,6 +188,13 @@ def filter_jit(fn: Callable | None = None, *, static_argnames: tuple[str, ...] =
     without ``__hash__``, a set): they are keyed by identity. The same object
     reuses its compiled program; an equal copy compiles anew. Nothing is lost
     but the cache hit.
+
+    Args:
+        fn: The function; None to use ``filter_jit(static_argnames=...)`` as a decorator.
+        static_argnames: Keyword arguments of ``fn`` that are static (hashable).
+
+    Returns:
+        The jitted function (``.jitted`` is the underlying ``jax.jit``), or a decorator when ``fn`` is None.
     """
     if fn is None:
         return functools.partial(filter_jit, static_argnames=static_argnames)
@@ -181,14 +222,29 @@ def objective_of(loss: Any) -> Any:
 
     Entry points (``run``, ``sweep``, ``minimize``, the analysis) call it before entering ``jit``, so problems
     that differ only in their data or description (``ravine(10)``, ``ravine(50)``) share one compilation.
+
+    Args:
+        loss: A :class:`jaxgd.Problem` or any callable.
+
+    Returns:
+        The callable to trace.
     """
     objective = getattr(loss, "__jaxgd_objective__", None)
     return loss if objective is None else objective()
 
 
-
 def evaluate(loss_fn: Callable, params: Any, args: tuple = (), has_aux: bool = False) -> tuple[jax.Array, Any, Any]:
-    """``(f, grad f, aux)`` of ``loss_fn(params, *args)``; aux is None unless ``has_aux``."""
+    """``(f, grad f, aux)`` of ``loss_fn(params, *args)``, by one ``jax.value_and_grad``.
+
+    Args:
+        loss_fn: ``loss_fn(params, *args)`` -> scalar (``(scalar, aux)`` with ``has_aux``).
+        params: Where to evaluate, a pytree.
+        args: Extra arguments of ``loss_fn``.
+        has_aux: Whether ``loss_fn`` returns ``(value, aux)``.
+
+    Returns:
+        ``(value, grad, aux)``; aux is None unless ``has_aux``.
+    """
     if has_aux:
         (value, aux), grad = jax.value_and_grad(loss_fn, has_aux=True)(params, *args)
         return value, grad, aux
@@ -209,6 +265,17 @@ def optimizer_update(
 
     Line searches and reduce-on-plateau read them, as ``optax.lbfgs`` does; a plain
     ``GradientTransformation`` is called with ``(grad, state, params)`` only.
+
+    Args:
+        optimizer: Any optax gradient transformation.
+        grad: grad f(x), the incoming updates.
+        state: The optimizer's state.
+        params: x.
+        value: f(x), if known.
+        value_fn: ``x -> f(x)``, for line searches.
+
+    Returns:
+        ``(updates, new_state)``, as ``optimizer.update``.
     """
     if isinstance(optimizer, optax.GradientTransformationExtraArgs):
         return optimizer.update(grad, state, params, value=value, grad=grad, value_fn=value_fn)
@@ -244,6 +311,19 @@ def update_step(
     ``value_fn`` (for line searches) is ``x -> loss_fn(x, *args)``, returning
     ``(value, aux)`` when ``has_aux``. ``scale`` multiplies u_t before it is applied
     (a plateau factor); it is returned scaled.
+
+    Args:
+        optimizer: Any optax gradient transformation.
+        loss_fn: ``loss_fn(x, *args)`` -> scalar (``(scalar, aux)`` with ``has_aux``).
+        params: x_t.
+        state: The optimizer's state at x_t.
+        args: Extra arguments of ``loss_fn`` (a batch, a key).
+        has_aux: Whether ``loss_fn`` returns ``(value, aux)``.
+        value_grad: ``(f(x_t), grad f(x_t))`` if known; None: computed here.
+        scale: A factor on u_t; None: 1.
+
+    Returns:
+        x_{t+1}, the new state, u_t, and f, grad f, aux at x_t, as a :class:`Step`.
     """
     if value_grad is None:
         value, grad, aux = evaluate(loss_fn, params, args, has_aux)
@@ -264,17 +344,40 @@ def _call_with(loss_fn: Callable, args: tuple, x: Any) -> Any:
 
 
 def tree_norm(tree: Any) -> jax.Array:
-    """Euclidean norm of all leaves of a pytree taken together (``optax.tree.norm``)."""
+    """Euclidean norm of all leaves of a pytree taken together (``optax.tree.norm``): sqrt(sum_i |x_i|^2).
+
+    Args:
+        tree: A pytree of arrays.
+
+    Returns:
+        The norm, a scalar.
+    """
     return optax.tree.norm(tree)
 
 
 def real_dtype(params: Any) -> Any:
-    """The real dtype of ``params``' first leaf (float32 for complex64)."""
+    """The real dtype of ``params``' first leaf (float32 for complex64).
+
+    Args:
+        params: A pytree with at least one array leaf.
+
+    Returns:
+        The dtype.
+    """
     return jnp.real(jnp.empty((), jax.tree.leaves(params)[0].dtype)).dtype
 
 
 def flat_hessian(f: Callable, params: Any, args: tuple = ()) -> jax.Array:
-    """The (n, n) Hessian of ``f(params, *args)`` in the coordinates of ``ravel_pytree(params)``."""
+    """The (n, n) Hessian of ``f(params, *args)`` in the coordinates of ``ravel_pytree(params)``.
+
+    Args:
+        f: ``f(params, *args)`` -> scalar.
+        params: Where to evaluate, a pytree with n entries in all.
+        args: Extra arguments of ``f``.
+
+    Returns:
+        The Hessian, an (n, n) array.
+    """
     flat, unravel = ravel_pytree(params)
     return jax.hessian(lambda v: f(unravel(v), *args))(flat)
 
@@ -286,6 +389,12 @@ def eval_counts(state: Any) -> dict[str, jax.Array]:
     """Evaluations recorded in an optimizer state: the sum of every ``n_fev``, ``n_gev``, ``n_hev`` field.
 
     Found with ``optax.tree.get_all_with_path``, so any nesting (chains, wrappers) works.
+
+    Args:
+        state: An optimizer state.
+
+    Returns:
+        ``{"n_fev": ..., "n_gev": ..., "n_hev": ...}``, int32 scalars (0 where none is recorded).
     """
     totals = {}
     for name in _COUNTERS:

@@ -347,6 +347,16 @@ def optimizer(
     Arguments named in ``static_argnames`` (options such as a sign convention)
     are static: part of the treedef, not leaves. The factory is called once, at
     construction, so bad concrete input fails there; the transform is kept.
+
+    Args:
+        static_argnames: The factory's arguments that are static options, not leaves.
+
+    Returns:
+        The decorator: it takes the factory and returns the public function, of the same signature,
+            returning an :class:`Optimizer`.
+
+    Raises:
+        ValueError: When it decorates, if a name in static_argnames is not an argument of the factory.
     """
 
     def decorate(fn: Callable[P, optax.GradientTransformation]) -> Callable[P, Optimizer]:
@@ -362,6 +372,17 @@ def schedule(
     """Decorate ``fn(count, **params)`` so that ``fn(**params)`` returns a :class:`Schedule`.
 
     ``validate(**params)`` checks concrete parameters at construction.
+
+    Args:
+        static_argnames: Parameters that are static options, not leaves.
+        validate: ``validate(**params)``, raising on bad concrete values; None: no check.
+
+    Returns:
+        The decorator: it takes ``fn`` and returns the public function, of ``fn``'s signature less
+            ``count``, returning a :class:`Schedule`.
+
+    Raises:
+        ValueError: When it decorates, if a name in static_argnames is not a parameter of ``fn``.
     """
 
     def decorate(fn: Callable[Concatenate[Any, P], jax.Array]) -> Callable[P, Schedule]:

@@ -73,7 +73,14 @@ class UsageError(Exception):
 
 
 def jsonable(x: Any) -> Any:
-    """``x`` as plain JSON values: arrays as lists, numpy scalars as numbers, non-finite floats as None."""
+    """``x`` as plain JSON values: arrays as lists, numpy scalars as numbers, non-finite floats as None.
+
+    Args:
+        x: Numbers, strings, arrays, and dicts, lists and tuples of them.
+
+    Returns:
+        The same data as dicts (with str keys), lists, numbers, strings and None.
+    """
     if isinstance(x, dict):
         return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -88,7 +95,14 @@ def jsonable(x: Any) -> Any:
 
 
 def json_text(x: Any) -> str:
-    """Strict JSON of ``x`` (:func:`jsonable`): no ``Infinity`` or ``NaN`` tokens, which other readers reject."""
+    """Strict JSON of ``x`` (:func:`jsonable`): no ``Infinity`` or ``NaN`` tokens, which other readers reject.
+
+    Args:
+        x: What :func:`jsonable` takes.
+
+    Returns:
+        The JSON text, indented by 2.
+    """
     return json.dumps(jsonable(x), indent=2, allow_nan=False)
 
 
@@ -177,6 +191,9 @@ def experiments_dir() -> Path:
     The wheel carries the checkout's ``experiments/`` folder as ``jaxgd._experiments``; an editable
     install maps that name to the folder itself. When jaxgd is imported from a source checkout (an
     editable install, or a worktree on ``PYTHONPATH``) that checkout's own ``experiments/`` is used.
+
+    Returns:
+        The folder's path.
     """
     override = os.environ.get("JAXGD_EXPERIMENTS")
     if override:
@@ -204,14 +221,25 @@ def _order(name: str) -> int:
 
 
 def available_experiments() -> list[str]:
-    """Names of the experiment scripts (``experiments/*.py`` not starting with an underscore), in index order."""
+    """Names of the experiment scripts (``experiments/*.py`` not starting with an underscore), in index order.
+
+    Returns:
+        The names, ordered by each script's ``ORDER`` (1000 if none), then by name.
+    """
     d = experiments_dir()
     names = [p.stem for p in d.glob("*.py") if not p.stem.startswith("_")] if d.is_dir() else []
     return sorted(names, key=lambda n: (_order(n), n))
 
 
 def experiment_summary(name: str) -> str:
-    """The first line of an experiment's docstring, read without running it."""
+    """The first line of an experiment's docstring, read without running it.
+
+    Args:
+        name: The experiment's name (its script's stem).
+
+    Returns:
+        The line, or "" when the script has no docstring.
+    """
     doc = ast.get_docstring(_module_ast(name)) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
@@ -232,6 +260,12 @@ def write_index(out: str | os.PathLike) -> Path:
 
     Built from the files on disk, so running a subset of experiments keeps the
     others' entries. PNGs are shown inline.
+
+    Args:
+        out: The results folder.
+
+    Returns:
+        The path of ``index.md``.
     """
     out = Path(out)
     summaries = {}
@@ -292,7 +326,11 @@ def _claims_table(summaries: dict[str, dict]) -> list[str]:
 
 
 def add_experiment_options(parser: argparse.ArgumentParser) -> None:
-    """``--out DIR`` and ``--small``: the options of ``jaxgd reproduce`` and of each ``python experiments/X.py``."""
+    """``--out DIR`` and ``--small``: the options of ``jaxgd reproduce`` and of each ``python experiments/X.py``.
+
+    Args:
+        parser: The parser to add them to.
+    """
     parser.add_argument("--out", default="results", help="output folder (default: results)")
     parser.add_argument("--small", action="store_true", help="small sizes, for a quick check (seconds, not minutes)")
 
@@ -336,7 +374,18 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def parse_param(text: str) -> tuple[str, list[float], bool]:
-    """Parse ``NAME=SPEC`` (see ``jaxgd sweep --help``) into (name, values, log-spaced)."""
+    """Parse ``NAME=SPEC`` (see ``jaxgd sweep --help``) into (name, values, log-spaced).
+
+    Args:
+        text: ``NAME=a,b,c``, ``NAME=log:lo:hi:n`` or ``NAME=lin:lo:hi:n``.
+
+    Returns:
+        ``(name, values, log)``: ``log`` is True for a log range, or a list whose values look log-spaced.
+
+    Raises:
+        UsageError: If the text is malformed, a value is not finite, or a range is empty (or not
+            positive, for ``log:``).
+    """
     import numpy as np
 
     if "=" not in text:
@@ -666,6 +715,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``jaxgd`` command's parser: ``reproduce``, ``sweep``, ``analyze``, ``bench`` and ``list``.
+
+    Returns:
+        The ``argparse.ArgumentParser``; each command's namespace carries its handler as ``func``.
+    """
     parser = argparse.ArgumentParser(
         prog="jaxgd",
         description="jaxgd: study gradient-based optimizers in JAX. "
@@ -736,6 +790,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``jaxgd`` command (the console script's entry point).
+
+    Args:
+        argv: The arguments, without the program name; None: ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 1 if an experiment failed, 2 on bad input (one line on stderr).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

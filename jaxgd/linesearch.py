@@ -188,6 +188,22 @@ def scale_by_backtracking_linesearch(
     ``failed`` is set. ``store_grad=True`` also returns grad f at the accepted point.
 
     Reference: Armijo (1966); Nocedal & Wright (2006), Algorithm 3.1.
+
+    Args:
+        max_steps: The most trials per round, a positive integer.
+        c1: The sufficient-decrease constant, in (0, 1).
+        decrease_factor: a's factor after a failed trial, in (0, 1).
+        increase_factor: a's factor from the last round's step to the first trial, >= 1.
+        max_learning_rate: The largest trial step, > 0.
+        store_grad: Whether to keep grad f at the accepted point in the state (one more gradient).
+        has_aux: Whether ``value_fn`` returns ``(value, aux)``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``; its update needs ``value_fn`` (and takes ``value``
+            and ``grad``, which save evaluations).
+
+    Raises:
+        ValueError: If an argument is out of range.
     """
     _check_backtracking(max_steps, c1, decrease_factor, increase_factor, max_learning_rate)
 
@@ -504,6 +520,23 @@ def scale_by_zoom_linesearch(
     interpolation as above (optax: cubic, quadratic, bisection).
 
     References: Nocedal & Wright (2006), Algorithms 3.5 and 3.6; Hager & Zhang (2006).
+
+    Args:
+        max_steps: The most trials per round, a positive integer.
+        c1: The sufficient-decrease constant, 0 < c1 < c2.
+        c2: The curvature constant, c1 < c2 < 1 (0.9 for quasi-Newton, 0.1 for conjugate gradients).
+        max_learning_rate: The largest trial step, > 0 (inf: none).
+        increase_factor: a's factor while bracketing, > 1 and finite.
+        approx_dec_rtol: The relative increase of f the approximate Wolfe test accepts, >= 0; None: no test.
+        initial_guess: ``"one"``, ``"keep"`` or ``"quadratic"``.
+        has_aux: Whether ``value_fn`` returns ``(value, aux)``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``; its update needs ``value_fn`` (and takes ``value``
+            and ``grad``, which save evaluations).
+
+    Raises:
+        ValueError: If an argument is out of range or initial_guess is unknown.
     """
     _check_zoom(max_steps, c1, c2, max_learning_rate, increase_factor, approx_dec_rtol, initial_guess)
 
@@ -562,6 +595,17 @@ def scale_by_exact_linesearch(
     gradients; elsewhere it is a local 1-D Newton method without safeguards:
     ``failed`` is set if phi'' <= 0 or the result is not finite (the step is then 0).
     Iterations stop early once |phi'(a)| <= tol.
+
+    Args:
+        max_steps: Newton iterations per round, a positive integer.
+        tol: Stop once |phi'(a)| <= tol, >= 0.
+        has_aux: Whether ``value_fn`` returns ``(value, aux)``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``; its update needs ``value_fn``.
+
+    Raises:
+        ValueError: If max_steps is not a positive integer or tol is negative.
     """
     _validate.positive_int("max_steps", max_steps)
     _validate.nonnegative("tol", tol)

@@ -26,6 +26,11 @@ MODULES = (
     "jaxgd.convex",
     "jaxgd.nn",
     "jaxgd.stochastic",
+    "jaxgd.second_order",
+    "jaxgd.linesearch",
+    "jaxgd.cli",
+    "jaxgd._core",  # filter_jit, tree_norm and the loop's helpers (jaxgd.__all__ takes some from here)
+    "jaxgd._recipe",  # Optimizer, Recipe, Schedule and their decorators
 )  # a package stands for its submodules too
 
 
@@ -122,6 +127,9 @@ def test_the_walk_finds_the_api():
     names = {name for name, _ in OBJECTS}
     assert len(names) > 200
     assert {"jaxgd.optimizers.adamw", "jaxgd.schedules.exponential_decay", "jaxgd.problems.Problem"} <= names
+    # names jaxgd exports from private modules are walked too
+    assert {"jaxgd._core.filter_jit", "jaxgd._core.tree_norm", "jaxgd._recipe.Optimizer"} <= names
+    assert {"jaxgd.second_order._minimize.minimize", "jaxgd.second_order._aliases.lbfgs"} <= names
 
 
 @pytest.mark.parametrize("module", MODULES)

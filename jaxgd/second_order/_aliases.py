@@ -96,6 +96,23 @@ def newton(
     Default line search: backtracking from a = 1, so near a minimiser with a
     positive definite Hessian the unit step is taken and convergence is quadratic.
     ``newton(linesearch=None, fallback="none")`` is the pure Newton iteration.
+
+    Args:
+        learning_rate: eta > 0, multiplying the direction before the line search (with
+            ``linesearch=None``, the step a); None (the default): 1.
+        linesearch: ``"auto"`` (the default above), ``"backtracking"``, ``"zoom"``, ``"exact"``, None or a
+            transform of :mod:`jaxgd.linesearch`.
+        fallback: The step where H is not positive definite: ``"shift"``, ``"gradient"``,
+            ``"saddle_free"`` or ``"none"`` (see :func:`scale_by_newton`).
+        has_aux: Whether the objective returns ``(value, aux)``.
+
+    Returns:
+        An optimizer (:class:`jaxgd.Optimizer`) whose update takes ``value``, ``grad`` and ``value_fn``,
+            as ``jaxgd.run`` and :func:`minimize` pass them.
+
+    Raises:
+        ValueError: If linesearch is an unknown name or fallback is not one of the four.
+        TypeError: If linesearch is neither a name, None nor a gradient transformation.
     """
     direction = scale_by_newton(fallback, has_aux=has_aux)
     return _assemble(direction, learning_rate, linesearch, _backtracking(has_aux), has_aux)
@@ -117,6 +134,25 @@ def regularized_newton(
     backtracking line search by default. ``adaptive=True``: alpha adapted by the
     gain ratio, Levenberg-Marquardt style, steps accepted or rejected by the
     method itself (:func:`scale_by_levenberg_marquardt`); no line search by default.
+
+    Args:
+        alpha: The damping alpha >= 0 (> 0 with ``adaptive``; there its starting value).
+        adaptive: Whether alpha adapts (Levenberg-Marquardt) rather than stays fixed.
+        learning_rate: eta > 0, multiplying the direction before the line search (with
+            ``linesearch=None``, the step a); None (the default): 1.
+        linesearch: ``"auto"`` (the default above), ``"backtracking"``, ``"zoom"``, ``"exact"``, None or a
+            transform of :mod:`jaxgd.linesearch`.
+        increase_factor: With ``adaptive``: alpha's factor after a poor step, > 1.
+        decrease_factor: With ``adaptive``: alpha's factor after a good step, in (0, 1).
+        has_aux: Whether the objective returns ``(value, aux)``.
+
+    Returns:
+        An optimizer (:class:`jaxgd.Optimizer`) whose update takes ``value``, ``grad`` and ``value_fn``,
+            as ``jaxgd.run`` and :func:`minimize` pass them.
+
+    Raises:
+        ValueError: If linesearch is an unknown name or a factor or alpha is out of range.
+        TypeError: If linesearch is neither a name, None nor a gradient transformation.
     """
     if adaptive:
         direction = scale_by_levenberg_marquardt(alpha, increase_factor, decrease_factor, has_aux=has_aux)
@@ -132,7 +168,24 @@ def saddle_free_newton(
     linesearch: LinesearchSpec = "auto",
     has_aux: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
-    """Saddle-free Newton, ``x <- x - a |H|^{-1} g`` (:func:`scale_by_saddle_free_newton`); backtracking by default."""
+    """Saddle-free Newton, ``x <- x - a |H|^{-1} g`` (:func:`scale_by_saddle_free_newton`); backtracking by default.
+
+    Args:
+        damping: The floor on |lambda|, > 0.
+        learning_rate: eta > 0, multiplying the direction before the line search (with
+            ``linesearch=None``, the step a); None (the default): 1.
+        linesearch: ``"auto"`` (the default above), ``"backtracking"``, ``"zoom"``, ``"exact"``, None or a
+            transform of :mod:`jaxgd.linesearch`.
+        has_aux: Whether the objective returns ``(value, aux)``.
+
+    Returns:
+        An optimizer (:class:`jaxgd.Optimizer`) whose update takes ``value``, ``grad`` and ``value_fn``,
+            as ``jaxgd.run`` and :func:`minimize` pass them.
+
+    Raises:
+        ValueError: If linesearch is an unknown name or damping is not positive.
+        TypeError: If linesearch is neither a name, None nor a gradient transformation.
+    """
     direction = scale_by_saddle_free_newton(damping, has_aux=has_aux)
     return _assemble(direction, learning_rate, linesearch, _backtracking(has_aux), has_aux)
 
@@ -144,7 +197,24 @@ def newton_cg(
     linesearch: LinesearchSpec = "auto",
     has_aux: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
-    """Hessian-free Newton-CG (:func:`scale_by_newton_cg`); default line search: strong Wolfe from a = 1."""
+    """Hessian-free Newton-CG (:func:`scale_by_newton_cg`); default line search: strong Wolfe from a = 1.
+
+    Args:
+        max_cg_steps: The most CG iterations per step; None: the dimension.
+        learning_rate: eta > 0, multiplying the direction before the line search (with
+            ``linesearch=None``, the step a); None (the default): 1.
+        linesearch: ``"auto"`` (the default above), ``"backtracking"``, ``"zoom"``, ``"exact"``, None or a
+            transform of :mod:`jaxgd.linesearch`.
+        has_aux: Whether the objective returns ``(value, aux)``.
+
+    Returns:
+        An optimizer (:class:`jaxgd.Optimizer`) whose update takes ``value``, ``grad`` and ``value_fn``,
+            as ``jaxgd.run`` and :func:`minimize` pass them.
+
+    Raises:
+        ValueError: If linesearch is an unknown name or max_cg_steps is not a positive integer.
+        TypeError: If linesearch is neither a name, None nor a gradient transformation.
+    """
     direction = scale_by_newton_cg(max_cg_steps, has_aux=has_aux)
     return _assemble(direction, learning_rate, linesearch, _zoom(has_aux), has_aux)
 
@@ -161,6 +231,24 @@ def nonlinear_cg(
 
     Default line search: strong Wolfe with c2 = 0.1 and scipy's initial guess
     2 (f_k - f_{k-1}) / slope (a CG direction carries no step length).
+
+    Args:
+        variant: The formula for beta: ``"polak_ribiere"``, ``"fletcher_reeves"``,
+            ``"hestenes_stiefel"`` or ``"pr_plus"``.
+        restart_every: Restart (d = -g) every this many steps; None: only when needed.
+        learning_rate: eta > 0, multiplying the direction before the line search (with
+            ``linesearch=None``, the step a); None (the default): 1.
+        linesearch: ``"auto"`` (the default above), ``"backtracking"``, ``"zoom"``, ``"exact"``, None or a
+            transform of :mod:`jaxgd.linesearch`.
+        has_aux: Whether the objective returns ``(value, aux)``.
+
+    Returns:
+        An optimizer (:class:`jaxgd.Optimizer`) whose update takes ``value``, ``grad`` and ``value_fn``,
+            as ``jaxgd.run`` and :func:`minimize` pass them.
+
+    Raises:
+        ValueError: If linesearch is an unknown name, variant is unknown or restart_every is not a positive integer.
+        TypeError: If linesearch is neither a name, None nor a gradient transformation.
     """
     direction = scale_by_nonlinear_cg(variant, restart_every)
     default = _zoom(has_aux, c2=0.1, initial_guess="quadratic")
@@ -174,7 +262,24 @@ def bfgs(
     scale_init_precond: bool = True,
     has_aux: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
-    """BFGS with a dense inverse Hessian (:func:`scale_by_bfgs`); default line search: strong Wolfe from a = 1."""
+    """BFGS with a dense inverse Hessian (:func:`scale_by_bfgs`); default line search: strong Wolfe from a = 1.
+
+    Args:
+        learning_rate: eta > 0, multiplying the direction before the line search (with
+            ``linesearch=None``, the step a); None (the default): 1.
+        linesearch: ``"auto"`` (the default above), ``"backtracking"``, ``"zoom"``, ``"exact"``, None or a
+            transform of :mod:`jaxgd.linesearch`.
+        scale_init_precond: Whether H_0 is (y^T s / y^T y) I before the first update.
+        has_aux: Whether the objective returns ``(value, aux)``.
+
+    Returns:
+        An optimizer (:class:`jaxgd.Optimizer`) whose update takes ``value``, ``grad`` and ``value_fn``,
+            as ``jaxgd.run`` and :func:`minimize` pass them.
+
+    Raises:
+        ValueError: If linesearch is an unknown name.
+        TypeError: If linesearch is neither a name, None nor a gradient transformation.
+    """
     return _assemble(scale_by_bfgs(scale_init_precond), learning_rate, linesearch, _zoom(has_aux), has_aux)
 
 
@@ -195,6 +300,23 @@ def lbfgs(
     Wolfe test) where ``optax.lbfgs`` uses ``optax.scale_by_zoom_linesearch(20,
     initial_guess_strategy="one")`` (with optax's approximate decrease test,
     1e-6); both reach the same minimiser, by different trial steps.
+
+    Args:
+        learning_rate: eta > 0, multiplying the direction before the line search (with
+            ``linesearch=None``, the step a); None (the default): 1.
+        memory_size: m, the number of (s, y) pairs kept, a positive integer.
+        scale_init_precond: Whether H_k^0 = gamma I (else I).
+        linesearch: ``"auto"`` (the default above), ``"backtracking"``, ``"zoom"``, ``"exact"``, None or a
+            transform of :mod:`jaxgd.linesearch`.
+        has_aux: Whether the objective returns ``(value, aux)``.
+
+    Returns:
+        An optimizer (:class:`jaxgd.Optimizer`) whose update takes ``value``, ``grad`` and ``value_fn``,
+            as ``jaxgd.run`` and :func:`minimize` pass them.
+
+    Raises:
+        ValueError: If linesearch is an unknown name or memory_size is not a positive integer.
+        TypeError: If linesearch is neither a name, None nor a gradient transformation.
     """
     return _assemble(
         scale_by_lbfgs(memory_size, scale_init_precond), learning_rate, linesearch, _zoom(has_aux), has_aux

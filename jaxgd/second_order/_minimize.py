@@ -196,6 +196,12 @@ def default_tol(x0: Any) -> float:
     eps (Rosenbrock's about 5e-5 in float32), so a fixed 1e-8 is out of reach in float32; sqrt(eps) is
     the usual tolerance for a quantity known to eps (Gill, Murray & Wright, Practical Optimization,
     ch. 8). float64 keeps 1e-8 (sqrt(eps) would be 1.5e-8).
+
+    Args:
+        x0: The starting point, a pytree of floating-point arrays (its first leaf's dtype decides).
+
+    Returns:
+        The tolerance on ||grad f||, a float.
     """
     dtype = jnp.dtype(real_dtype(x0))
     return 1e-8 if dtype == jnp.float64 else float(np.sqrt(jnp.finfo(dtype).eps))
@@ -241,6 +247,29 @@ def minimize(
     ||grad f|| every k iterations and at the end, from inside the loop: a host callback per report
     (``jax.debug.callback``, under ``lax.cond``; nothing when False). Under ``vmap`` the cond becomes
     a select, so every iteration reports.
+
+    Args:
+        fun: ``fun(x, *args)`` -> real scalar (``(scalar, aux)`` with ``has_aux``), or a :class:`jaxgd.Problem`.
+        x0: The starting point: a pytree of floating-point arrays, or a list of numbers.
+        method: A method's name (jaxgd's or scipy's spelling) or a gradient transformation.
+        args: Extra arguments of ``fun`` (one that is not a tuple is taken as a 1-tuple).
+        tol: The tolerance on ||grad f|| (Euclidean, over all leaves), >= 0; None: :func:`default_tol`.
+        max_steps: The most iterations, a positive integer.
+        has_aux: Whether ``fun`` returns ``(value, aux)``.
+        history: Whether to record f and ||grad f|| per iteration.
+        progress: False, True (every 10 iterations) or k >= 1: print a line every k iterations.
+        options: scipy's options dict: ``maxiter``, ``gtol``, ``disp``, ``maxcor``.
+        **method_options: Arguments of the method's alias, for a method given by name.
+
+    Returns:
+        The result (:class:`MinimizeResult`): x, f(x), grad f(x), iterations, evaluations and the status.
+
+    Raises:
+        ValueError: If the method or an option is unknown, max_steps, tol or progress is out of range,
+            or x0 is not finite.
+        TypeError: If x0 is not floating point, ``fun`` does not return a real scalar, history is not a
+            bool, a scipy argument jaxgd does not take is given (``jac``, ``bounds``, ...), or
+            method_options are given with a transformation.
     """
     settings = {"tol": tol, "max_steps": max_steps, "progress": progress, "method_options": dict(method_options)}
     settings = _scipy_options(options, settings)

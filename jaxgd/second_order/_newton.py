@@ -61,6 +61,16 @@ def scale_by_newton(fallback: Fallback = "shift", *, has_aux: bool = False) -> o
     ``"saddle_free"``, ``|H|^{-1} g``. ``fallback="none"`` is the pure Newton
     step ``H^{-1} g`` by an LU solve, attracted to any critical point (saddles
     and maxima included). Reference: Nocedal & Wright (2006), section 3.3.
+
+    Args:
+        fallback: ``"shift"``, ``"gradient"``, ``"saddle_free"`` or ``"none"``.
+        has_aux: Whether ``value_fn`` returns ``(value, aux)``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``; its update needs the parameters and ``value_fn``.
+
+    Raises:
+        ValueError: If fallback is not one of the four.
     """
     _validate.one_of("fallback", fallback, ("shift", "gradient", "saddle_free", "none"))
 
@@ -91,6 +101,16 @@ def scale_by_regularized_newton(
     Falls back to ``g`` when H + alpha I is not positive definite. Alpha
     interpolates between Newton (alpha -> 0) and gradient descent with step
     1/alpha (alpha -> inf). Reference: Nocedal & Wright (2006), section 3.4.
+
+    Args:
+        alpha: The shift alpha >= 0 (a float, an array or a schedule).
+        has_aux: Whether ``value_fn`` returns ``(value, aux)``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``; its update needs the parameters and ``value_fn``.
+
+    Raises:
+        ValueError: If alpha is negative or not finite.
     """
     _validate.nonnegative("alpha", alpha)
 
@@ -113,6 +133,16 @@ def scale_by_saddle_free_newton(
     along each eigenvector, with the sign of negative-curvature directions
     flipped, so saddles repel. Reference: Dauphin et al. (2014), "Identifying and
     attacking the saddle point problem in high-dimensional non-convex optimization".
+
+    Args:
+        damping: The floor on |lam|, > 0 (a float, an array or a schedule).
+        has_aux: Whether ``value_fn`` returns ``(value, aux)``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``; its update needs the parameters and ``value_fn``.
+
+    Raises:
+        ValueError: If damping is not positive and finite.
     """
     _validate.positive("damping", damping)
 
@@ -172,6 +202,19 @@ def scale_by_levenberg_marquardt(
     rho < 1/4 (or the trial is not finite), else mu. Near a strict saddle mu
     exceeds |lam_min|, so the step leaves along negative curvature.
     References: Levenberg (1944); Marquardt (1963); Nocedal & Wright (2006), ch. 4.
+
+    Args:
+        alpha: The starting damping, > 0.
+        increase_factor: alpha's factor after a poor step (rho < 1/4), > 1 and finite.
+        decrease_factor: alpha's factor after a good step (rho > 3/4), in (0, 1).
+        has_aux: Whether ``value_fn`` returns ``(value, aux)``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``; its update needs the parameters and ``value_fn``
+            (and takes ``value``, f(x), to save an evaluation).
+
+    Raises:
+        ValueError: If alpha or a factor is out of range.
     """
     _check_levenberg_marquardt(alpha, increase_factor, decrease_factor)
 

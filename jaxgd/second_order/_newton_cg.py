@@ -35,6 +35,16 @@ def scale_by_newton_cg(
     ||g||^2 / |g^T H g|, as scipy). Needs ``value_fn``; ``n_hev`` counts the HVPs.
     optax's sign convention: the update is to be subtracted (the alias chains the minus sign).
     Reference: Nocedal & Wright (2006), Algorithm 7.1.
+
+    Args:
+        max_cg_steps: The most CG iterations per update, a positive integer; None: the dimension.
+        has_aux: Whether ``value_fn`` returns ``(value, aux)``.
+
+    Returns:
+        An ``optax.GradientTransformationExtraArgs``; its update needs the parameters and ``value_fn``.
+
+    Raises:
+        ValueError: If max_cg_steps is not a positive integer.
     """
     if max_cg_steps is not None:
         _validate.positive_int("max_cg_steps", max_cg_steps)

@@ -40,6 +40,16 @@ def scale_by_nonlinear_cg(
     strong Wolfe with c2 < 1/2 guarantees descent. Returns ``u = -d_k`` (optax's sign
     convention: the update is to be subtracted; :func:`jaxgd.second_order.nonlinear_cg`
     chains the minus sign). Reference: Nocedal & Wright (2006), section 5.2.
+
+    Args:
+        variant: ``"polak_ribiere"``, ``"fletcher_reeves"``, ``"hestenes_stiefel"`` or ``"pr_plus"``.
+        restart_every: Restart every this many steps, a positive integer; None: only when needed.
+
+    Returns:
+        An ``optax.GradientTransformation``.
+
+    Raises:
+        ValueError: If variant is unknown or restart_every is not a positive integer.
     """
     _validate.one_of("variant", variant, ("polak_ribiere", "fletcher_reeves", "hestenes_stiefel", "pr_plus"))
     if restart_every is not None:

@@ -43,6 +43,12 @@ def scale_by_bfgs(scale_init_precond: bool = True) -> optax.GradientTransformati
     before the first update (Nocedal & Wright (6.20)). optax's sign convention:
     the update is to be subtracted (:func:`jaxgd.second_order.bfgs` chains the minus sign).
     Reference: Nocedal & Wright (2006), Algorithm 6.1.
+
+    Args:
+        scale_init_precond: Whether H_0 is (y^T s / y^T y) I before the first update.
+
+    Returns:
+        An ``optax.GradientTransformation``; its update needs the parameters.
     """
 
     def init_fn(params):
@@ -92,6 +98,16 @@ def scale_by_lbfgs(memory_size: int = 10, scale_init_precond: bool = True) -> op
     pair with y^T s <= 0 gets weight 0 and leaves gamma unchanged, where optax
     uses it (a Wolfe line search ensures y^T s > 0, and then both agree).
     Reference: Nocedal & Wright (2006), Algorithms 7.4 and 7.5; Liu & Nocedal (1989).
+
+    Args:
+        memory_size: m, the number of (s, y) pairs kept, a positive integer.
+        scale_init_precond: Whether H_k^0 = gamma I (else I).
+
+    Returns:
+        An ``optax.GradientTransformation``; its update needs the parameters.
+
+    Raises:
+        ValueError: If memory_size is not a positive integer.
     """
     _validate.positive_int("memory_size", memory_size)
 
