@@ -500,7 +500,8 @@ def momentum_stability_region(
         momenta: The grid's values of b.
 
     Returns:
-        A :class:`StabilityRegion`: the stable mask (rows momenta, columns learning rates), the rates, the edge.
+        The region (:class:`StabilityRegion`): the stable mask (rows momenta, columns learning rates), the rates, the
+            edge.
     """
     s = _spectrum(spectrum)
     a = _as_float(learning_rates)
@@ -645,7 +646,7 @@ def curvature_range(f: Callable[..., jax.Array], points: Any, *args: Any) -> Cur
         *args: Further arguments of f.
 
     Returns:
-        A :class:`CurvatureRange` (alpha, beta and the per-point extremes).
+        The range (:class:`CurvatureRange`): alpha, beta and the per-point extremes.
     """
     _check_finite_tree("points", points)
     sizes = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in jax.tree.leaves(points)}
@@ -686,7 +687,7 @@ def estimate_curvature(
         *args: Further arguments of f.
 
     Returns:
-        A :class:`CurvatureRange`.
+        The range (:class:`CurvatureRange`).
     """
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got num_samples={num_samples!r}")
@@ -972,7 +973,7 @@ def analyze(problem: Problem, *, samples: int = 256, seed: int = 0) -> ProblemAn
         seed: The PRNG seed of those points.
 
     Returns:
-        A :class:`ProblemAnalysis`: one :class:`PointAnalysis` per point, and the estimates.
+        The analysis (:class:`ProblemAnalysis`): one :class:`PointAnalysis` per point, and the estimates.
     """
     start = _analyze_point(problem, problem.x0)
     start = start._replace(kind="Hessian " + _DEFINITENESS.get(start.kind, start.kind))

@@ -66,7 +66,7 @@ def sgd(
             (or a prefix of it), or a callable returning one; None: everywhere.
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     _no_mask_without_decay(weight_decay, mask)
     if weight_decay is None:
@@ -115,7 +115,7 @@ def momentum(
             (or a prefix of it), or a callable returning one; None: everywhere.
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     return _heavy_ball(learning_rate, momentum, convention, False, weight_decay, mask)
 
@@ -147,7 +147,7 @@ def nesterov(
         mask: Where the decay applies (see :func:`momentum`).
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     return _heavy_ball(learning_rate, momentum, convention, True, weight_decay, mask)
 
@@ -160,7 +160,7 @@ def nesterov_1983(learning_rate: Hyperparameter) -> optax.GradientTransformation
         learning_rate: eta > 0 (1/beta for a beta-smooth f).
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     return T.scale_by_nesterov_1983(learning_rate)
 
@@ -186,7 +186,7 @@ def adagrad(
         eps_in_sqrt: Whether to divide by sqrt(r + eps), as optax.
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     _validate.positive("eps", eps)
     return optax.chain(
@@ -212,7 +212,7 @@ def adadelta(
         eps: > 0, inside both roots.
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     _validate.positive("eps", eps)
     return optax.chain(T.scale_by_adadelta(rho, eps), T.scale_by_learning_rate(learning_rate))
@@ -251,7 +251,7 @@ def rmsprop(
         nesterov: Whether the momentum is Nesterov's (needs ``momentum``).
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
 
     Raises:
         ValueError: If ``nesterov`` is set without a momentum, or a value is out of range.
@@ -299,7 +299,7 @@ def adam(
         eps_root: >= 0, added inside the root.
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     _validate.positive("eps", eps)
     return optax.chain(T.scale_by_adam(b1, b2, eps, eps_root), T.scale_by_learning_rate(learning_rate))
@@ -341,7 +341,7 @@ def adamw(
         nesterov: Whether to use Nesterov momentum (NAdamW, as :func:`nadam`).
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     _validate.positive("eps", eps)
     return optax.chain(
@@ -373,7 +373,7 @@ def nadam(
         eps_root: >= 0, added inside the root.
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     _validate.positive("eps", eps)
     return optax.chain(T.scale_by_adam(b1, b2, eps, eps_root, nesterov=True), T.scale_by_learning_rate(learning_rate))
@@ -399,7 +399,7 @@ def adamax(
         eps: > 0, added to |g|.
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
     """
     _validate.positive("eps", eps)
     return optax.chain(T.scale_by_adamax(b1, b2, eps), T.scale_by_learning_rate(learning_rate))
@@ -416,7 +416,7 @@ def chain(*transforms: optax.GradientTransformation) -> optax.GradientTransforma
         *transforms: The transforms to apply in order (jaxgd optimizers or any optax transform).
 
     Returns:
-        The :class:`jaxgd.Optimizer`.
+        The optimizer (:class:`jaxgd.Optimizer`).
 
     Raises:
         ValueError: If no transform is given.

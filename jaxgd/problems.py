@@ -190,7 +190,7 @@ def quadratic(
         name: The problem's name (one from ``diag`` by default).
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     diag = jnp.asarray(diag, _dtype())
     if diag.ndim != 1:
@@ -218,7 +218,7 @@ def ravine(scale: float = 50.0, x0: jax.typing.ArrayLike = (4.0, 0.5)) -> Proble
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     p = quadratic(jnp.asarray([2.0, 2.0 * scale]), x0, name=f"ravine{scale:g}")
     p.box = ((-4.5, 4.5), (-1.0, 1.0))
@@ -232,7 +232,7 @@ def isotropic(x0: jax.typing.ArrayLike = (4.0, 0.5)) -> Problem:
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     p = quadratic(jnp.asarray([2.0, 2.0]), x0, name="isotropic")
     p.box = ((-4.5, 4.5), (-1.0, 1.0))
@@ -273,7 +273,7 @@ def general_quadratic(
         name: The problem's name (a description of the spectrum by default).
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     dtype = _dtype()
     lam = jnp.asarray(spectrum, dtype)
@@ -337,7 +337,7 @@ def strict_saddle(eigenvalues: jax.typing.ArrayLike = (1.0, -1.0), x0: jax.typin
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     dtype = _dtype()
     lam = jnp.asarray(eigenvalues, dtype)
@@ -384,7 +384,7 @@ def rosenbrock(dim: int = 2, a: float = 1.0, b: float = 100.0, x0: jax.typing.Ar
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     _validate.positive_int("dim", dim)
     if dim < 2:
@@ -423,7 +423,7 @@ def beale(x0: jax.typing.ArrayLike = (1.0, 1.0)) -> Problem:
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     dtype = _dtype()
     return Problem(
@@ -450,7 +450,7 @@ def booth(x0: jax.typing.ArrayLike = (-5.0, -5.0)) -> Problem:
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     dtype = _dtype()
     return Problem(
@@ -495,7 +495,7 @@ def himmelblau(x0: jax.typing.ArrayLike = (0.0, 0.0)) -> Problem:
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     dtype = _dtype()
     return Problem(
@@ -548,7 +548,7 @@ def six_hump_camel(x0: jax.typing.ArrayLike = (-1.5, -1.0)) -> Problem:
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     dtype = _dtype()
     return Problem(
@@ -581,7 +581,7 @@ def monkey_saddle(x0: jax.typing.ArrayLike = (0.5, 0.3)) -> Problem:
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     dtype = _dtype()
     return Problem(
@@ -610,7 +610,7 @@ def rastrigin(dim: int = 2, amplitude: float = 10.0, x0: jax.typing.ArrayLike | 
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     _validate.positive_int("dim", dim)
     dtype = _dtype()
@@ -647,7 +647,7 @@ def ackley(dim: int = 2, x0: jax.typing.ArrayLike | None = None) -> Problem:
         x0: The starting point.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     _validate.positive_int("dim", dim)
     dtype = _dtype()
@@ -758,7 +758,7 @@ def logistic_regression(l2: float = 1e-2) -> Problem:
         l2: The regularisation strength, > 0.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
     """
     _validate.positive("l2", l2)
     dtype = _dtype()
@@ -810,7 +810,7 @@ def get(name: str) -> Problem:
         name: A key of ``REGISTRY``.
 
     Returns:
-        The :class:`Problem`.
+        The problem (:class:`Problem`).
 
     Raises:
         ValueError: If no problem has that name.

@@ -98,7 +98,7 @@ def run(
         record: ``record(x_t, state_t)``, kept at every recorded step.
 
     Returns:
-        The :class:`Trajectory`: iterates, losses, final state, and what ``record`` returned.
+        The trajectory (:class:`Trajectory`): iterates, losses, final state, and what ``record`` returned.
 
     Raises:
         ValueError: If steps or record_every is not a positive integer, params are not finite or the

@@ -80,7 +80,7 @@ def constant(count: ArrayLike, value: ArrayLike) -> jax.Array:
         value: The value at every step.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return jnp.broadcast_to(jnp.asarray(value, jnp.result_type(value, float)), jnp.shape(count))
 
@@ -93,7 +93,7 @@ def constant_schedule(count: ArrayLike, value: ArrayLike) -> jax.Array:
         value: The value at every step.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return jnp.broadcast_to(jnp.asarray(value, jnp.result_type(value, float)), jnp.shape(count))
 
@@ -125,7 +125,7 @@ def piecewise_constant(
         values: One more value than boundaries: values[0] before the first boundary.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
 
     Raises:
         ValueError: If the lengths do not match or the boundaries do not increase.
@@ -151,7 +151,7 @@ def step_decay(count: ArrayLike, init_value: ArrayLike, factor: ArrayLike, every
         every: The number of steps between drops, > 0.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return init_value * factor ** jnp.floor(_t(count) / every)
 
@@ -196,7 +196,7 @@ def exponential_decay(
         end_value: An optional bound where the decay stops.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     dtype = jnp.result_type(float)
     steps = jnp.asarray(transition_steps, dtype)
@@ -250,7 +250,7 @@ def polynomial_schedule(
         transition_begin: The step where the transition starts, >= 0.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return _polynomial(_t(count), init_value, end_value, power, transition_steps, transition_begin)
 
@@ -276,7 +276,7 @@ def linear_schedule(
         transition_begin: The step where the transition starts, >= 0.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return _polynomial(_t(count), init_value, end_value, 1.0, transition_steps, transition_begin)
 
@@ -313,7 +313,7 @@ def cosine_decay_schedule(
         exponent: The power of the cosine factor.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return _cosine(_t(count), init_value, decay_steps, alpha, exponent)
 
@@ -356,7 +356,7 @@ def warmup_cosine_decay_schedule(
         exponent: The power of the cosine factor.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     t = _t(count)
     peak_is_zero = jnp.asarray(peak_value) == 0
@@ -383,7 +383,7 @@ def natural_exp_decay(count: ArrayLike, init_value: ArrayLike, rate: ArrayLike) 
         rate: k >= 0, the decay per step (eta falls by e every 1/k steps).
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return init_value * jnp.exp(-rate * _t(count))
 
@@ -405,7 +405,7 @@ def decade_decay(count: ArrayLike, init_value: ArrayLike, steps_per_decade: Arra
         steps_per_decade: r > 0.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return init_value * 10.0 ** (-_t(count) / steps_per_decade)
 
@@ -422,7 +422,7 @@ def inverse_time_decay(count: ArrayLike, init_value: ArrayLike, rate: ArrayLike)
         rate: k >= 0.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return init_value / (1.0 + rate * _t(count))
 
@@ -443,7 +443,7 @@ def power_decay(count: ArrayLike, init_value: ArrayLike, steps: ArrayLike, power
         power: c >= 0 (c = 1 is 1/t decay).
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return init_value * (1.0 + _t(count) / steps) ** (-power)
 
@@ -468,7 +468,7 @@ def linear_to_floor(count: ArrayLike, init_value: ArrayLike, floor: ArrayLike, d
         decay_steps: tau > 0.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     a = jnp.clip(_t(count) / decay_steps, 0.0, 1.0)
     return (1 - a) * init_value + a * floor
@@ -507,7 +507,7 @@ def cyclical(
         gamma: The per-step factor of ``exp_range``, in [0, 1].
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     t = _t(count)
     cycle = jnp.floor(1 + t / (2 * step_size))
@@ -553,7 +553,7 @@ def one_cycle(
         cycle_fraction: The fraction of the steps in the triangular cycle, in [0, 1].
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     t = _t(count)
     base = max_value / div_factor

@@ -660,7 +660,7 @@ def reduce_on_plateau(
         min_scale: The smallest scale.
 
     Returns:
-        A :class:`jaxgd.Optimizer` whose ``update`` needs ``value=loss``.
+        An optimizer (:class:`jaxgd.Optimizer`) whose ``update`` needs ``value=loss``.
     """
     _validate.decay("factor", factor)
     _validate.nonnegative("patience", patience)

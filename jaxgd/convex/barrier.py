@@ -148,7 +148,7 @@ def barrier_lp(
         centering_steps: Newton steps at t_0.
 
     Returns:
-        A :class:`BarrierResult` (the final x, c^T x and the path).
+        The result (:class:`BarrierResult`): the final x, c^T x and the path.
 
     Raises:
         ValueError: If the sizes disagree, A lacks full column rank, x0 is not strictly feasible or a

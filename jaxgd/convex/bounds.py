@@ -313,7 +313,7 @@ def robbins_monro(schedule: Callable[[Any], Any], horizon: int = 10**5, tol: flo
         tol: The slack on the fitted exponent.
 
     Returns:
-        A :class:`RobbinsMonro`: the partial sums, the fitted exponent and the verdicts.
+        The check (:class:`RobbinsMonro`): the partial sums, the fitted exponent and the verdicts.
     """
     _validate.positive_int("horizon", horizon)
     if horizon < 8:

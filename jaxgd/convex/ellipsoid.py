@@ -130,7 +130,7 @@ def ellipsoid(
         upper: The box's upper bounds.
 
     Returns:
-        An :class:`EllipsoidResult`: the best feasible centre, its value and the history.
+        The result (:class:`EllipsoidResult`): the best feasible centre, its value and the history.
     """
     _validate.positive_int("steps", steps)
     _validate.positive("radius", radius)

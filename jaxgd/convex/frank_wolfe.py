@@ -132,7 +132,7 @@ def lmo(name: str, **params: Any) -> LMO:
         **params: The set's parameters.
 
     Returns:
-        The :class:`LMO`.
+        The oracle (:class:`LMO`).
 
     Raises:
         ValueError: If the name is unknown.
@@ -212,7 +212,8 @@ def frank_wolfe(
         line_search_steps: The golden-section steps of the line search.
 
     Returns:
-        The :class:`jaxgd.Optimizer`; its update needs the parameters (and ``value_fn`` for the line search).
+        The optimizer (:class:`jaxgd.Optimizer`); its update needs the parameters (and ``value_fn`` for the line
+            search).
     """
     _validate.one_of("step", step, ("open_loop", "line_search"))
     _validate.positive_int("line_search_steps", line_search_steps)

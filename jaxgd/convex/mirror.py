@@ -81,7 +81,7 @@ def entropic_mirror_descent(
         radius: r, the simplex's total.
 
     Returns:
-        The :class:`jaxgd.Optimizer`; its update needs the parameters.
+        The optimizer (:class:`jaxgd.Optimizer`); its update needs the parameters.
     """
     _validate.positive("learning_rate", learning_rate)
     _validate.positive("radius", radius)
@@ -159,7 +159,7 @@ def mirror_prox(
         learning_rate: eta, or a pair (eta_x, eta_y).
 
     Returns:
-        A :class:`MirrorProxResult`: the averaged iterates and the history.
+        The result (:class:`MirrorProxResult`): the averaged iterates and the history.
     """
     _validate.positive_int("steps", steps)
     x0, y0 = jnp.asarray(x0), jnp.asarray(y0)

@@ -127,7 +127,7 @@ def max_affine(
         seed: The seed of the random data.
 
     Returns:
-        The :class:`ConvexProblem`.
+        The problem (:class:`ConvexProblem`).
     """
     _validate.positive_int("n", n)
     _validate.positive_int("m", m)
@@ -221,7 +221,7 @@ def least_squares_ball(
         seed: The seed of the random data.
 
     Returns:
-        The :class:`ConvexProblem`.
+        The problem (:class:`ConvexProblem`).
     """
     _validate.positive_int("n", n)
     _validate.positive("radius", radius)
@@ -276,7 +276,7 @@ def least_squares_simplex(n: int = 30, support: int = 10, *, seed: int = 0) -> C
         seed: The seed of the random data.
 
     Returns:
-        The :class:`ConvexProblem`.
+        The problem (:class:`ConvexProblem`).
     """
     _validate.positive_int("n", n)
     _validate.positive_int("support", support)
@@ -355,7 +355,7 @@ def lasso_diabetes(strength: float = 0.05, *, interactions: bool = False) -> Con
         interactions: Whether to add the 45 pairwise products of the features.
 
     Returns:
-        The :class:`ConvexProblem`.
+        The problem (:class:`ConvexProblem`).
     """
     from sklearn.linear_model import Lasso
 
@@ -413,7 +413,7 @@ def matrix_game(n: int = 3, m: int | None = None, *, value: float = 0.25, seed: 
         seed: The seed of the random data.
 
     Returns:
-        The :class:`ConvexProblem`.
+        The problem (:class:`ConvexProblem`).
     """
     _validate.positive_int("n", n)
     m = n if m is None else m
@@ -467,7 +467,7 @@ def linear_program(n: int = 5, m: int = 15, *, bound: float = 10.0, seed: int = 
         seed: The seed of the random data.
 
     Returns:
-        The :class:`ConvexProblem`.
+        The problem (:class:`ConvexProblem`).
     """
     _validate.positive_int("n", n)
     _validate.positive_int("m", m)

@@ -72,7 +72,7 @@ def projected(inner: optax.GradientTransformation, projection: ProjectionLike) -
         projection: The set: a :class:`Projection`, a callable, a set's name, or None.
 
     Returns:
-        The :class:`jaxgd.Optimizer`; its update needs the parameters.
+        The optimizer (:class:`jaxgd.Optimizer`); its update needs the parameters.
     """
     if not (hasattr(inner, "init") and hasattr(inner, "update")):
         raise TypeError(f"inner must be a GradientTransformation, got {inner!r}")
@@ -107,7 +107,7 @@ def projected_gradient(
         projection: The set: a :class:`Projection`, a callable, a set's name, or None (plain GD).
 
     Returns:
-        The :class:`jaxgd.Optimizer`; its update needs the parameters.
+        The optimizer (:class:`jaxgd.Optimizer`); its update needs the parameters.
     """
     _validate.positive("learning_rate", learning_rate)
     proj = as_projection(projection)

@@ -234,7 +234,7 @@ def projection(name: str, **params: Any) -> Projection:
         **params: The set's parameters.
 
     Returns:
-        The :class:`Projection`.
+        The projection (:class:`Projection`).
 
     Raises:
         ValueError: If the name is unknown or a parameter out of range.

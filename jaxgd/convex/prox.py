@@ -102,7 +102,7 @@ def zero() -> Prox:
     """g = 0: prox_{eta g}(v) = v (proximal gradient is then gradient descent).
 
     Returns:
-        The :class:`Prox`.
+        The proximal operator (:class:`Prox`).
     """
     return Prox("zero", _zero_value, _zero_prox, {})
 
@@ -125,7 +125,7 @@ def l1(strength: jax.typing.ArrayLike) -> Prox:
         strength: lambda >= 0.
 
     Returns:
-        The :class:`Prox`.
+        The proximal operator (:class:`Prox`).
     """
     _validate.nonnegative("strength", strength)
     return Prox("l1", _l1_value, _l1_prox, {"strength": strength})
@@ -146,7 +146,7 @@ def l2_squared(strength: jax.typing.ArrayLike) -> Prox:
         strength: lambda >= 0.
 
     Returns:
-        The :class:`Prox`.
+        The proximal operator (:class:`Prox`).
     """
     _validate.nonnegative("strength", strength)
     return Prox("l2_squared", _l2_value, _l2_prox, {"strength": strength})
@@ -170,7 +170,7 @@ def elastic_net(l1_strength: jax.typing.ArrayLike, l2_strength: jax.typing.Array
         l2_strength: b >= 0.
 
     Returns:
-        The :class:`Prox`.
+        The proximal operator (:class:`Prox`).
     """
     _validate.nonnegative("l1_strength", l1_strength)
     _validate.nonnegative("l2_strength", l2_strength)
@@ -198,7 +198,7 @@ def box(lower: Any = -1.0, upper: Any = 1.0) -> Prox:
         upper: The upper bounds.
 
     Returns:
-        The :class:`Prox`.
+        The proximal operator (:class:`Prox`).
     """
     P.check_box(lower, upper)
     return Prox("box", _box_value, _box_prox, {"lower": lower, "upper": upper})
@@ -224,7 +224,7 @@ def indicator(projection: P.Projection, tol: float = 1e-6) -> Prox:
         tol: The relative distance below which a point counts as inside.
 
     Returns:
-        The :class:`Prox`.
+        The proximal operator (:class:`Prox`).
     """
     if not isinstance(projection, P.Projection):
         raise TypeError(f"projection must be a jaxgd.convex.Projection (see projection(name)), got {projection!r}")
@@ -267,7 +267,7 @@ def group_lasso(strength: jax.typing.ArrayLike, groups: Any, weights: Any = None
         weights: w_G per group (None: sqrt(|G|)).
 
     Returns:
-        The :class:`Prox`.
+        The proximal operator (:class:`Prox`).
     """
     _validate.nonnegative("strength", strength)
     labels = np.asarray(groups)

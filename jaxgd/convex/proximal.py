@@ -108,7 +108,7 @@ def proximal_gradient(learning_rate: Hyperparameter, prox: ProxLike) -> optax.Gr
         prox: g's proximal operator: a :class:`Prox`, a :class:`Projection` or a callable ``prox(v, eta)``.
 
     Returns:
-        The :class:`jaxgd.Optimizer`; its update needs the parameters.
+        The optimizer (:class:`jaxgd.Optimizer`); its update needs the parameters.
     """
     _validate.positive("learning_rate", learning_rate)
     prox_fn = as_prox(prox)
@@ -175,7 +175,7 @@ def fista(
         momentum: A constant extrapolation weight (None: FISTA's t_k sequence).
 
     Returns:
-        The :class:`jaxgd.Optimizer`; its update needs the parameters.
+        The optimizer (:class:`jaxgd.Optimizer`); its update needs the parameters.
     """
     _validate.positive("learning_rate", learning_rate)
     if momentum is not None:
@@ -259,7 +259,7 @@ def backtracking_fista(
         accelerated: Whether to extrapolate (FISTA) or not (ISTA).
 
     Returns:
-        The :class:`jaxgd.Optimizer`; its update needs the parameters, ``value`` and ``value_fn``.
+        The optimizer (:class:`jaxgd.Optimizer`); its update needs the parameters, ``value`` and ``value_fn``.
     """
     _validate.positive("lipschitz", lipschitz)
     _validate.positive_int("max_steps", max_steps)

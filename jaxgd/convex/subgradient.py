@@ -72,7 +72,7 @@ def lipschitz_step(radius: Any, lipschitz: Any, horizon: int | None = None) -> S
         horizon: The number of steps t (None: the any-time steps).
 
     Returns:
-        The :class:`StepSize` schedule.
+        The step-size schedule (:class:`StepSize`).
     """
     _validate.positive("radius", radius)
     _validate.positive("lipschitz", lipschitz)
@@ -89,7 +89,7 @@ def strongly_convex_step(alpha: Any) -> StepSize:
         alpha: The strong convexity constant.
 
     Returns:
-        The :class:`StepSize` schedule.
+        The step-size schedule (:class:`StepSize`).
     """
     _validate.positive("alpha", alpha)
     return StepSize(2.0 / alpha, 1.0, 2.0)
@@ -122,7 +122,7 @@ def averaged(
         weighting: ``"uniform"`` or ``"linear"``.
 
     Returns:
-        The :class:`jaxgd.Optimizer`; its update needs the parameters.
+        The optimizer (:class:`jaxgd.Optimizer`); its update needs the parameters.
     """
     _validate.one_of("weighting", weighting, ("uniform", "linear"))
     inner = optax.with_extra_args_support(inner)

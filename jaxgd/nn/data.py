@@ -138,7 +138,7 @@ def make_dataset(x: Any, y: Any, *, num_classes: int | None = None, dtype: Any =
         dtype: The features' dtype (None: JAX's default float).
 
     Returns:
-        The :class:`Dataset`.
+        The data set (:class:`Dataset`).
     """
     x_np, y_np = np.asarray(x), np.asarray(y)
     if not np.issubdtype(y_np.dtype, np.integer):
@@ -158,7 +158,7 @@ def fit_standardizer(x: Any) -> Standardizer:
         x: The (n, d) training features.
 
     Returns:
-        The :class:`Standardizer`.
+        The standardizer (:class:`Standardizer`).
     """
     x = jnp.asarray(x)
     std = jnp.std(x, axis=0)
@@ -197,7 +197,7 @@ def split(
         dtype: The features' dtype (None: JAX's default float).
 
     Returns:
-        The :class:`DataSplits`.
+        The splits (:class:`DataSplits`).
     """
     _validate.in_closed_interval("val_fraction", val_fraction, 0.0, 1.0)
     _validate.in_closed_interval("test_fraction", test_fraction, 0.0, 1.0)
@@ -250,7 +250,7 @@ def load(name: str = "digits", **kwargs: Any) -> DataSplits:
         **kwargs: Passed to :func:`split`.
 
     Returns:
-        The :class:`DataSplits`.
+        The splits (:class:`DataSplits`).
 
     Raises:
         ValueError: If the name is unknown.
@@ -324,7 +324,7 @@ def iterate_batches(key: jax.Array, data: Dataset, batch_size: int | None) -> It
         batch_size: B (None: the full batch).
 
     Yields:
-        One :class:`Dataset` per batch.
+        One data set (:class:`Dataset`) per batch.
     """
     n = int(jnp.shape(jax.tree.leaves(data)[0])[0])
     for idx in batch_indices(key, n, batch_size):

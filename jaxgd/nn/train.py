@@ -506,7 +506,7 @@ def fit(
         batch_stats: A batch-norm MLP's running statistics to start from.
 
     Returns:
-        The :class:`TrainResult`.
+        The result (:class:`TrainResult`).
     """
     kw = dict(
         epochs=epochs, batch_size=batch_size, loss=loss, l2=l2, l1=l1, patience=patience, min_delta=min_delta,
@@ -546,7 +546,7 @@ def fit_ensemble(
         **kwargs: As in :func:`fit`.
 
     Returns:
-        The :class:`TrainResult`, every leaf with a leading axis k.
+        The result (:class:`TrainResult`), every leaf with a leading axis k.
     """
     sizes = {jnp.shape(a)[0] if jnp.ndim(a) else None for a in jax.tree.leaves(params)}
     k_keys = jnp.shape(keys)[0] if jnp.ndim(keys) else None

@@ -64,7 +64,7 @@ def tail_averaging(inner: optax.GradientTransformation, start: Hyperparameter) -
         start: k, the first step averaged.
 
     Returns:
-        The :class:`jaxgd.Optimizer`: ``inner``'s updates, the average in its state.
+        The optimizer (:class:`jaxgd.Optimizer`): ``inner``'s updates, the average in its state.
     """
     _validate.nonnegative("start", start)
 
@@ -88,7 +88,7 @@ def polyak_averaging(inner: optax.GradientTransformation) -> optax.GradientTrans
         inner: Any gradient transformation.
 
     Returns:
-        The :class:`jaxgd.Optimizer`: ``inner``'s updates, the average in its state.
+        The optimizer (:class:`jaxgd.Optimizer`): ``inner``'s updates, the average in its state.
     """
 
     def weight(count, dtype):
@@ -111,7 +111,7 @@ def ema_averaging(
         decay: d in [0, 1).
 
     Returns:
-        The :class:`jaxgd.Optimizer`: ``inner``'s updates, the average in its state.
+        The optimizer (:class:`jaxgd.Optimizer`): ``inner``'s updates, the average in its state.
     """
     _validate.decay("decay", decay)
 

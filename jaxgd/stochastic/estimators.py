@@ -171,7 +171,7 @@ def minibatch() -> MiniBatchGradient:
     """The plain mini-batch gradient (SGD), the default estimator.
 
     Returns:
-        The :class:`MiniBatchGradient` estimator.
+        The estimator (:class:`MiniBatchGradient`).
     """
     return MiniBatchGradient()
 
@@ -183,7 +183,7 @@ def svrg(inner_steps: int) -> SVRG:
         inner_steps: m >= 1.
 
     Returns:
-        The :class:`SVRG` estimator.
+        The estimator (:class:`SVRG`).
     """
     return SVRG(inner_steps)
 
@@ -192,6 +192,6 @@ def saga() -> SAGA:
     """SAGA; see :class:`SAGA`. Needs batches of distinct examples (B = 1, or sampling without replacement).
 
     Returns:
-        The :class:`SAGA` estimator.
+        The estimator (:class:`SAGA`).
     """
     return SAGA()

@@ -88,7 +88,7 @@ def lr_finder(
         skip_end: Steps skipped before the stop by the suggestions.
 
     Returns:
-        The :class:`LRFinderResult`: the rates, losses and suggestions.
+        The result (:class:`LRFinderResult`): the rates, losses and suggestions.
     """
     _validate.positive("low", low)
     _validate.positive("high", high)

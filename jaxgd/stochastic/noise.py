@@ -82,7 +82,7 @@ def noisy_gradient(problem: Any, sigma: jax.typing.ArrayLike) -> NoisyGradient:
         sigma: The noise's size, >= 0.
 
     Returns:
-        The :class:`NoisyGradient` loss.
+        The noisy loss (:class:`NoisyGradient`).
     """
     if not callable(problem):
         raise TypeError(f"problem must be callable f(params), got {type(problem).__name__}")

@@ -47,7 +47,7 @@ def gradient_noise_scale(
         key: The PRNG key of the draw (with ``sample_size``).
 
     Returns:
-        The :class:`NoiseScale` (B_simple, tr(Sigma), |G|^2).
+        The estimate (:class:`NoiseScale`): B_simple, tr(Sigma) and |G|^2.
     """
     if not isinstance(problem, FiniteSum):
         raise TypeError(f"problem must be a jaxgd.stochastic.FiniteSum, got {type(problem).__name__}")
@@ -137,7 +137,7 @@ def two_batch_noise_scale(
         big: B_big > B_small.
 
     Returns:
-        The :class:`NoiseScale`.
+        The estimate (:class:`NoiseScale`).
     """
     _validate.positive("small", small)
     _validate.positive("big", big)

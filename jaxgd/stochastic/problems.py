@@ -59,7 +59,7 @@ def least_squares(
         name: The problem's name (None: from its kind and size).
 
     Returns:
-        The :class:`FiniteSum`.
+        The finite-sum problem (:class:`FiniteSum`).
     """
     _validate.nonnegative("l2", l2)
     if (features is None) != (targets is None):
@@ -111,7 +111,7 @@ def ridge(l2: float = 0.1, features: Any = None, targets: Any = None, **kwargs: 
         **kwargs: As in :func:`least_squares`.
 
     Returns:
-        The :class:`FiniteSum`.
+        The finite-sum problem (:class:`FiniteSum`).
     """
     _validate.positive("l2", l2)
     return least_squares(features, targets, l2=l2, **kwargs)
@@ -132,7 +132,7 @@ def logistic_regression(l2: float = 1e-2) -> FiniteSum:
         l2: The regularisation strength, > 0.
 
     Returns:
-        The :class:`FiniteSum`.
+        The finite-sum problem (:class:`FiniteSum`).
     """
     p = _problems.logistic_regression(l2)
     z = p.data["features"]
@@ -233,7 +233,7 @@ def softmax_regression(l2: float = 1e-3) -> FiniteSum:
         l2: The regularisation strength, > 0.
 
     Returns:
-        The :class:`FiniteSum`.
+        The finite-sum problem (:class:`FiniteSum`).
     """
     _validate.positive("l2", l2)
     z, y = _digits()

@@ -186,7 +186,7 @@ def run(
         eval_at: The evaluation steps (see :func:`evaluation_steps`).
 
     Returns:
-        The :class:`StochasticTrajectory`.
+        The trajectory (:class:`StochasticTrajectory`).
     """
     eval_steps = evaluation_steps(steps, eval_at)
     _validate.float_tree("params", params)

@@ -43,7 +43,7 @@ def smooth_convex_step(count: ArrayLike, beta: ArrayLike, sigma: ArrayLike, radi
         radius: R >= ||x_0 - x*||.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return 1.0 / (beta + (sigma / radius) * jnp.sqrt(_s(count) / 2.0))
 
@@ -68,7 +68,7 @@ def strongly_convex_step(count: ArrayLike, c: ArrayLike, mu: ArrayLike, t0: Arra
         t0: The offset.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return c / (mu * (jnp.asarray(count).astype(jnp.result_type(float)) + t0))
 
@@ -88,7 +88,7 @@ def inverse_sqrt_step(count: ArrayLike, init_value: ArrayLike) -> jax.Array:
         init_value: eta_0 > 0.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     return init_value / jnp.sqrt(_s(count))
 
@@ -112,7 +112,7 @@ def exponential_range(count: ArrayLike, low: ArrayLike, high: ArrayLike, steps: 
         steps: The number of steps, > 0.
 
     Returns:
-        A :class:`jaxgd.Schedule`: called with the step count t, it returns eta_t.
+        A schedule (:class:`jaxgd.Schedule`): called with the step count t, it returns eta_t.
     """
     frac = jnp.asarray(count).astype(jnp.result_type(float)) / jnp.maximum(steps - 1.0, 1.0)
     return low * (high / low) ** frac
