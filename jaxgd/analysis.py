@@ -360,7 +360,7 @@ def heavy_ball_optimal(spectrum: jax.typing.ArrayLike) -> HeavyBallParameters:
         spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
 
     Returns:
-        :class:`HeavyBallParameters` (learning_rate a, momentum b, rate).
+        The parameters (:class:`HeavyBallParameters`): learning_rate a, momentum b, rate.
     """
     return _heavy_ball_optimal(_spectrum(spectrum))
 
@@ -416,7 +416,7 @@ def nesterov_optimal(spectrum: jax.typing.ArrayLike) -> HeavyBallParameters:
         spectrum: The eigenvalues, or a symmetric matrix (its eigenvalues are taken).
 
     Returns:
-        :class:`HeavyBallParameters` (learning_rate, momentum, rate).
+        The parameters (:class:`HeavyBallParameters`): learning_rate, momentum, rate.
     """
     return _nesterov_optimal(_spectrum(spectrum))
 
@@ -841,7 +841,7 @@ def learning_rate_bounds(problem: Problem) -> LearningRateBounds | None:
         problem: The :class:`jaxgd.Problem`.
 
     Returns:
-        :class:`LearningRateBounds` (2/lambda_max, eta*), or None.
+        The bounds (:class:`LearningRateBounds`): 2/lambda_max and eta*; or None.
     """
     if problem.minimizers is None:
         return None

@@ -134,7 +134,7 @@ def lanczos(f: Callable[[Any], jax.Array], params: Any, key: jax.Array, num_iter
         num_iters: The size m of the Krylov basis (capped at n).
 
     Returns:
-        :class:`Eigenpairs`: the extreme Ritz values and vectors with their residuals.
+        The eigenpairs (:class:`Eigenpairs`): the extreme Ritz values and vectors with their residuals.
     """
     _check_iters("num_iters", num_iters)
     f = objective_of(f)
@@ -204,7 +204,7 @@ def power_iteration(f: Callable[[Any], jax.Array], params: Any, key: jax.Array, 
         num_iters: The number of steps of each run.
 
     Returns:
-        :class:`Eigenpairs`: both ends of the spectrum with their residuals.
+        The eigenpairs (:class:`Eigenpairs`): both ends of the spectrum with their residuals.
     """
     _check_iters("num_iters", num_iters)
     f = objective_of(f)

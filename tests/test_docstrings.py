@@ -3,13 +3,20 @@
 Every public function (exported in ``__all__``) of the modules below, and every public class with a constructor
 of its own, has an ``Args:`` section naming each parameter, and a function a ``Returns:`` (or ``Yields:``) section
 unless it is annotated ``-> None``. Extend ``MODULES`` as more of the package is covered.
+
+griffe, the parser behind the site, reads each Returns section as the site will show it: one item, unnamed (or a
+name that is an identifier), unless the function returns a tuple. ``The :class:`X`.`` reads as a value named ``The``,
+and a continuation line not indented further as a second returned value.
 """
 
+import ast
 import dataclasses
+import functools
 import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +170,153 @@ def test_the_parser_reads_google_sections():
     assert _problems(undocumented) == ["no Args: section", "no Returns: section"]
     doc = inspect.getdoc(documented)
     assert _documented_names(_section(doc, "Args:")) == {"a", "b", "rest", "c", "kw"}
+
+
+# --- the Returns sections as griffe (mkdocstrings) parses them -------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+# first words of a sentence, which griffe takes for a returned value's name in "The :class:`X`." or "A (x): ..."
+_NOT_NAMES = {"a", "an", "the", "one", "each", "every", "its", "this", "that", "some", "all", "none", "returns"}
+_NOT_NAMES |= {"int", "float", "bool", "str", "list", "dict", "tuple", "array"}  # types, not names
+
+
+def _parser_options() -> tuple[str, dict]:
+    """The docstring style and parser options mkdocs.yml gives mkdocstrings' python handler."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("", lambda loader, suffix, node: None)  # !!python/name: tags and the like
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=Loader)
+    plugin = next(p["mkdocstrings"] for p in config["plugins"] if isinstance(p, dict) and "mkdocstrings" in p)
+    options = plugin["handlers"]["python"].get("options", {})
+    return options.get("docstring_style", "google"), dict(options.get("docstring_options") or {})
+
+
+def _items_allowed(annotation, yields: bool) -> int | None:
+    """How many items the section may list: a fixed tuple's length, None for a variadic tuple, else 1."""
+    try:
+        node = ast.parse(str(annotation), mode="eval").body
+    except SyntaxError:
+        return 1
+
+    def name(n):
+        return ast.unparse(n.value).rsplit(".", 1)[-1] if isinstance(n, ast.Subscript) else ""
+
+    if yields and name(node) in ("Iterator", "Iterable", "Generator"):
+        node = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+    if name(node).lower() != "tuple":
+        return 1
+    elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    return None if any(isinstance(e, ast.Constant) and e.value is Ellipsis for e in elements) else len(elements)
+
+
+def _returns_problems(function, style: str, options: dict) -> list[str]:
+    """What is wrong with the function's Returns/Yields sections as griffe reads them."""
+    import griffe
+
+    problems = []
+    for section in function.docstring.parse(griffe.Parser(style), warnings=False, **options):
+        if section.kind not in (griffe.DocstringSectionKind.returns, griffe.DocstringSectionKind.yields):
+            continue
+        items, head = section.value, section.kind.value.title()
+        for item in items:
+            if item.name and (not re.fullmatch(r"[a-z_][a-z0-9_]*", item.name) or item.name in _NOT_NAMES):
+                problems.append(f"{head} reads {item.name!r} as the returned value's name")
+            if re.match(r"[a-z]+:`", item.description) or ":" in str(item.annotation or ""):
+                problems.append(f"{head} splits a role: {item.description[:40]!r}")
+        allowed = _items_allowed(function.returns, yields=section.kind.value == "yields")
+        if allowed is not None and len(items) > allowed:
+            problems.append(f"{head} lists {len(items)} values (a continuation line not indented further?)")
+    return problems
+
+
+@functools.cache
+def _griffe_functions() -> tuple:
+    """(path, griffe function) for each public function and public class's method in the covered modules."""
+    griffe = pytest.importorskip("griffe", reason="needs the [test] extra (mkdocstrings-python)")
+    package = griffe.load("jaxgd", search_paths=[str(ROOT)], try_relative_path=False, resolve_aliases=False)
+    found = []
+
+    def walk(obj):
+        for member in obj.members.values():
+            if member.is_alias or (member.name.startswith("_") and not member.is_module):
+                continue
+            if member.is_module or member.is_class:
+                walk(member)
+            elif member.is_function and member.docstring:
+                found.append((member.path, member))
+
+    for name in MODULES:
+        walk(package[name.removeprefix("jaxgd.")])
+    return tuple(found)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_griffe_reads_each_returns_section_as_the_value_returned(module):
+    style, options = _parser_options()
+    mine = [(p, f) for p, f in _griffe_functions() if p.startswith(module + ".")]
+    assert mine or module == "jaxgd.cli"
+    bad = {p: problems for p, f in mine if (problems := _returns_problems(f, style, options))}
+    assert not bad, "\n".join(f"{p}: {'; '.join(x)}" for p, x in sorted(bad.items()))
+
+
+def test_the_returns_check_catches_what_griffe_misreads():
+    griffe = pytest.importorskip("griffe", reason="needs the [test] extra (mkdocstrings-python)")
+    code = '''
+def named_the() -> int:
+    """One line.
+
+    Returns:
+        The :class:`Problem`.
+    """
+def role_first() -> int:
+    """One line.
+
+    Returns:
+        :class:`Problem`, built.
+    """
+def two_lines() -> int:
+    """One line.
+
+    Returns:
+        The problem, over
+        two lines.
+    """
+def good() -> int:
+    """One line.
+
+    Returns:
+        The problem (:class:`Problem`): over
+            two lines.
+    """
+def pair() -> tuple[int, int]:
+    """One line.
+
+    Returns:
+        loss: the loss.
+        grad: its gradient.
+    """
+def three_of_a_pair() -> tuple[int, int]:
+    """One line.
+
+    Returns:
+        loss: the loss.
+        grad: its gradient.
+        hess: too many.
+    """
+def batches() -> Iterator[tuple[int, int]]:
+    """One line.
+
+    Yields:
+        x: inputs.
+        y: labels.
+    """
+'''
+    style, options = _parser_options()
+    with griffe.temporary_visited_module(code) as module:
+        found = {name: _returns_problems(f, style, options) for name, f in module.functions.items()}
+    assert not found["good"] and not found["pair"] and not found["batches"]
+    assert "'The' as the returned value's name" in found["named_the"][0]
+    assert found["role_first"] and found["two_lines"] and found["three_of_a_pair"]

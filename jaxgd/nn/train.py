@@ -282,7 +282,7 @@ def network_curvature(
         hutchinson_samples: The trace probes (0: skipped).
 
     Returns:
-        :class:`Curvature` (sharpness and trace).
+        The curvature (:class:`Curvature`): sharpness and trace.
     """
     _validate.positive_int("lanczos_iters", lanczos_iters)
     if not isinstance(hutchinson_samples, (int, np.integer)) or hutchinson_samples < 0:
