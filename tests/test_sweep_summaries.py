@@ -27,12 +27,13 @@ def lifted(x):
 @pytest.fixture(scope="module")
 def default_and_final():
     space = {"learning_rate": LRS}
-    return S.sweep(jaxgd.sgd, RAVINE, space, STEPS), S.sweep(jaxgd.sgd, RAVINE, space, STEPS, summaries="final")
+    full = S.sweep(jaxgd.sgd, RAVINE, space, STEPS, curve_every=30)
+    return full, S.sweep(jaxgd.sgd, RAVINE, space, STEPS, summaries="final")
 
 
 def test_final_only_gives_the_final_losses_of_the_default_and_nothing_else(default_and_final):
     full, final = default_and_final
-    assert full.summaries == ("final", "best", "diverged", "grad_norm") and final.summaries == ("final",)
+    assert full.summaries == ("final", "best", "diverged", "grad_norm", "curve") and final.summaries == ("final",)
     for name in ("best_loss", "final_grad_norm", "tol_step", "diverge_step", "target_steps", "curve"):
         assert getattr(final, name) is None, name
     assert list(final.diverged) == list(full.diverged) == [False, False, False, True]
@@ -44,6 +45,9 @@ def test_final_only_gives_the_final_losses_of_the_default_and_nothing_else(defau
     assert final.final_loss[~ok] == np.inf  # its final loss is bad; its final iterate is x_T, not x_{d-1}:
     assert np.abs(final.final_params[~ok]).max() > np.abs(full.final_params[~ok]).max()
     assert final.best().index == full.best().index == 2
+    plain = S.sweep(jaxgd.sgd, RAVINE, {"learning_rate": LRS}, STEPS, curve_every=30, summaries=("final", "curve"))
+    np.testing.assert_allclose(plain.curve, full.curve, rtol=1e-6)  # NaN at the same points: from the blow-up on
+    assert np.isnan(plain.curve[3, -2:]).all() and not np.isnan(plain.curve[:3]).any()
 
 
 def test_a_summary_not_computed_is_named_when_asked_for(default_and_final):
