@@ -124,9 +124,10 @@ def sweep(
     ``jit(vmap)``; seed j's run takes at step t the gradient of ``loss(x_t, fold_in(keys[j], t))``,
     exactly :func:`jaxgd.stochastic.run` with ``key=keys[j]``, the batch drawn and gathered on the device.
     Its summaries are of the *full* objective ``loss.full``, evaluated at steps 0, k, 2k, ..., ``steps``
-    (k = ``eval_every``, default ``curve_every`` or about steps / 100), and divergence, best loss and
+    (k = ``eval_every``, default ``curve_every`` or about steps / 100), and divergence, best loss, the targets and
     ``tol_step`` are taken on that schedule (:mod:`jaxgd.sweeps.seeded`); ``curve_every``, if given, must
-    equal it. :meth:`SweepResult.seed_stats` gives statistics across seeds; ``best()`` ranks by the median
+    equal it. Summaries that need no schedule ("final", "grad_norm") evaluate f at x_T alone.
+    :meth:`SweepResult.seed_stats` gives statistics across seeds; ``best()`` ranks by the median
     across seeds. A deterministic loss takes no ``seeds``.
     """
     if chunk_size is not None:
