@@ -17,8 +17,9 @@ Heavy ball (momentum 0.9) on 2-D Rosenbrock from (-1.5, 2), learning rates log-s
   exceeds on this backend;
   (d) compiled memory of one sweep as steps grow 1e3 -> 1e5 (target: flat).
 
-Prints optimizer-steps/s (runs x steps / seconds, median of --repeats, the sweeps and the hand-written ones timed
-alternately, in forward then reverse order, so that a busy machine slows each alike) and the ratios.
+Prints optimizer-steps/s (runs x steps / seconds, median of --repeats, or their minimum with --stat min; the
+sweeps and the hand-written ones timed alternately, in forward then reverse order, so that a busy machine slows
+each alike) and the ratios.
 
     python benchmarks/sweep_throughput.py            # 16384 rates x 5000 steps
     python benchmarks/sweep_throughput.py --small    # 4096 rates x 1000 steps, quick
@@ -50,13 +51,16 @@ def make_momentum(learning_rate):
     return jaxgd.momentum(learning_rate, 0.9)
 
 
+STAT = statistics.median  # --stat min: the least disturbed of the repeats, on a machine others are using
+
+
 def timed(fn, repeats: int) -> float:
     return timed_group({"fn": fn}, repeats)["fn"]
 
 
 def timed_group(fns: dict, repeats: int) -> dict:
-    """Median seconds of each call, the calls alternated (in order, then reversed: ABBA) so that a busy machine
-    slows each alike."""
+    """Median (or ``STAT``) seconds of each call, the calls alternated (in order, then reversed: ABBA) so that a
+    busy machine slows each alike."""
     for fn in fns.values():
         jax.block_until_ready(fn())  # compile and warm up
     times = {name: [] for name in fns}
@@ -65,7 +69,7 @@ def timed_group(fns: dict, repeats: int) -> dict:
             t0 = time.perf_counter()
             jax.block_until_ready(fns[name]())
             times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: STAT(t) for name, t in times.items()}
 
 
 def hand_written(steps: int, summaries: bool | str, loss=rosenbrock, x0=X0):
@@ -147,7 +151,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="steps per run (default 5000)")
     parser.add_argument("--loop-lrs", type=int, default=None, help="rates run in the Python loop (default 64)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--stat", choices=("median", "min"), default="median", help="of the repeats' times")
     args = parser.parse_args()
+    global STAT
+    STAT = min if args.stat == "min" else statistics.median
     n_lrs = args.lrs or (4096 if args.small else 16384)  # the small sweep still takes a few ms: the call's own
     steps = args.steps or (1000 if args.small else 5000)  # overhead (about 1 ms) would dominate a smaller one
     n_loop = args.loop_lrs or (8 if args.small else 64)
