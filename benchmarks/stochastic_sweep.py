@@ -9,12 +9,14 @@ Mini-batch SGD (B = 32, with replacement) on L2-regularised logistic regression 
       the same loss): throughput ratio, target >= 1.0;
   (b) compiled memory of the jaxgd program at 1e3 and 1e4 steps (target: flat; the batches are
       gathered inside the loop, nothing of length ``steps`` is materialised);
-  (c) one ``jaxgd.sweep`` call over (rate, seed) on the ``MiniBatch`` loss (the full objective at the
-      first and last steps only, ``eval_every=steps``), against a hand-written ``jit(vmap(vmap(lax.scan)))``
-      drawing the same batches (``fold_in(key, t)``, split, ``randint``) with ``optax.sgd``: throughput
-      ratio (target >= 1.0), the same final losses, and the sweep chunk's compiled memory at 1e3 and 1e4 steps.
+  (c) one ``jaxgd.sweep`` call over (rate, seed) on the ``MiniBatch`` loss, against a hand-written
+      ``jit(vmap(vmap(lax.scan)))`` drawing the same batches (``fold_in(key, t)``, split, ``randint``) with
+      ``optax.sgd`` and keeping the final full loss: throughput ratio (target >= 1.0) with the default summaries
+      (the full objective at the first and last steps only, ``eval_every=steps``; also the gradient norm at the
+      end) and with ``summaries="final"`` (the same work as the hand-written one), the same final losses, the
+      optimised HLO instructions of each, and the sweep chunk's compiled memory at 1e3 and 1e4 steps.
 
-Prints optimizer-steps/s (runs x steps / seconds, median of --repeats) and the ratio.
+Prints optimizer-steps/s (runs x steps / seconds, median of --repeats, or their minimum with --stat min) and the ratio.
 
     python benchmarks/stochastic_sweep.py            # 256 rates x 8 seeds x 2000 steps
     python benchmarks/stochastic_sweep.py --small    # 32 rates x 8 seeds x 2000 steps, quicker
@@ -39,16 +41,25 @@ BATCH = 32
 
 def timed_pair(first, second, repeats: int) -> tuple[float, float]:
     """Median seconds of two calls, alternated in ABBA order so that a busy machine slows both alike."""
-    jax.block_until_ready(first())  # compile and warm up
-    jax.block_until_ready(second())
-    times: tuple[list[float], list[float]] = ([], [])
+    return tuple(timed_group([first, second], repeats))
+
+
+STAT = statistics.median  # --stat min: the least disturbed of the repeats, on a machine others are using
+
+
+def timed_group(fns, repeats: int) -> list[float]:
+    """Median (or ``STAT``) seconds of each call, the calls alternated (in order, then reversed: ABBA) so that a
+    busy machine slows each alike."""
+    for fn in fns:
+        jax.block_until_ready(fn())  # compile and warm up
+    times: list[list[float]] = [[] for _ in fns]
     for i in range(repeats):
-        order = ((first, times[0]), (second, times[1]))
+        order = list(zip(fns, times))
         for fn, out in order if i % 2 == 0 else order[::-1]:
             t0 = time.perf_counter()
             jax.block_until_ready(fn())
             out.append(time.perf_counter() - t0)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return [STAT(t) for t in times]
 
 
 def jaxgd_sweep(problem: st.FiniteSum, steps: int):
@@ -109,10 +120,10 @@ def hand_written_minibatch(problem: st.FiniteSum, steps: int):
     return jax.jit(jax.vmap(jax.vmap(one, (None, 0)), (0, None)))
 
 
-def sweep_call(problem: st.FiniteSum, lrs: np.ndarray, keys: jax.Array, steps: int):
+def sweep_call(problem: st.FiniteSum, lrs: np.ndarray, keys: jax.Array, steps: int, summaries=None):
     """``jaxgd.sweep`` over (rate, seed) on the mini-batch loss, final full losses (R,) as an array."""
     space = {"learning_rate": lrs}
-    kw = {"seeds": keys, "eval_every": steps, "keep_params": False, "blowup": None}
+    kw = {"seeds": keys, "eval_every": steps, "keep_params": False, "blowup": None, "summaries": summaries}
     return lambda: jaxgd.sweep(jaxgd.sgd, problem.minibatch(BATCH), space, steps, **kw).final_loss
 
 
@@ -121,16 +132,24 @@ def compare_sweep(problem: st.FiniteSum, lrs: np.ndarray, keys: jax.Array, steps
     from jaxgd.sweeps.prepare import prepare
 
     hand = hand_written_minibatch(problem, steps)
-    ours = sweep_call(problem, lrs, keys, steps)
+    ours, ours_final = sweep_call(problem, lrs, keys, steps), sweep_call(problem, lrs, keys, steps, "final")
     lrs_dev = jnp.asarray(lrs, jnp.float32)
     theirs = np.asarray(hand(lrs_dev, keys)).ravel()
-    diff = np.nanmax(np.abs(ours() - theirs))
+    diff = max(np.nanmax(np.abs(ours() - theirs)), np.nanmax(np.abs(ours_final() - theirs)))
     print(f"jaxgd.sweep against hand-written (same batches): max |final loss difference| {diff:.2e}")
+    kw = dict(seeds=keys, eval_every=steps, keep_params=False, blowup=None)
+    chunks = {s: prepare(jaxgd.sgd, problem.minibatch(BATCH), {"learning_rate": lrs}, steps, summaries=s, **kw)
+              for s in (None, "final")}  # fmt: skip
+    counts = {s: sum(" = " in line for line in c.lower().compile().as_text().splitlines()) for s, c in chunks.items()}
+    print(f"optimised HLO instructions: sweep chunk {counts[None]} (summaries='final': {counts['final']}), "
+          f"hand-written {instructions(hand, lrs_dev, keys)}")  # fmt: skip
     work = len(lrs) * len(keys) * steps
-    t_ours, t_hand = timed_pair(ours, lambda: hand(lrs_dev, keys), repeats)
+    t_ours, t_final, t_hand = timed_group([ours, ours_final, lambda: hand(lrs_dev, keys)], repeats)
     print(f"jaxgd.sweep, one call:            {work / t_ours:.3e} steps/s ({t_ours:.2f} s)")
+    print(f"jaxgd.sweep, summaries='final':   {work / t_final:.3e} steps/s ({t_final:.2f} s)")
     print(f"hand-written jit(vmap) per batch: {work / t_hand:.3e} steps/s ({t_hand:.2f} s)")
     print(f"throughput ratio jaxgd.sweep / hand-written: {t_hand / t_ours:.2f} (target >= 1.0)")
+    print(f"throughput ratio jaxgd.sweep summaries='final' / hand-written: {t_hand / t_final:.2f} (target >= 1.0)")
     for n_steps in (1000, 10000):
         prep = prepare(jaxgd.sgd, problem.minibatch(BATCH), {"learning_rate": lrs}, n_steps, seeds=keys,
                        eval_every=n_steps, keep_params=False, blowup=None)  # fmt: skip
@@ -157,7 +176,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="32 rates x 8 seeds x 2000 steps")
     parser.add_argument("--repeats", type=int, default=8)
+    parser.add_argument("--stat", choices=("median", "min"), default="median", help="of the repeats' times")
     args = parser.parse_args()
+    global STAT
+    STAT = min if args.stat == "min" else statistics.median
     rates, seeds, steps = (32, 8, 2000) if args.small else (256, 8, 2000)
     problem = st.logistic_regression(0.01)
     lrs = jnp.asarray(np.geomspace(1e-3, 3.0, rates), jnp.float32)

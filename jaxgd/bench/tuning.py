@@ -170,11 +170,14 @@ def tune(
 
 
 def _deterministic(spec, problem, x0, space, steps, taus, out):
-    res = jaxgd.sweep(spec.make, problem, space, steps, x0=x0, curve_every=1, keep_params=False, out=out)
+    minimum = getattr(problem, "minimum", None)
+    # Only the summaries used (the best loss where f* is unknown): the curve, cheaper to compile than the targets.
+    summaries = ("final", "diverged", "curve") + (("best",) if minimum is None else ())
+    kw = dict(curve_every=1, keep_params=False, out=out, summaries=summaries)
+    res = jaxgd.sweep(spec.make, problem, space, steps, x0=x0, **kw)
     c, s = res.num_configs, res.num_problems * res.num_starts
     curve = np.asarray(res.curve, float).reshape(c, s, -1)
     f0 = float(curve[0, 0, 0])
-    minimum = getattr(problem, "minimum", None)
     f_star = float(minimum) if minimum is not None else float(np.nanmin(res.best_loss))
     final = np.asarray(res.final_loss, float).reshape(c, s) - f_star
     final[np.asarray(res.diverged).reshape(c, s)] = np.inf

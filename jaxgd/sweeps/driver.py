@@ -55,6 +55,9 @@ def sweep(
     block: int | None = None,
     seeds: Any = None,
     eval_every: int | None = None,
+    summaries: str | Sequence[str] | None = None,
+    targets: Sequence[float] | None = None,
+    f_star: Any = None,
 ) -> SweepResult:
     """Run ``make_optimizer(**config)`` for every configuration of ``space``, every problem, start and seed.
 
@@ -73,6 +76,27 @@ def sweep(
     frozen at x_{t-1}, so nothing non-finite reaches its summaries. The floor (default 1,
     in the loss's units) keeps a start near a minimum, f(x_0) ~ 0, from being flagged by
     rounding noise, and gives a start with f(x_0) = 0 a limit at all.
+
+    Summaries: the compiled loop computes only those of ``summaries`` (a name or a tuple of names);
+    the fields of the others are None in the result. The names, and the field each fills:
+
+    * ``"final"``: ``final_loss``, f(x_T), +inf for a diverged run;
+    * ``"best"``: ``best_loss``, min_t f(x_t) before divergence;
+    * ``"diverged"``: ``diverge_step``, the exact step of divergence (-1 if none);
+    * ``"tol"``: ``tol_step``, the first t with f(x_t) <= ``tol`` (needs ``tol``);
+    * ``"targets"``: ``target_steps`` (R, K), the first t with f(x_t) - f* <= tau_k (f(x_0) - f*) for each
+      tau_k of ``targets`` (steps to a relative target, Dolan & Moré 2002), -1 if never; f* is ``f_star``
+      (one value, or one per problem), by default each problem's ``minimum``;
+    * ``"grad_norm"``: ``final_grad_norm``, ||grad f|| at the final (or frozen) iterate;
+    * ``"curve"``: ``curve``, f(x_t) every ``curve_every`` steps (needs ``curve_every``).
+
+    The default (None) is ("final", "best", "diverged", "grad_norm"), with "tol", "targets" and "curve"
+    when ``tol``, ``targets`` and ``curve_every`` are given; given names are exact, and these three options
+    must come with their names. "best", "diverged", "tol" and "targets" check every step (a running
+    minimum, checkpoints and a replay, as above); a sweep with none of them runs the plain loop a
+    final-loss-only sweep writes by hand: nothing is checked or frozen per step, a run counts as diverged
+    when its final loss is bad (``final_loss`` +inf, :attr:`SweepResult.diverged`), and a run that went
+    bad and came back is not caught; ``final_params`` is then x_T. ``summaries="final"`` is the fastest.
 
     Scale: runs go in chunks of ``chunk_size`` runs (default: what fits in about a
     quarter of device memory, 1 GiB on CPU). With several ``devices`` (default: all of
@@ -100,9 +124,10 @@ def sweep(
     ``jit(vmap)``; seed j's run takes at step t the gradient of ``loss(x_t, fold_in(keys[j], t))``,
     exactly :func:`jaxgd.stochastic.run` with ``key=keys[j]``, the batch drawn and gathered on the device.
     Its summaries are of the *full* objective ``loss.full``, evaluated at steps 0, k, 2k, ..., ``steps``
-    (k = ``eval_every``, default ``curve_every`` or about steps / 100), and divergence, best loss and
+    (k = ``eval_every``, default ``curve_every`` or about steps / 100), and divergence, best loss, the targets and
     ``tol_step`` are taken on that schedule (:mod:`jaxgd.sweeps.seeded`); ``curve_every``, if given, must
-    equal it. :meth:`SweepResult.seed_stats` gives statistics across seeds; ``best()`` ranks by the median
+    equal it. Summaries that need no schedule ("final", "grad_norm") evaluate f at x_T alone.
+    :meth:`SweepResult.seed_stats` gives statistics across seeds; ``best()`` ranks by the median
     across seeds. A deterministic loss takes no ``seeds``.
     """
     if chunk_size is not None:
@@ -125,6 +150,9 @@ def sweep(
         platform=_platform(devs),
         seeds=seeds,
         eval_every=eval_every,
+        summaries=summaries,
+        targets=targets,
+        f_star=f_star,
     )
     per_chunk = _configs_per_chunk(prep, chunk_size, devs)
     result = _empty(prep, tol=tol, blowup=blowup, blowup_floor=blowup_floor, max_loss=max_loss)
@@ -153,6 +181,7 @@ def _empty(prep: Prepared, **bounds: float | None) -> SweepResult:
         engine.curve_steps(plan.steps, plan.curve_every) if plan.curve_every is not None else None,
         _info(prep, **bounds),
         prep.num_seeds,
+        plan.summaries,
     )
 
 
@@ -160,6 +189,9 @@ def _info(prep: Prepared, **bounds: float | None) -> dict:
     """The result's ``info``: the settings, as JSON-able values."""
     bounds = {k: None if v is None else float(v) for k, v in bounds.items()}
     info = {**bounds, "curve_every": prep.plan.curve_every, "kind": prep.space.kind, "scales": prep.space.scales}
+    info["summaries"] = list(prep.plan.summaries)
+    if "targets" in prep.plan.summaries:
+        info["targets"], info["f_star"] = list(prep.targets), prep.f_star.tolist()
     if prep.keys is not None:  # the seeds' keys as their raw data, and the evaluation schedule
         info["seeds"] = np.asarray(jax.random.key_data(prep.keys)).tolist()
         info["seed_impl"] = str(jax.random.key_impl(prep.keys))
@@ -180,7 +212,7 @@ def _settings(prep: Prepared, info: dict) -> dict:
         "num_problems": prep.num_problems,
         "num_starts": prep.num_starts,
         "dtype": jnp.dtype(prep.real).name,
-        **{k: info[k] for k in ("seeds", "seed_impl", "eval_every") if k in info},
+        **{k: info[k] for k in ("seeds", "seed_impl", "eval_every", "summaries", "targets", "f_star") if k in info},
     }
 
 
@@ -219,7 +251,8 @@ def _configs_per_chunk(prep: Prepared, chunk_size: int | None, devs: list[Any]) 
     config0 = tuple((k, v[0].item()) for k, v in prep.space.columns.items())
     n_state = _state_size(plan.make_optimizer, config0, spec(prep.first_x0))
     n_curve = len(engine.curve_steps(plan.steps, plan.curve_every)) if plan.curve_every else 0
-    per_run = 8 * jnp.dtype(prep.real).itemsize * (6 * n_elems + 4 * n_state + 16 + n_curve)
+    n_targets = len(prep.targets) * (n_elems + n_state + 1)  # a checkpoint per target
+    per_run = 8 * jnp.dtype(prep.real).itemsize * (6 * n_elems + 4 * n_state + 16 + n_curve + n_targets)
     if chunk_size is None:
         per_chunk = _auto_chunk(per_run, runs_per_config, devs)
     else:

@@ -19,6 +19,16 @@ the loss is checked; a non-finite gradient makes the next loss non-finite. The
 default ``block``, about sqrt(steps), balances the per-block bookkeeping
 (steps / block) against the replay (block steps).
 
+Levels: ``tol`` and the ``targets`` are each a level, reached at the first step with
+f(x_t) - a <= b (a = 0, b = tol; a = f*, b = tau (f(x_0) - f*)). Each has its own
+checkpoint, moved at block ends while r - a > b, and its own replay (all replayed in
+one vmapped loop).
+
+Only the summaries of ``plan.summaries`` are computed. Without any of those that
+check every step (:data:`CHECKED`: best, diverged, tol, targets) the loop is the
+plain one a final-loss-only sweep writes: steps, nothing folded, nothing frozen; a
+run then counts as diverged when its final loss is bad, and its final iterate is x_T.
+
 With ``value_with_grad`` (:mod:`jaxgd.sweeps.backend`) a step folds f(x_t), taken
 from the forward pass of its gradient, instead of evaluating f(x_{t+1}) anew, and
 each block ends by folding f at its last iterate, so r means the same at every
@@ -39,9 +49,16 @@ import numpy as np
 import optax
 
 from jaxgd._core import Static, combine, tree_norm, update_step
+from jaxgd.sweeps.result import SUMMARY_FIELDS
 from jaxgd.sweeps.small_sums import unroll_small_sums
 
-__all__ = ["Plan", "Summary", "curve_steps", "default_block", "run_one", "sweep_chunk"]
+__all__ = ["CHECKED", "DEFAULT_SUMMARIES", "Plan", "Summary", "curve_steps", "default_block", "run_one", "sweep_chunk"]
+
+# The summaries that need every step's loss checked (the running minimum and the checkpoints); without any of them
+# the loop only steps.
+CHECKED = frozenset({"best", "diverged", "tol", "targets"})
+# What a sweep computes when not told (with "tol", "targets" and "curve" when their options are given).
+DEFAULT_SUMMARIES = ("final", "best", "diverged", "grad_norm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +70,8 @@ class Plan:
       names: the space's hyperparameter names, in the order of the chunk's columns.
       loss_static: the non-array part of the loss (:func:`jaxgd._core.partition`).
       many_problems, many_starts: whether the problem and start axes are mapped (else of length 1).
-      steps, curve_every, track_tol, keep_params, block: as in :func:`jaxgd.sweep`.
+      steps, curve_every, keep_params, block: as in :func:`jaxgd.sweep`.
+      summaries: the names of the summaries computed (:data:`jaxgd.sweeps.result.SUMMARY_NAMES`), in that order.
       unroll_sums, value_with_grad: the backend's speed choices (:mod:`jaxgd.sweeps.backend`).
       keyed, eval_every: a stochastic loss, summarised on its full objective every ``eval_every`` steps
         (:mod:`jaxgd.sweeps.seeded`); False and None for a deterministic one.
@@ -66,13 +84,27 @@ class Plan:
     many_starts: bool
     steps: int
     curve_every: int | None
-    track_tol: bool
     keep_params: bool
     block: int
+    summaries: tuple[str, ...] = DEFAULT_SUMMARIES
     unroll_sums: bool = False
     value_with_grad: bool = False
     keyed: bool = False
     eval_every: int | None = None
+
+    @property
+    def track_tol(self) -> bool:
+        return "tol" in self.summaries
+
+    @property
+    def checked(self) -> bool:
+        """Whether the loop checks every step (some summary of :data:`CHECKED` is asked for)."""
+        return not CHECKED.isdisjoint(self.summaries)
+
+    def only(self, summary: Summary) -> Summary:
+        """``summary`` with the fields of the summaries not asked for set to None (XLA drops their work)."""
+        drop = {field: None for name, field in SUMMARY_FIELDS.items() if name not in self.summaries}
+        return summary._replace(**drop, **({} if self.keep_params else {"final_params": None}))
 
 
 class Summary(NamedTuple):
@@ -85,6 +117,7 @@ class Summary(NamedTuple):
     diverge_step: jax.Array
     final_params: Any
     curve: Any
+    target_steps: Any = None
 
 
 def default_block(steps: int) -> int:
@@ -109,7 +142,8 @@ class _Carry(NamedTuple):
     r: jax.Array  # min_{s <= t} f(x_s), or -inf once some f(x_s) was bad (non-finite or out of bounds)
     t: jax.Array
     div_ckpt: tuple  # (x, state, r, t) at the latest block end before r broke
-    tol_ckpt: tuple  # (x, state, t) at the latest block end before r first fell to tol or below (or broke)
+    level_ckpt: tuple | None  # (x, state, t), each with a leading axis L: per level, the latest block end
+    # before r first reached it (r - a <= b) or broke; None without levels
 
 
 class _Run(NamedTuple):
@@ -118,7 +152,8 @@ class _Run(NamedTuple):
     optimizer: optax.GradientTransformation
     loss_fn: Callable
     value_and_grad: Callable
-    tol: jax.Array
+    offsets: jax.Array | None  # (L,) a, per level: reached at f - a <= b ...
+    thresholds: jax.Array | None  # (L,) ... b; None without levels
     limit: jax.Array  # a good value is <= limit ...
     lowest: jax.Array  # ... and >= lowest (false for NaN and +-inf)
     inf: jax.Array
@@ -136,7 +171,32 @@ def _select(pred: jax.Array, a: Any, b: Any) -> Any:
     return jax.tree.map(lambda p, q: jnp.where(pred, p, q), a, b)
 
 
-def _start(optimizer, loss_fn, x0, tol, blowup, floor, max_loss, plan) -> tuple[_Run, _Carry, jax.Array, jax.Array]:
+def levels(plan: Plan, f0: jax.Array, tol: jax.Array, f_star: jax.Array, taus: jax.Array) -> tuple[Any, Any]:
+    """The levels (a, b), each (L,), a run tracks: reached at the first f(x_t) - a <= b. ``tol`` first (a = 0,
+    b = tol) when tracked, then the targets (a = f*, b = tau (f(x_0) - f*)). (None, None) without levels."""
+    parts = []
+    if plan.track_tol:
+        parts.append((jnp.zeros((1,), f0.dtype), tol.astype(f0.dtype)[None]))
+    if "targets" in plan.summaries and taus.shape[0]:
+        f_star = f_star.astype(f0.dtype)
+        parts.append((jnp.broadcast_to(f_star, taus.shape), taus.astype(f0.dtype) * (f0 - f_star)))
+    if not parts:
+        return None, None
+    return tuple(jnp.concatenate(p) for p in zip(*parts))
+
+
+def split_levels(plan: Plan, steps: jax.Array | None, none: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+    """(tol_step, target_steps) from the steps of the levels of :func:`levels` (``none`` for an absent one)."""
+    if steps is None:
+        return none, None
+    if plan.track_tol:
+        return steps[0], steps[1:] if "targets" in plan.summaries else None
+    return none, steps
+
+
+def _start(
+    optimizer, loss_fn, x0, tol, blowup, floor, max_loss, f_star, taus, plan
+) -> tuple[_Run, _Carry, jax.Array, jax.Array]:
     """The run's constants and its carry at x_0; also f(x_0) and whether f and grad f are finite there.
 
     The blow-up limit is ``blowup * max(|f(x_0)|, floor)``: relative to f(x_0), with an absolute floor so a
@@ -154,8 +214,12 @@ def _start(optimizer, loss_fn, x0, tol, blowup, floor, max_loss, plan) -> tuple[
     zero = jnp.asarray(0, jnp.int32)
     s0 = optimizer.init(x0)
     r0 = jnp.where(ok0, f0, -inf)
-    run = _Run(optimizer, loss_fn, value_and_grad, tol, limit, lowest, inf, nan, minus1, zero, plan)
-    return run, _Carry(x0, s0, r0, zero, (x0, s0, r0, zero), (x0, s0, zero)), f0, ok0
+    offsets, thresholds = levels(plan, f0, tol, f_star, taus)
+    level_ckpt = None
+    if offsets is not None:  # one checkpoint per level
+        level_ckpt = jax.tree.map(lambda a: jnp.broadcast_to(a, (offsets.shape[0], *a.shape)), (x0, s0, zero))
+    run = _Run(optimizer, loss_fn, value_and_grad, offsets, thresholds, limit, lowest, inf, nan, minus1, zero, plan)
+    return run, _Carry(x0, s0, r0, zero, (x0, s0, r0, zero), level_ckpt), f0, ok0
 
 
 def _update(run: _Run, x: Any, state: Any, value_grad: tuple | None = None) -> tuple[Any, Any]:
@@ -173,6 +237,11 @@ def _good(run: _Run, value: jax.Array) -> jax.Array:
 
 def _broken(run: _Run, r: jax.Array) -> jax.Array:
     return ~(r >= run.lowest)
+
+
+def _reached(run: _Run, value: jax.Array) -> jax.Array:
+    """(L,) whether ``value`` reaches each level (f - a <= b); for r, -inf reaches them all."""
+    return value - run.offsets <= run.thresholds
 
 
 def _fold(run: _Run, r: jax.Array, value: jax.Array) -> jax.Array:
@@ -198,10 +267,13 @@ def _run_block(run: _Run, c: _Carry, n: int) -> _Carry:
     t = c.t + n
     # Checkpoints move to the block's end, not kept from its start: the loop's inputs need no copy.
     div_ckpt = _select(_broken(run, r), c.div_ckpt, (x, state, r, t))
-    tol_ckpt = c.tol_ckpt
-    if run.plan.track_tol:
-        tol_ckpt = _select(r <= run.tol, tol_ckpt, (x, state, t))  # -inf <= tol: it stops moving at r's break
-    return _Carry(x, state, r, t, div_ckpt, tol_ckpt)
+    level_ckpt = c.level_ckpt
+    if level_ckpt is not None:  # a level's checkpoint stops moving once r reaches it (or breaks: -inf reaches all)
+        stay = _reached(run, r)
+        level_ckpt = jax.tree.map(
+            lambda old, new: jnp.where(stay.reshape(-1, *[1] * new.ndim), old, new[None]), level_ckpt, (x, state, t)
+        )
+    return _Carry(x, state, r, t, div_ckpt, level_ckpt)
 
 
 def _advance(run: _Run, c: _Carry, n: int) -> _Carry:
@@ -237,9 +309,11 @@ def _loop(run: _Run, carry: _Carry) -> tuple[_Carry, jax.Array | None]:
     return carry, jnp.concatenate(parts)
 
 
-def _replay(run: _Run, x: Any, state: Any, r: jax.Array, t: jax.Array) -> tuple[Any, jax.Array, jax.Array, jax.Array]:
+def _replay(
+    run: _Run, x: Any, state: Any, r: jax.Array, t: jax.Array, level: tuple | None = None
+) -> tuple[Any, jax.Array, jax.Array, jax.Array]:
     """Up to ``block`` steps from a checkpoint, each checked: the last iterate before the first bad step d, the
-    best loss and the tol step before d, and d (-1 where none).
+    best loss and the first step before d that reaches ``level`` (a, b) (f - a <= b), and d (-1 where none).
 
     Only x is kept, not frozen: a step costs the fast loop's fused loops plus one per number kept. With
     ``value_with_grad`` the values come from value_and_grad, f(x_t) before the step from x_t (the
@@ -247,7 +321,7 @@ def _replay(run: _Run, x: Any, state: Any, r: jax.Array, t: jax.Array) -> tuple[
     plan, minus1 = run.plan, run.minus1
 
     def body(k, c):
-        x, state, keep, r, tol_step, d = c  # tol_step and d counted from the checkpoint
+        x, state, keep, r, hit, d = c  # hit and d counted from the checkpoint
         if plan.value_with_grad:
             value, grad = run.value_and_grad(x)
             at, s = x, k  # value = f(x_{t+k})
@@ -256,14 +330,14 @@ def _replay(run: _Run, x: Any, state: Any, r: jax.Array, t: jax.Array) -> tuple[
             x, state = _update(run, x, state)
             value, at, s = run.loss_fn(x), x, k + 1
         ok = (d < 0) & _good(run, value)
-        if plan.track_tol:
-            tol_step = jnp.where(ok & (tol_step < 0) & (value <= run.tol), s, tol_step)
+        if level is not None:
+            hit = jnp.where(ok & (hit < 0) & (value - level[0] <= level[1]), s, hit)
         keep = _select(ok, at, keep)
-        return x, state, keep, jnp.where(ok, jnp.minimum(r, value), r), tol_step, jnp.where(ok | (d >= 0), d, s)
+        return x, state, keep, jnp.where(ok, jnp.minimum(r, value), r), hit, jnp.where(ok | (d >= 0), d, s)
 
     n = min(plan.block, plan.steps) + (1 if plan.value_with_grad else 0)
-    _, _, keep, r, tol_step, d = jax.lax.fori_loop(0, n, body, (x, state, x, r, minus1, minus1))
-    return keep, r, jnp.where(tol_step >= 0, t + tol_step, minus1), jnp.where(d >= 0, t + d, minus1)
+    _, _, keep, r, hit, d = jax.lax.fori_loop(0, n, body, (x, state, x, r, minus1, minus1))
+    return keep, r, jnp.where(hit >= 0, t + hit, minus1), jnp.where(d >= 0, t + d, minus1)
 
 
 def _divergence(run: _Run, carry: _Carry, x0: Any, ok0: jax.Array) -> tuple[jax.Array, jax.Array, Any, jax.Array]:
@@ -279,15 +353,20 @@ def _divergence(run: _Run, carry: _Carry, x0: Any, ok0: jax.Array) -> tuple[jax.
     return diverged, div_step, x_final, best
 
 
-def _tol_step(run: _Run, carry: _Carry, f0: jax.Array, ok0: jax.Array) -> jax.Array:
-    """Replayed from the tol checkpoint: the first step with f(x_t) <= tol, -1 if none (or no tol)."""
-    if not run.plan.track_tol:
-        return run.minus1
-    tx, ts, tt = carry.tol_ckpt
-    tol_replayed = _replay(run, tx, ts, jnp.asarray(run.inf, f0.dtype), tt)[2]
-    # The replay stops counting at d; a run that never fell to tol (r > tol) replayed past its last step.
-    tol = run.tol
-    return jnp.where(ok0 & (f0 <= tol), run.zero, jnp.where(ok0 & (carry.r <= tol), tol_replayed, run.minus1))
+def _level_steps(run: _Run, carry: _Carry, f0: jax.Array, ok0: jax.Array) -> jax.Array | None:
+    """(L,) replayed from each level's checkpoint (one vmapped replay): the first step that reaches the level,
+    -1 if none; None without levels."""
+    if carry.level_ckpt is None:
+        return None
+
+    def replay(x, state, t, a, b):
+        return _replay(run, x, state, run.inf, t, (a, b))[2]
+
+    many = run.offsets.shape[0] > 1
+    replayed = mapped(replay, many)(*carry.level_ckpt, run.offsets, run.thresholds)
+    # The replay stops counting at d; a run that never reached a level (r - a > b) replayed past its last step.
+    at0 = ok0 & _reached(run, f0)
+    return jnp.where(at0, run.zero, jnp.where(ok0 & _reached(run, carry.r), replayed, run.minus1))
 
 
 def run_one(
@@ -298,26 +377,85 @@ def run_one(
     blowup: jax.Array,
     blowup_floor: jax.Array,
     max_loss: jax.Array,
+    f_star: jax.Array,
+    taus: jax.Array,
     plan: Plan,
 ) -> Summary:
     """One run of ``plan.steps`` steps from ``x0`` with its summaries (the module's docstring tells how)."""
-    run, carry, f0, ok0 = _start(optimizer, loss_fn, x0, tol, blowup, blowup_floor, max_loss, plan)
+    run, carry, f0, ok0 = _start(optimizer, loss_fn, x0, tol, blowup, blowup_floor, max_loss, f_star, taus, plan)
+    if not plan.checked:
+        return _run_plain(run, carry, ok0)
     carry, curve = _loop(run, carry)
     diverged, div_step, x_final, best = _divergence(run, carry, x0, ok0)
-    tol_step = _tol_step(run, carry, f0, ok0)
+    tol_step, target_steps = split_levels(plan, _level_steps(run, carry, f0, ok0), run.minus1)
     f_final, g_final = run.value_and_grad(x_final)
-    return Summary(
+    summary = Summary(
         final_loss=jnp.where(diverged, run.inf, f_final),
         best_loss=best,
         final_grad_norm=tree_norm(g_final),
         tol_step=tol_step,
         diverge_step=div_step,
-        final_params=x_final if plan.keep_params else None,
+        final_params=x_final,
+        curve=curve,
+        target_steps=target_steps,
+    )
+    return plan.only(summary)
+
+
+def _run_plain(run: _Run, carry: _Carry, ok0: jax.Array) -> Summary:
+    """The plain loop (no summary checks each step): ``plan.steps`` steps, f(x_t) recorded every ``curve_every``
+    steps (NaN where bad), then f(x_T), +inf where bad (or where the start was)."""
+    plan = run.plan
+
+    def advance(x, state, n):
+        def step(c, _):
+            return _update(run, *c), None
+
+        return jax.lax.scan(step, (x, state), None, length=n)[0] if n else (x, state)
+
+    def point(x):
+        value = run.loss_fn(x)
+        return jnp.where(ok0 & _good(run, value), value, run.nan)
+
+    x, state, curve = carry.x, carry.state, None
+    if plan.curve_every is None:
+        x, state = advance(x, state, plan.steps)
+    else:
+        n_outer, rem = divmod(plan.steps, plan.curve_every)
+        points = []
+        if n_outer:
+            (x, state), pts = jax.lax.scan(
+                lambda c, _: (advance(*c, plan.curve_every), point(c[0])), (x, state), None, length=n_outer
+            )
+            points.append(pts)
+        if rem or not n_outer:
+            points.append(point(x)[None])
+            x, state = advance(x, state, rem)
+        points.append(point(x)[None])
+        curve = jnp.concatenate(points)
+    f_final, g_final = run.value_and_grad(x)
+    bad = ~ok0 | ~_good(run, f_final)
+    summary = Summary(
+        final_loss=jnp.where(bad, run.inf, f_final),
+        best_loss=None,
+        final_grad_norm=tree_norm(g_final),
+        tol_step=None,
+        diverge_step=None,
+        final_params=x,
         curve=curve,
     )
+    return plan.only(summary)
 
 
 # --------------------------------------------------------------------------- a chunk of runs
+
+
+def mapped(fn: Callable, many: bool) -> Callable:
+    """``vmap(fn)`` over a leading axis, or, when the axis has length 1 (``many`` False), ``fn`` on its one row
+    with the axis put back: an axis of one mapped by ``vmap`` still shapes the compiled loop's arrays."""
+    if many:
+        return jax.vmap(fn)
+    return lambda *a: jax.tree.map(lambda y: y[None], fn(*jax.tree.map(lambda z: z[0], a)))
 
 
 @functools.partial(jax.jit, static_argnames=("plan",))
@@ -329,6 +467,8 @@ def sweep_chunk(
     blowup: jax.Array,
     blowup_floor: jax.Array,
     max_loss: jax.Array,
+    f_star: jax.Array,
+    taus: jax.Array,
     *,
     plan: Plan,
 ) -> Summary:
@@ -336,26 +476,23 @@ def sweep_chunk(
 
     ``columns``: one (chunk,) array per name of ``plan.names``. ``loss_dynamic`` leaves carry
     a leading problem axis P when ``plan.many_problems``; ``x0s`` leaves carry leading axes
-    (P, S). With ``plan.unroll_sums`` the loss's small sums become adds (:mod:`jaxgd.sweeps.small_sums`).
+    (P, S); ``f_star`` (P,) is each problem's f* and ``taus`` (K,) the targets (both unused without
+    "targets"). With ``plan.unroll_sums`` the loss's small sums become adds (:mod:`jaxgd.sweeps.small_sums`).
     """
-
-    def lead(fn, many):
-        if many:
-            return jax.vmap(fn)
-        return lambda *a: jax.tree.map(lambda y: y[None], fn(*jax.tree.map(lambda z: z[0], a)))
 
     def per_config(values):
         optimizer = plan.make_optimizer(**dict(zip(plan.names, values)))
 
-        def per_problem(dyn, x0_row):
+        def per_problem(dyn, x0_row, f_star_p):
             loss_fn = combine(dyn, plan.loss_static)
             if plan.unroll_sums:
                 loss_fn = unroll_small_sums(loss_fn)
-            bounds = (tol, blowup, blowup_floor, max_loss)
-            return lead(lambda x0: run_one(optimizer, loss_fn, x0, *bounds, plan), plan.many_starts)(x0_row)
+            bounds = (tol, blowup, blowup_floor, max_loss, f_star_p, taus)
+            return mapped(lambda x0: run_one(optimizer, loss_fn, x0, *bounds, plan), plan.many_starts)(x0_row)
 
         if plan.many_problems:
-            return jax.vmap(per_problem)(loss_dynamic, x0s)
-        return jax.tree.map(lambda y: y[None], per_problem(loss_dynamic, jax.tree.map(lambda z: z[0], x0s)))
+            return jax.vmap(per_problem)(loss_dynamic, x0s, f_star)
+        row = jax.tree.map(lambda z: z[0], (x0s, f_star))
+        return jax.tree.map(lambda y: y[None], per_problem(loss_dynamic, *row))
 
     return jax.vmap(per_config)(columns)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -22,6 +22,7 @@ from jaxgd import _validate
 from jaxgd._core import Static, combine, objective_of, optimizer_update, partition
 from jaxgd.problems import Problem
 from jaxgd.sweeps import backend, engine
+from jaxgd.sweeps.result import SUMMARY_NAMES
 from jaxgd.sweeps.space import Space, as_space, check_factory
 
 __all__ = ["Prepared", "prepare"]
@@ -35,11 +36,13 @@ class Prepared(NamedTuple):
       space: the space swept.
       columns: one (C,) array per hyperparameter, in the runs' real dtype (int32 for integers).
       shared: the chunk's other arguments, the same for every chunk:
-        ``(loss_dynamic, x0_table, tol, blowup, blowup_floor, max_loss)``.
+        ``(loss_dynamic, x0_table, tol, blowup, blowup_floor, max_loss, f_star, taus)``.
       first_x0: the first start point (shapes and dtypes of an iterate).
       real: the real dtype of the runs.
       num_problems, num_starts: P and S.
       keys: the seeds' PRNG keys (K,) for a stochastic loss (also in ``shared``, after the starts), else None.
+      f_star: (P,) each problem's f* for the targets (zeros without "targets").
+      targets: the targets tau_k, a tuple of floats (empty without "targets").
       loss_jaxpr: the loss's closed jaxpr at the first problem's data and start (abstract).
       optimizer_jaxpr: the optimizer's ``init`` and ``update`` as one closed jaxpr, the space's names traced.
     """
@@ -55,6 +58,8 @@ class Prepared(NamedTuple):
     loss_jaxpr: Any = None
     optimizer_jaxpr: Any = None
     keys: Any = None
+    f_star: Any = None
+    targets: tuple[float, ...] = ()
 
     @property
     def num_seeds(self) -> int:
@@ -103,6 +108,9 @@ def prepare(
     platform: str | None = None,
     seeds: Any = None,
     eval_every: int | None = None,
+    summaries: str | Sequence[str] | None = None,
+    targets: Sequence[float] | None = None,
+    f_star: Any = None,
 ) -> Prepared:
     """Check ``sweep``'s arguments (same meaning) and lay them out for :func:`jaxgd.sweeps.engine.sweep_chunk`
     (:func:`jaxgd.sweeps.seeded.sweep_chunk_seeded` for a stochastic loss).
@@ -111,12 +119,15 @@ def prepare(
     (default: ``jax.default_backend()``).
     """
     block = _check_options(steps, curve_every, block, tol, blowup, blowup_floor, max_loss)
+    summaries = summaries_for(summaries, tol=tol, curve_every=curve_every, targets=targets, keep_params=keep_params)
+    targets = _targets(targets)
     space = as_space(space)
     check_factory(make_optimizer, space)
     losses, default_starts, keyed = _losses(problem)
     keys = seed_keys(seeds, keyed)
     eval_every = _eval_every(steps, curve_every, eval_every, keyed)
     x0_table, num_starts = _starts(len(losses), default_starts, x0, x0s)
+    f_star = _f_star(losses, problem, f_star, bool(targets))
     first_x0 = jax.tree.map(lambda a: a[0, 0], x0_table)
     loss_dynamic, loss_static, loss_jaxpr, dyn_spec = _stack_losses(losses, first_x0, keyed)
 
@@ -124,10 +135,11 @@ def prepare(
     real = jnp.finfo(dtype).dtype
     columns = tuple(v.astype(real) if v.dtype.kind == "f" else v.astype(np.int32) for v in space.columns.values())
     optimizer_jaxpr = _optimizer_jaxpr(make_optimizer, space, columns, loss_static, dyn_spec, spec(first_x0), keyed)
-    scalar = functools.partial(jnp.asarray, dtype=real)
+    scalar = functools.partial(np.asarray, dtype=real)  # numpy: a jnp conversion per scalar costs more than the call
     tol_a, blowup_a = scalar(tol if tol is not None else -np.inf), scalar(blowup if blowup is not None else np.inf)
     max_loss_a = scalar(max_loss if max_loss is not None else np.inf)
     floor_a = scalar(blowup_floor)
+    f_star_a, taus_a = scalar(f_star), scalar(np.asarray(targets, float).reshape(-1))
 
     choices = backend.choices_for(platform if platform is not None else jax.default_backend())
     plan = engine.Plan(
@@ -138,18 +150,112 @@ def prepare(
         many_starts=num_starts > 1,
         steps=steps,
         curve_every=curve_every,
-        track_tol=tol is not None,
         keep_params=keep_params,
         block=block,
+        summaries=summaries,
         unroll_sums=choices.unroll_sums and not keyed,
         value_with_grad=choices.value_with_grad(loss_jaxpr) and not keyed,
         **({"keyed": True, "eval_every": eval_every} if keyed else {}),
     )
-    bounds = (tol_a, blowup_a, floor_a, max_loss_a)
+    bounds = (tol_a, blowup_a, floor_a, max_loss_a, f_star_a, taus_a)
     shared = (loss_dynamic, x0_table, *(() if keys is None else (keys,)), *bounds)
     return Prepared(
-        plan, space, columns, shared, first_x0, real, len(losses), num_starts, loss_jaxpr, optimizer_jaxpr, keys
+        plan,
+        space,
+        columns,
+        shared,
+        first_x0,
+        real,
+        len(losses),
+        num_starts,
+        loss_jaxpr,
+        optimizer_jaxpr,
+        keys,
+        np.asarray(f_star, float),
+        targets,
     )
+
+
+def summaries_for(
+    summaries: str | Sequence[str] | None,
+    *,
+    tol: float | None = None,
+    curve_every: int | None = None,
+    targets: Any = None,
+    keep_params: bool = True,
+) -> tuple[str, ...]:
+    """The summaries a sweep computes, in :data:`~jaxgd.sweeps.result.SUMMARY_NAMES`' order, checked against the
+    options: None gives :data:`~jaxgd.sweeps.engine.DEFAULT_SUMMARIES` with "tol", "targets" and "curve" added
+    when ``tol``, ``targets`` and ``curve_every`` are given; a name (or names) gives exactly those, and each
+    of these three options must then be given with its summary and only with it."""
+    given = {"tol": tol is not None, "targets": targets is not None, "curve": curve_every is not None}
+    option = {"tol": "tol", "targets": "targets", "curve": "curve_every"}
+    if summaries is None:
+        names = set(engine.DEFAULT_SUMMARIES) | {k for k, v in given.items() if v}
+    else:
+        listed = [summaries] if isinstance(summaries, str) else summaries
+        try:
+            names = set(listed)
+        except TypeError:
+            raise TypeError(f"summaries must be a name or a sequence of names, got {summaries!r:.80}") from None
+        unknown = sorted(str(n) for n in names if n not in SUMMARY_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown summaries {', '.join(map(repr, unknown))}: the summaries are {', '.join(SUMMARY_NAMES)} "
+                "(jaxgd.sweep's docstring says what each computes)"
+            )
+        for name, is_given in given.items():
+            if name in names and not is_given:
+                raise ValueError(f"the summary {name!r} needs {option[name]}=...: give it, or drop {name!r}")
+            if is_given and name not in names:
+                raise ValueError(
+                    f"{option[name]} is given but summaries={tuple(listed)!r} does not ask for {name!r}: "
+                    f"add {name!r}, or drop {option[name]}"
+                )
+        if not names and not keep_params:
+            raise ValueError(
+                "summaries=() and keep_params=False: nothing would be kept; ask for a summary "
+                f"({', '.join(SUMMARY_NAMES)}) or keep the final params"
+            )
+    return tuple(n for n in SUMMARY_NAMES if n in names)
+
+
+def _targets(targets: Any) -> tuple[float, ...]:
+    """The targets tau_k as floats, each finite and >= 0 (a non-empty sequence), or () for none."""
+    if targets is None:
+        return ()
+    arr = np.asarray(targets, dtype=float)
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(
+            f"targets must be a non-empty sequence of finite taus >= 0 (reached at f - f* <= tau (f(x_0) - f*)), "
+            f"got {targets!r:.80}"
+        )
+    return tuple(float(t) for t in arr)
+
+
+def _f_star(losses: list[Any], problem: Any, f_star: Any, needed: bool) -> np.ndarray:
+    """(P,) each problem's f* for the targets: ``f_star`` (one value or one per problem), else each problem's
+    ``minimum``; zeros when there are no targets."""
+    P = len(losses)
+    if not needed:
+        if f_star is not None:
+            raise ValueError("f_star is for targets: give targets=... (the taus), or drop f_star")
+        return np.zeros(P)
+    if f_star is None:
+        problems = list(problem) if isinstance(problem, (list, tuple)) else [problem]
+        known = [getattr(p, "minimum", None) for p in problems]
+        if any(m is None for m in known):
+            raise ValueError(
+                "targets need f*, the minimum: give f_star=... (one value, or one per problem); "
+                "a problem without a `minimum` does not say it"
+            )
+        f_star = [float(np.asarray(m)) for m in known]
+    arr = np.asarray(f_star, dtype=float).reshape(-1)
+    if arr.size == 1:
+        arr = np.full(P, arr[0])
+    if arr.shape != (P,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"f_star must be one finite value or one per problem ({P}), got {f_star!r:.80}")
+    return arr
 
 
 def needs_key(loss: Any) -> bool:

@@ -19,9 +19,23 @@ import numpy as np
 
 from jaxgd import _validate, files
 
-__all__ = ["Best", "SeedStats", "SweepFileError", "SweepResult"]
+__all__ = ["SUMMARY_NAMES", "Best", "SeedStats", "SweepFileError", "SweepResult"]
 
-SUMMARIES = ("final_loss", "best_loss", "final_grad_norm", "tol_step", "diverge_step")
+# The summaries a sweep can compute (``jaxgd.sweep(..., summaries=...)``) and the field of each in a SweepResult.
+SUMMARY_FIELDS = {
+    "final": "final_loss",
+    "best": "best_loss",
+    "diverged": "diverge_step",
+    "tol": "tol_step",
+    "targets": "target_steps",
+    "grad_norm": "final_grad_norm",
+    "curve": "curve",
+}
+SUMMARY_NAMES = tuple(SUMMARY_FIELDS)
+# The per-run arrays among them (the curve, with its steps, is apart), in their order in a file.
+SUMMARIES = ("final_loss", "best_loss", "final_grad_norm", "tol_step", "diverge_step", "target_steps")
+# What a file without a list of its summaries holds (one written before the list was recorded).
+OLD_SUMMARIES = ("final", "best", "diverged", "tol", "grad_norm")
 RANK_BY = ("final_loss", "best_loss", "final_grad_norm", "tol_step")
 SEED_REDUCE = ("median", "mean", "max")
 QUANTILES = (0.1, 0.5, 0.9)
@@ -43,8 +57,8 @@ class SeedStats(NamedTuple):
     ``diverged`` is the fraction of seeds that diverged.
     """
 
-    final_loss: dict[str, np.ndarray]
-    best_loss: dict[str, np.ndarray]
+    final_loss: dict[str, np.ndarray] | None
+    best_loss: dict[str, np.ndarray] | None
     diverged: np.ndarray
 
 
@@ -57,17 +71,21 @@ class SweepResult:
     For a stochastic loss the losses are the *full* objective's, evaluated every ``info["eval_every"]``
     steps (see :func:`jaxgd.sweep`); :meth:`seed_stats` summarises them across seeds.
 
+    Only the summaries the sweep was asked for are computed (``summaries``, see :func:`jaxgd.sweep`); the
+    field of any other is None, and a method that needs it (:meth:`best` by it, :attr:`diverged`) raises a
+    ValueError that names the summary to ask for.
+
     Attributes:
       hyperparams: name -> (R,) the configuration of each run.
       problem_index, start_index: (R,) which problem and which start point each run used.
-      final_loss: (R,) f(x_T); +inf where the run diverged.
-      best_loss: (R,) min_t f(x_t) over the steps before divergence.
-      final_grad_norm: (R,) ||grad f|| at the final (or frozen) iterate.
-      tol_step: (R,) first t with f(x_t) <= tol; -1 if never (or no tol).
+      final_loss: (R,) f(x_T); +inf where the run diverged ("final").
+      best_loss: (R,) min_t f(x_t) over the steps before divergence ("best").
+      final_grad_norm: (R,) ||grad f|| at the final (or frozen) iterate ("grad_norm").
+      tol_step: (R,) first t with f(x_t) <= tol; -1 if never ("tol").
       diverge_step: (R,) the step t at which f(x_t) became non-finite or exceeded the
-        blow-up threshold; -1 if the run did not diverge. The run was frozen at x_{t-1}.
+        blow-up threshold; -1 if the run did not diverge. The run was frozen at x_{t-1} ("diverged").
       final_params: the final (or frozen) iterates, leaves with a leading axis R; None if not kept.
-      curve: (R, K) f(x_t) at the steps ``curve_steps`` (NaN from divergence on), or None.
+      curve: (R, K) f(x_t) at the steps ``curve_steps`` (NaN from divergence on), or None ("curve").
       curve_steps: (K,) or None.
       steps: the number of steps of every run.
       num_configs, num_problems, num_starts, num_seeds: C, P, S, K.
@@ -75,6 +93,9 @@ class SweepResult:
         partial file of an interrupted sweep, whose remaining rows are NaN / -1).
       info: the settings (tol, blow-up, scales, ...), as JSON-able values.
       params_keys: for a result read from a file, the paths of ``final_params``' leaves (see :meth:`load`).
+      target_steps: (R, K) for each target tau_k of ``info["targets"]``, the first t with
+        f(x_t) - f* <= tau_k (f(x_0) - f*), -1 if never ("targets"; f* is ``info["f_star"]``, per problem).
+      summaries: the names of the summaries computed.
     """
 
     hyperparams: dict[str, np.ndarray]
@@ -96,6 +117,8 @@ class SweepResult:
     info: dict
     params_keys: tuple[str, ...] | None = dataclasses.field(default=None, repr=False)
     num_seeds: int = 1
+    target_steps: np.ndarray | None = None
+    summaries: tuple[str, ...] = OLD_SUMMARIES
 
     @property
     def runs_per_config(self) -> int:
@@ -116,8 +139,27 @@ class SweepResult:
 
     @property
     def diverged(self) -> np.ndarray:
-        """(R,) True where the run diverged."""
-        return self.diverge_step >= 0
+        """(R,) True where the run diverged: from ``diverge_step`` ("diverged"), else where ``final_loss`` is
+        +inf ("final" alone: its final loss was bad)."""
+        if self.diverge_step is not None:
+            return self.diverge_step >= 0
+        if self.final_loss is not None:
+            return self.final_loss == np.inf
+        raise ValueError(
+            f"which runs diverged is known from the summary 'diverged' or 'final'; this sweep computed "
+            f"{_listed(self.summaries)}: ask for one of them (jaxgd.sweep(..., summaries=...))"
+        )
+
+    def summary(self, name: str) -> Any:
+        """The array of the summary ``name`` (one of :data:`SUMMARY_NAMES`); ValueError if it was not computed."""
+        _validate.one_of("summary", name, SUMMARY_NAMES)
+        value = getattr(self, SUMMARY_FIELDS[name])
+        if value is None:
+            raise ValueError(
+                f"the summary {name!r} ({SUMMARY_FIELDS[name]}) was not computed: this sweep computed "
+                f"{_listed(self.summaries)}; ask for it with jaxgd.sweep(..., summaries=(..., {name!r}))"
+            )
+        return value
 
     @property
     def done(self) -> bool:
@@ -135,7 +177,7 @@ class SweepResult:
         _validate.one_of("by", by, RANK_BY)
         _validate.one_of("reduce", reduce, ("max", "mean"))
         _validate.one_of("seeds", seeds, SEED_REDUCE)
-        v = np.asarray(getattr(self, by), float).copy()
+        v = np.asarray(self.summary(_NAME_OF[by]), float).copy()
         if by == "tol_step":
             v[v < 0] = np.inf
         v[self.diverged | ~np.isfinite(v)] = np.inf
@@ -147,7 +189,10 @@ class SweepResult:
         return v.max(1) if reduce == "max" else v.mean(1)
 
     def best(self, by: str = "final_loss", reduce: str = "max", seeds: str = "median") -> Best:
-        """The configuration with the lowest :meth:`config_scores`; ValueError if every run diverged."""
+        """The configuration with the lowest :meth:`config_scores`; ValueError if every run diverged.
+
+        ``by`` must be a summary the sweep computed: the default, the final loss, needs "final" (a sweep
+        without it ranks by ``by="best_loss"`` or ``"tol_step"``); ranking also needs "diverged" or "final"."""
         scores = self.config_scores(by, reduce, seeds)
         if not np.any(np.isfinite(scores)):
             raise ValueError(f"no configuration has a finite {by} (every one diverged, or none has run)")
@@ -158,11 +203,14 @@ class SweepResult:
     def seed_stats(self) -> SeedStats:
         """Mean, standard deviation and 10/50/90% quantiles across seeds of the final and best loss (over the
         seeds that did not diverge), and the fraction diverged: arrays of shape (C, P, S). Configurations not
-        yet run are NaN."""
+        yet run are NaN; a loss the sweep did not compute ("final", "best") is None."""
         shape = (self.num_configs, self.num_problems, self.num_starts, self.num_seeds)
         diverged = self.diverged.reshape(shape)
         stats = []
         for name in ("final_loss", "best_loss"):
+            if getattr(self, name) is None:
+                stats.append(None)
+                continue
             v = np.where(diverged, np.nan, np.asarray(getattr(self, name), float).reshape(shape))
             v[self.completed :] = np.nan
             with warnings.catch_warnings():  # every seed diverged: NaN, as documented
@@ -213,6 +261,7 @@ def save_whole(result: SweepResult, path: str | os.PathLike, **extra_meta: Any) 
     """:meth:`SweepResult.save`, with ``extra_meta`` (JSON-able) added to the file's metadata."""
     arrays = {f"hp/{k}": v for k, v in result.hyperparams.items()}
     arrays.update({k: getattr(result, k) for k in ("problem_index", "start_index", *SUMMARIES)})
+    arrays = {k: v for k, v in arrays.items() if v is not None}
     if result.curve is not None:
         arrays["curve"], arrays["curve_steps"] = result.curve, result.curve_steps
     items = result.param_items()
@@ -225,6 +274,7 @@ def save_whole(result: SweepResult, path: str | os.PathLike, **extra_meta: Any) 
         "completed": result.completed,
         **({"num_seeds": result.num_seeds} if result.num_seeds > 1 else {}),
         "names": list(result.hyperparams),
+        "summaries": list(result.summaries),
         "params_keys": [k for k, _ in items] if result.final_params is not None else None,
         "info": result.info,
         **extra_meta,
@@ -294,6 +344,23 @@ def check_meta(meta: Any) -> None:
     need(isinstance(meta.get("info", {}), dict), "has info that is not a JSON object")
     k = meta.get("num_seeds", 1)
     need(isinstance(k, int) and not isinstance(k, bool) and k >= 1, f"has num_seeds={k!r} in its metadata")
+    summaries_of(meta)
+
+
+def summaries_of(meta: dict) -> tuple[str, ...]:
+    """The summaries a file's metadata lists (a file from before they were listed: :data:`OLD_SUMMARIES`)."""
+    names = meta.get("summaries")
+    if names is None:
+        return OLD_SUMMARIES + (("curve",) if meta.get("curve_points") or meta.get("has_curve") else ())
+    need(isinstance(names, list) and all(n in SUMMARY_FIELDS for n in names), f"has summaries={names!r}")
+    return tuple(names)
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return ", ".join(map(repr, names)) if names else "none"
+
+
+_NAME_OF = {field: name for name, field in SUMMARY_FIELDS.items()}
 
 
 def read_npz(path: str | os.PathLike, what: str = "is") -> dict[str, np.ndarray]:
@@ -320,8 +387,10 @@ def _read_npz(path: str | os.PathLike) -> tuple[SweepResult, dict]:
     check_meta(meta)
     keys = meta.get("params_keys")
     need(keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys)), "has bad params_keys")
+    summaries = summaries_of({**meta, "has_curve": "curve" in arrays})
+    fields = [f for f in SUMMARIES if _NAME_OF[f] in summaries]
     missing = [
-        k for k in (*(f"hp/{n}" for n in meta["names"]), "problem_index", "start_index", *SUMMARIES) if k not in arrays
+        k for k in (*(f"hp/{n}" for n in meta["names"]), "problem_index", "start_index", *fields) if k not in arrays
     ]
     need(not missing, f"lacks the arrays {', '.join(missing)}")
     params = None
@@ -333,7 +402,7 @@ def _read_npz(path: str | os.PathLike) -> tuple[SweepResult, dict]:
         hyperparams={k: arrays[f"hp/{k}"] for k in meta["names"]},
         problem_index=arrays["problem_index"],
         start_index=arrays["start_index"],
-        **{k: arrays[k] for k in SUMMARIES},
+        **{k: arrays.get(k) for k in SUMMARIES if k != "target_steps"},
         final_params=params,
         curve=arrays.get("curve"),
         curve_steps=arrays.get("curve_steps"),
@@ -345,6 +414,8 @@ def _read_npz(path: str | os.PathLike) -> tuple[SweepResult, dict]:
         info=meta.get("info", {}),
         params_keys=None if keys is None else tuple(keys),
         num_seeds=meta.get("num_seeds", 1),
+        target_steps=arrays.get("target_steps"),
+        summaries=summaries,
     )
     return result, meta
 
@@ -352,15 +423,24 @@ def _read_npz(path: str | os.PathLike) -> tuple[SweepResult, dict]:
 def check_rows(r: SweepResult) -> None:
     """Every array of ``r`` has one row per run (R = C P S) and the dtype kind its field needs."""
     R = r.num_runs
+    for name in (*SUMMARIES, "curve"):
+        need((getattr(r, name) is None) == (_NAME_OF[name] not in r.summaries), f"has {name} against its summaries")
+    present = [k for k in ("problem_index", "start_index", *SUMMARIES) if getattr(r, k) is not None]
     for name, a in [
         *((f"hyperparameter {k!r}", v) for k, v in r.hyperparams.items()),
-        *((k, getattr(r, k)) for k in ("problem_index", "start_index", *SUMMARIES)),
+        *((k, getattr(r, k)) for k in present),
     ]:
-        need(np.ndim(a) == 1 and len(a) == R, f"has {name} of shape {np.shape(a)}, not ({R},) for its {R} runs")
+        one = np.ndim(a) == 1 or (name == "target_steps" and np.ndim(a) == 2)
+        need(one and len(a) == R, f"has {name} of shape {np.shape(a)}, not ({R},) for its {R} runs")
     for k in ("final_loss", "best_loss", "final_grad_norm"):
-        need(getattr(r, k).dtype.kind == "f", f"has {k} of dtype {getattr(r, k).dtype}")
-    for k in ("problem_index", "start_index", "tol_step", "diverge_step"):
-        need(getattr(r, k).dtype.kind in "iu", f"has {k} of dtype {getattr(r, k).dtype}")
+        if k in present:
+            need(getattr(r, k).dtype.kind == "f", f"has {k} of dtype {getattr(r, k).dtype}")
+    for k in ("problem_index", "start_index", "tol_step", "diverge_step", "target_steps"):
+        if k in present:
+            need(getattr(r, k).dtype.kind in "iu", f"has {k} of dtype {getattr(r, k).dtype}")
+    if r.target_steps is not None:
+        K = len(r.info.get("targets") or ())
+        need(r.target_steps.shape == (R, K), f"has target_steps of shape {r.target_steps.shape}, not ({R}, {K})")
     if r.curve is not None or r.curve_steps is not None:
         need(r.curve is not None and r.curve_steps is not None, "has a curve without its steps (or steps alone)")
         K = len(r.curve_steps)
@@ -386,21 +466,27 @@ def empty_result(
     curve_steps: np.ndarray | None,
     info: dict,
     num_seeds: int = 1,
+    summaries: tuple[str, ...] = OLD_SUMMARIES,
 ) -> SweepResult:
-    """A result with no run done yet: summaries NaN / -1, ``final_params`` shaped like ``params_like`` (or None)."""
+    """A result with no run done yet: the ``summaries`` NaN / -1 (the others None), ``final_params`` shaped like
+    ``params_like`` (or None). With "targets", ``info["targets"]`` lists them."""
     num_configs = len(next(iter(columns.values())))
     runs_per_config = num_problems * num_starts * num_seeds
     R = num_configs * runs_per_config
     grid_idx = np.indices((num_configs, num_problems, num_starts, num_seeds)).reshape(4, -1)
+
+    def full(name, shape, value, dtype):
+        return np.full(shape, value, dtype) if name in summaries else None
+
     return SweepResult(
         hyperparams={k: np.repeat(v, runs_per_config) for k, v in columns.items()},
         problem_index=grid_idx[1].astype(np.int32),
         start_index=grid_idx[2].astype(np.int32),
-        final_loss=np.full(R, np.nan, real),
-        best_loss=np.full(R, np.nan, real),
-        final_grad_norm=np.full(R, np.nan, real),
-        tol_step=np.full(R, -1, np.int32),
-        diverge_step=np.full(R, -1, np.int32),
+        final_loss=full("final", R, np.nan, real),
+        best_loss=full("best", R, np.nan, real),
+        final_grad_norm=full("grad_norm", R, np.nan, real),
+        tol_step=full("tol", R, -1, np.int32),
+        diverge_step=full("diverged", R, -1, np.int32),
         final_params=(
             jax.tree.map(lambda a: np.full((R, *np.shape(a)), np.nan, np.asarray(a).dtype), params_like)
             if params_like is not None
@@ -415,6 +501,8 @@ def empty_result(
         completed=0,
         info=info,
         num_seeds=num_seeds,
+        target_steps=full("targets", (R, len(info.get("targets") or ())), -1, np.int32),
+        summaries=tuple(summaries),
     )
 
 
@@ -429,7 +517,8 @@ def store_chunk(result: SweepResult, summary: Any, lo: int, hi: int) -> None:
         return a.reshape(n * runs_per_config, *a.shape[3:])
 
     for k in SUMMARIES:
-        getattr(result, k)[rows] = flat(getattr(summary, k))
+        if getattr(result, k) is not None:
+            getattr(result, k)[rows] = flat(getattr(summary, k))
     if result.curve is not None:
         result.curve[rows] = flat(summary.curve)
     if result.final_params is not None:
@@ -440,7 +529,8 @@ def store_chunk(result: SweepResult, summary: Any, lo: int, hi: int) -> None:
 def copy_rows(result: SweepResult, saved: SweepResult, n: int) -> None:
     """Copy the first ``n`` runs of a loaded partial file into ``result`` (final_params matched by path)."""
     for k in SUMMARIES:
-        getattr(result, k)[:n] = getattr(saved, k)[:n]
+        if getattr(result, k) is not None:
+            getattr(result, k)[:n] = getattr(saved, k)[:n]
     if result.curve is not None:
         result.curve[:n] = saved.curve[:n]
     src = dict(saved.param_items())

@@ -10,8 +10,10 @@ Its summaries are taken on the *full* objective f = ``loss.full`` on a fixed sch
 0, k, 2k, ..., and T (``k = plan.eval_every``). The best loss is the minimum of f over those steps;
 the run diverges at the first of them with a bad f (non-finite, or above the blow-up limit of
 :mod:`jaxgd.sweeps.engine`) and is frozen at the previous evaluated iterate; ``tol_step`` is the
-first of them with f <= tol. The mini-batch loss itself is never summarised. Memory does not
-grow with ``steps`` (a scan of scans, no per-step record).
+first of them with f <= tol (and ``target_steps`` the first with f - f* <= tau (f(x_0) - f*)).
+The mini-batch loss itself is never summarised. Memory does not grow with ``steps`` (a scan of
+scans, no per-step record). With none of the summaries that need the schedule (best, diverged,
+tol, targets, curve) the run takes its steps in one loop and f is evaluated at x_T alone.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class _Carry(NamedTuple):
     best: jax.Array  # min of f over the evaluations before divergence
     last: jax.Array  # f at ``keep``
     div_step: jax.Array  # the first evaluation step with a bad f, -1 if none
-    tol_step: jax.Array  # the first evaluation step with f <= tol, -1 if none
+    level_steps: jax.Array | None  # (L,) the first evaluation step reaching each level (engine.levels), -1 if none
 
 
 def _sgd_steps(optimizer, loss, key, c: _Carry, n: int) -> tuple[Any, Any, jax.Array]:
@@ -58,20 +60,25 @@ def _evaluated(run: Any, c: _Carry, x: Any, state: Any, t: jax.Array) -> tuple[_
     f = run.loss_fn(x)  # run.loss_fn is the full objective
     ok = (c.div_step < 0) & engine._good(run, f)
     div_step = jnp.where((c.div_step < 0) & ~ok, t, c.div_step)
-    tol_step = c.tol_step
-    if run.plan.track_tol:
-        tol_step = jnp.where(ok & (tol_step < 0) & (f <= run.tol), t, tol_step)
+    level_steps = c.level_steps
+    if level_steps is not None:
+        level_steps = jnp.where(ok & (level_steps < 0) & engine._reached(run, f), t, level_steps)
     keep = engine._select(ok, x, c.keep)
     best = jnp.where(ok, jnp.minimum(c.best, f), c.best)
     last = jnp.where(ok, f, c.last)
-    return _Carry(x, state, t, keep, best, last, div_step, tol_step), jnp.where(ok, f, run.nan)
+    return _Carry(x, state, t, keep, best, last, div_step, level_steps), jnp.where(ok, f, run.nan)
 
 
-def run_seeded(optimizer, loss, x0, key, tol, blowup, blowup_floor, max_loss, plan: Plan) -> Summary:
+def run_seeded(optimizer, loss, x0, key, tol, blowup, blowup_floor, max_loss, f_star, taus, plan: Plan) -> Summary:
     """One stochastic run of ``plan.steps`` steps from ``x0`` with key ``key``, summarised on ``loss.full``."""
-    run, _, f0, ok0 = engine._start(optimizer, loss.full, x0, tol, blowup, blowup_floor, max_loss, plan)
+    bounds = (tol, blowup, blowup_floor, max_loss, f_star, taus)
+    run, _, f0, ok0 = engine._start(optimizer, loss.full, x0, *bounds, plan)
     dtype = f0.dtype
-    tol_step0 = jnp.where(ok0 & (f0 <= tol), run.zero, run.minus1) if plan.track_tol else run.minus1
+    if not _scheduled(plan):
+        return _run_plain(run, optimizer, loss, key, x0, ok0)
+    level_steps0 = None
+    if run.offsets is not None:
+        level_steps0 = jnp.where(ok0 & engine._reached(run, f0), run.zero, run.minus1)
     c = _Carry(
         x0,
         optimizer.init(x0),
@@ -80,7 +87,7 @@ def run_seeded(optimizer, loss, x0, key, tol, blowup, blowup_floor, max_loss, pl
         jnp.where(ok0, f0, run.inf),
         f0,
         jnp.where(ok0, run.minus1, run.zero),
-        tol_step0,
+        level_steps0,
     )
     every = plan.eval_every
     n_outer, rem = divmod(plan.steps, every)
@@ -96,15 +103,42 @@ def run_seeded(optimizer, loss, x0, key, tol, blowup, blowup_floor, max_loss, pl
         c, pt = block(c, rem)
         points.append(pt[None])
     diverged = c.div_step >= 0
-    return Summary(
+    tol_step, target_steps = engine.split_levels(plan, c.level_steps, run.minus1)
+    summary = Summary(
         final_loss=jnp.where(diverged, run.inf, c.last).astype(dtype),
         best_loss=c.best,
         final_grad_norm=tree_norm(jax.grad(loss.full)(c.keep)),
-        tol_step=c.tol_step,
+        tol_step=tol_step,
         diverge_step=c.div_step,
-        final_params=c.keep if plan.keep_params else None,
+        final_params=c.keep,
         curve=jnp.concatenate(points) if plan.curve_every is not None else None,
+        target_steps=target_steps,
     )
+    return plan.only(summary)
+
+
+def _scheduled(plan: Plan) -> bool:
+    """Whether the run needs the full objective on the schedule (else only at x_T)."""
+    return plan.checked or "curve" in plan.summaries
+
+
+def _run_plain(run: Any, optimizer: Any, loss: Any, key: jax.Array, x0: Any, ok0: jax.Array) -> Summary:
+    """All ``plan.steps`` steps in one loop, then f(x_T) (+inf where bad, or where the start was) and its gradient."""
+    plan = run.plan
+    c = _Carry(x0, optimizer.init(x0), run.zero, None, None, None, None, None)
+    x, _, _ = _sgd_steps(optimizer, loss, key, c, plan.steps)
+    f_final, g_final = jax.value_and_grad(loss.full)(x)
+    bad = ~ok0 | ~engine._good(run, f_final)
+    summary = Summary(
+        final_loss=jnp.where(bad, run.inf, f_final),
+        best_loss=None,
+        final_grad_norm=tree_norm(g_final),
+        tol_step=None,
+        diverge_step=None,
+        final_params=x,
+        curve=None,
+    )
+    return plan.only(summary)
 
 
 @functools.partial(jax.jit, static_argnames=("plan",))
@@ -117,6 +151,8 @@ def sweep_chunk_seeded(
     blowup: jax.Array,
     blowup_floor: jax.Array,
     max_loss: jax.Array,
+    f_star: jax.Array,
+    taus: jax.Array,
     *,
     plan: Plan,
 ) -> Summary:
@@ -125,22 +161,23 @@ def sweep_chunk_seeded(
     As :func:`jaxgd.sweeps.engine.sweep_chunk`, with ``keys`` (K,) the seeds' PRNG keys: the run of
     seed j has key ``keys[j]`` whatever its configuration, problem and start (common random numbers).
     """
-    bounds = (tol, blowup, blowup_floor, max_loss)
 
     def per_config(values):
         optimizer = plan.make_optimizer(**dict(zip(plan.names, values)))
 
-        def per_problem(dyn, x0_row):
+        def per_problem(dyn, x0_row, f_star_p):
             loss = combine(dyn, plan.loss_static)
+            bounds = (tol, blowup, blowup_floor, max_loss, f_star_p, taus)
 
             def per_start(x0):
                 return jax.vmap(lambda k: run_seeded(optimizer, loss, x0, k, *bounds, plan))(keys)
 
-            return jax.vmap(per_start)(x0_row)
+            return engine.mapped(per_start, plan.many_starts)(x0_row)
 
         if plan.many_problems:
-            return jax.vmap(per_problem)(loss_dynamic, x0s)
-        return jax.tree.map(lambda y: y[None], per_problem(loss_dynamic, jax.tree.map(lambda z: z[0], x0s)))
+            return jax.vmap(per_problem)(loss_dynamic, x0s, f_star)
+        row = jax.tree.map(lambda z: z[0], (x0s, f_star))
+        return jax.tree.map(lambda y: y[None], per_problem(loss_dynamic, *row))
 
     out = jax.vmap(per_config)(columns)
     return jax.tree.map(lambda a: a.reshape(*a.shape[:2], a.shape[2] * a.shape[3], *a.shape[4:]), out)

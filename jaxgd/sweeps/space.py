@@ -6,6 +6,7 @@ optimizer factory against one before anything compiles.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -166,6 +167,17 @@ def check_factory(make_optimizer: Callable, space: Space) -> None:
     included) and builds an optax transformation at the extreme rows of each column."""
     if not callable(make_optimizer):
         raise TypeError(f"make_optimizer must be callable, got {type(make_optimizer).__name__}")
+    rows = sorted({int(f(col)) for col in space.columns.values() for f in (np.argmin, np.argmax)})
+    extremes = tuple(tuple((k, v[i].item()) for k, v in space.columns.items()) for i in rows)
+    try:
+        _checked_factory(make_optimizer, space.names, extremes)  # a sweep repeated checks nothing again
+    except TypeError as err:
+        if "unhashable" not in str(err):
+            raise
+        _check_factory(make_optimizer, space.names, extremes)
+
+
+def _check_factory(make_optimizer: Callable, names: tuple[str, ...], extremes: tuple) -> None:
     try:
         sig = inspect.signature(make_optimizer)
     except (TypeError, ValueError):
@@ -174,7 +186,7 @@ def check_factory(make_optimizer: Callable, space: Space) -> None:
         params = sig.parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         named = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        unknown = [n for n in space.names if n not in named] if not takes_any else []
+        unknown = [n for n in names if n not in named] if not takes_any else []
         if unknown:
             raise ValueError(
                 f"make_optimizer does not take {', '.join(map(repr, unknown))}; it takes {', '.join(sorted(named))}"
@@ -182,13 +194,15 @@ def check_factory(make_optimizer: Callable, space: Space) -> None:
         missing = [
             n
             for n, p in params.items()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in space.names
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in names
         ]
         if missing:
             raise ValueError(f"make_optimizer needs {', '.join(map(repr, missing))}, which the space does not give")
     # Build the optimizer at the extreme rows of each column: range checks fail here, before compiling.
-    rows = sorted({int(f(col)) for col in space.columns.values() for f in (np.argmin, np.argmax)})
-    for i in rows:
-        opt = make_optimizer(**{k: v[i].item() for k, v in space.columns.items()})
+    for row in extremes:
+        opt = make_optimizer(**dict(row))
         if not (hasattr(opt, "init") and hasattr(opt, "update")):
             raise TypeError(f"make_optimizer must return an optax GradientTransformation, got {type(opt).__name__}")
+
+
+_checked_factory = functools.lru_cache(maxsize=256)(_check_factory)  # errors are raised, never cached

@@ -46,6 +46,7 @@ from jaxgd.sweeps.result import (
     need,
     read_npz,
     save_whole,
+    summaries_of,
 )
 
 __all__ = ["Writer", "delete", "folder_of", "is_sweep_folder", "open_out", "read"]
@@ -135,7 +136,7 @@ class Writer:
     def write(self, result: SweepResult, lo: int, hi: int) -> None:
         """Save configurations ``lo:hi`` of ``result`` (already stored there) and count them as completed."""
         rows = slice(lo * result.runs_per_config, hi * result.runs_per_config)
-        arrays = {k: getattr(result, k)[rows] for k in SUMMARIES}
+        arrays = {k: getattr(result, k)[rows] for k in SUMMARIES if getattr(result, k) is not None}
         if result.curve is not None:
             arrays["curve"] = result.curve[rows]
         if result.final_params is not None:
@@ -172,6 +173,7 @@ def meta_of(result: SweepResult) -> dict:
     params = None
     if result.final_params is not None:
         params = [[k, list(np.shape(v)[1:]), np.asarray(v).dtype.str] for k, v in result.param_items()]
+    floats = (result.final_loss, result.best_loss, result.final_grad_norm, result.curve)  # the runs' real dtype
     meta = {
         "steps": result.steps,
         "num_configs": result.num_configs,
@@ -179,7 +181,8 @@ def meta_of(result: SweepResult) -> dict:
         "num_starts": result.num_starts,
         **({"num_seeds": result.num_seeds} if result.num_seeds > 1 else {}),
         "names": list(result.hyperparams),
-        "dtype": result.final_loss.dtype.str,
+        "summaries": list(result.summaries),
+        "dtype": next((a.dtype.str for a in floats if a is not None), None),
         "params": params,
         "curve_points": None if result.curve_steps is None else len(result.curve_steps),
         "info": result.info,
@@ -382,7 +385,7 @@ def _read_index(path: Path) -> dict:
     need(params is None or (isinstance(params, list) and all(_param_entry(p) for p in params)), "has bad params")
     curve = meta.get("curve_points")
     need(curve is None or (isinstance(curve, int) and curve >= 1), f"has curve_points={curve!r}")
-    need(isinstance(meta.get("dtype"), str), "has no dtype")
+    need(isinstance(meta.get("dtype"), str) or meta.get("dtype", 0) is None, "has no dtype")
     return index
 
 
@@ -412,8 +415,10 @@ def _assemble(path: Path, index: dict) -> SweepResult:
     curve_steps = head.get("curve_steps")
     K = meta["curve_points"]
     need((K is None) == (curve_steps is None) and (K is None or curve_steps.shape == (K,)), "has bad curve steps")
-    P, S, real = meta["num_problems"], meta["num_starts"], np.dtype(meta["dtype"])
-    result = empty_result(columns, P, S, meta["steps"], real, None, curve_steps, meta["info"], seeds)
+    P, S, real = meta["num_problems"], meta["num_starts"], np.dtype(meta["dtype"] or np.float32)
+    result = empty_result(
+        columns, P, S, meta["steps"], real, None, curve_steps, meta["info"], seeds, summaries_of(meta)
+    )
     params, keys = None, None
     if meta["params"] is not None:  # as SweepResult.load gives them: one array, or a dict by path in saved order
         leaves = {k: np.full((C * rpc, *shape), np.nan, np.dtype(dt)) for k, shape, dt in meta["params"]}
@@ -430,7 +435,7 @@ def _read_chunk(file: Path, result: SweepResult, rows: slice) -> None:
     """Copy one chunk's file into ``result``'s ``rows``, each array checked for its shape and dtype first."""
     z = _load_npz(file)
     n = rows.stop - rows.start
-    expected = {k: (getattr(result, k), (n,)) for k in SUMMARIES}
+    expected = {k: (a, (n, *a.shape[1:])) for k in SUMMARIES if (a := getattr(result, k)) is not None}
     if result.curve is not None:
         expected["curve"] = (result.curve, (n, result.curve.shape[1]))
     for i, (_, leaf) in enumerate(result.param_items()):
