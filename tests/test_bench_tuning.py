@@ -100,3 +100,23 @@ def test_adam_hd_follows_the_paper_equations():
         np.testing.assert_allclose(u, alpha * d, rtol=1e-5)
         x, d_prev = x + u, d
     assert jax.tree.leaves(hd) == [1e-2, 1e-3, 0.9, 0.999, 1e-8]  # a pytree of its hyperparameters
+
+
+def test_accuracy_by_hand_and_inside_the_tuning():
+    from jax.tree_util import Partial
+
+    from jaxgd.bench.suite import _logistic_accuracy
+
+    z, y = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), jnp.array([1, 1, 0])
+    # logits z w = (1, -2, -1): classes (1, 0, 0) against (1, 1, 0): 2 of 3 right
+    assert float(_logistic_accuracy(z, y, jnp.array([1.0, -2.0]))) == pytest.approx(2 / 3)
+    # one full-batch step from w = 0 on labels s = (1, -1, -1): w_1 = eta/(2n) sum_i s_i z_i = (0, -eta/3)
+    fs = jaxgd.stochastic.logistic_regression(0.1, z, jnp.array([1, 0, 0]))
+    # test rows: logits (eta/3, -eta/3, eta/3, -eta/3): classes (1, 0, 1, 0) against (1, 0, 1, 1): 3 of 4
+    test = Partial(_logistic_accuracy, jnp.array([[0.0, -1.0], [0.0, 1.0], [1.0, -1.0], [2.0, 1.0]]),
+                   jnp.array([1, 0, 1, 1]))  # fmt: skip
+    t = tune(OptimizerSpec("sgd", jaxgd.sgd), fs, 1, lrs=[3.0, 1e30], seeds=2, batch_size=None, accuracy=test)
+    np.testing.assert_allclose(t.accuracy[0], [0.75, 0.75])
+    assert np.all(np.isnan(t.accuracy[1])) and np.all(np.isinf(t.final_gap[1]))  # diverged: no accuracy
+    with pytest.raises(ValueError, match="stochastic problems"):
+        tune(OptimizerSpec("sgd", jaxgd.sgd), jaxgd.problems.ravine(10.0), 5, lrs=[0.1], accuracy=test)

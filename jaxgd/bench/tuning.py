@@ -3,7 +3,9 @@
 Deterministic problems: one :func:`jaxgd.sweep` with its curve recorded every step, so steps to each
 target are exact; its file (``out``) resumes. Stochastic problems (a :class:`jaxgd.stochastic.NoisyGradient`,
 :class:`~jaxgd.stochastic.MiniBatch` or :class:`~jaxgd.stochastic.FiniteSum`): ``jit(vmap(vmap(run)))`` of
-:func:`jaxgd.stochastic.run` over configurations x seeds, the full objective evaluated every ``steps/100``.
+:func:`jaxgd.stochastic.run` over configurations x seeds, the full objective evaluated every ``steps/100``,
+and, given an ``accuracy`` (a learning problem's held-out test split), its value at every run's x_T
+inside the same compiled call.
 
 The choice rule (:class:`Rule`): the configuration with the lowest median over seeds of the final
 gap f(x_T) - f*, or of the steps to reach f - f* <= tau (f(x_0) - f*) (ties: the final gap).
@@ -66,8 +68,10 @@ class Tuning:
       steps_to_target: (C, S, K) first step with f - f* <= tau_k (f(x_0) - f*), -1 if never.
       grad_evals_to_target: (C, S, K) gradient evaluations (per-example for finite sums) by then, -1 if never.
       taus: (K,). f0, f_star: f(x_0) and f* (the best value seen where f* is unknown).
-      chosen: the configuration picked by ``rule``. scores: (C,) its scores. seconds: wall time of one run of
-      the chosen configuration after compilation (NaN if not timed). steps: T. stochastic: seeds or starts.
+      chosen: the configuration picked by ``rule``. scores: (C,) its scores. seconds: wall time per run of the
+      tuning's compiled call, its time after its last compilation divided by its C x S runs (NaN if not timed
+      or read from a file). steps: T. stochastic: seeds or starts.
+      accuracy: (C, S) ``accuracy(x_T)`` (test accuracy), NaN where the run diverged; None if not asked for.
     """
 
     optimizer: str
@@ -85,6 +89,7 @@ class Tuning:
     steps: int
     stochastic: bool
     seconds: float = float("nan")
+    accuracy: np.ndarray | None = None
 
     @property
     def best(self) -> dict[str, float]:
@@ -128,6 +133,7 @@ def tune(
     batch_size: int | None = None,
     out: str | os.PathLike | None = None,
     timing: bool = False,
+    accuracy: Callable[[Any], jax.Array] | None = None,
 ) -> Tuning:
     """Tune ``spec`` on ``problem`` over ``lrs`` (default :func:`learning_rates`) x ``spec.axes``, T = ``steps``.
 
@@ -135,20 +141,28 @@ def tune(
     built from a problem (a NoisyGradient keeps only the objective). ``seeds``, ``batch_size``: stochastic runs.
     ``out``: the file of this tuning (a sweep's ``.npz``, or for stochastic problems this module's own),
     resumed when it holds this computation, refused (ValueError) when it holds another.
+    ``accuracy``: stochastic problems only, a jittable pytree callable of the parameters (for instance a
+    ``jax.tree_util.Partial`` over a test split), evaluated at every run's x_T inside the compiled call.
     """
     _validate.positive_int("steps", steps)
     rule = Rule() if rule is None else rule
-    x0 = jnp.asarray(_x0(problem) if x0 is None else x0)
+    x0 = jax.tree.map(jnp.asarray, _x0(problem) if x0 is None else x0)
+    if accuracy is not None and not is_stochastic(problem):
+        raise ValueError("accuracy is computed for stochastic problems (finite sums, mini-batch losses) only")
+    if accuracy is not None and not callable(accuracy):
+        raise TypeError(f"accuracy must be a callable of the parameters, got {type(accuracy).__name__}")
     lrs = learning_rates() if lrs is None else np.asarray(lrs, float)
     space = jaxgd.grid(learning_rate=lrs, **{k: np.asarray(v, float) for k, v in spec.axes.items()})
     taus = np.asarray(taus, float)
-    if is_stochastic(problem):
-        raw = _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out)
-    else:
-        raw = _deterministic(spec, problem, x0, space, steps, taus, out)
+    acc, fresh = None, out is None or not os.path.exists(out)
+    with _AfterCompile() as clock:
+        if is_stochastic(problem):
+            raw, acc = _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out, accuracy)
+        else:
+            raw = _deterministic(spec, problem, x0, space, steps, taus, out)
     hp, final_gap, to_target, evals, f0, f_star = raw
     chosen, scores = choose(final_gap, to_target, taus, rule)
-    seconds = _time(spec, problem, x0, {k: v[chosen] for k, v in hp.items()}, steps, batch_size) if timing else np.nan
+    seconds = clock.seconds / final_gap.size if timing and fresh else np.nan
     name = name or getattr(problem, "name", None) or type(problem).__name__
     return Tuning(
         spec.name,
@@ -166,6 +180,7 @@ def tune(
         steps,
         is_stochastic(problem),
         float(seconds),
+        acc,
     )
 
 
@@ -195,7 +210,7 @@ def _full(problem: Any) -> Callable:
     return problem if isinstance(problem, jaxgd.stochastic.FiniteSum) else problem.full
 
 
-def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out):
+def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out, accuracy=None):
     _validate.positive_int("seeds", seeds)
     every = max(1, steps // 100)
     settings = {
@@ -206,15 +221,20 @@ def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out):
         "batch_size": batch_size,
         "every": every,
     }
-    key = _fingerprint(space.columns, np.asarray(x0), settings)
+    if accuracy is not None:
+        fn = getattr(accuracy, "func", accuracy)  # a Partial's function
+        settings["accuracy"] = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+    key = _fingerprint(space.columns, [x0, accuracy], settings)
     saved = _load(out, key)
     if saved is None:
-        cols = {k: jnp.asarray(v, x0.dtype) for k, v in space.columns.items()}
+        dtype = jax.tree.leaves(x0)[0].dtype
+        cols = {k: jnp.asarray(v, dtype) for k, v in space.columns.items()}
         keys = jax.random.split(jax.random.key(0), seeds)
-        loss, evals = _stochastic_runs(spec.make, problem, x0, cols, keys, steps, every, batch_size)
+        loss, evals, acc = _stochastic_runs(spec.make, problem, x0, cols, keys, steps, every, batch_size, accuracy)
         saved = {
             "loss": np.asarray(loss, float),
             "evals": np.asarray(evals),
+            **({} if acc is None else {"accuracy": np.asarray(acc, float)}),
             **{f"hp/{k}": v for k, v in space.columns.items()},
         }
         if out is not None:
@@ -230,23 +250,28 @@ def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out):
     to_target = np.where(idx >= 0, at_eval[idx], -1)
     ev = np.take_along_axis(evals[..., None, :], np.maximum(idx, 0)[..., None], -1)[..., 0]
     hp = {k[3:]: saved[k] for k in saved if k.startswith("hp/")}
-    return hp, final, to_target, np.where(idx >= 0, ev, -1), float(loss[0, 0, 0]), f_star
+    acc = np.where(bad, np.nan, saved["accuracy"]) if "accuracy" in saved else None
+    return (hp, final, to_target, np.where(idx >= 0, ev, -1), float(loss[0, 0, 0]), f_star), acc
 
 
 @jax.jit(static_argnames=("make", "steps", "every", "batch_size"))
-def _stochastic_runs(make, problem, x0, cols, keys, steps, every, batch_size):
+def _stochastic_runs(make, problem, x0, cols, keys, steps, every, batch_size, accuracy=None):
+    """(C, S) runs: the full objective's curve, gradient evaluations, and ``accuracy(x_T)`` (None without one)."""
+
     def one(hp, key):
         traj = jaxgd.stochastic.run(make(**hp), problem, x0, steps, key=key, batch_size=batch_size, eval_at=every)
-        return traj.loss, traj.grad_evals
+        return traj.loss, traj.grad_evals, None if accuracy is None else accuracy(traj.final_params)
 
     return jax.vmap(lambda hp: jax.vmap(lambda k: one(hp, k))(keys))(cols)
 
 
-def _fingerprint(columns: Mapping[str, np.ndarray], x0: np.ndarray, settings: dict) -> str:
+def _fingerprint(columns: Mapping[str, np.ndarray], arrays: Any, settings: dict) -> str:
+    """A hash of the settings, the grid and every leaf of ``arrays`` (the start, the accuracy's test data)."""
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for k in sorted(columns):
         h.update(k.encode() + np.asarray(columns[k], np.float64).tobytes())
-    h.update(x0.astype(np.float64).tobytes())
+    for leaf in jax.tree.leaves(arrays):
+        h.update(np.asarray(leaf).astype(np.float64).tobytes())
     return h.hexdigest()
 
 
@@ -267,16 +292,22 @@ def _save(out: Any, key: str, arrays: dict) -> None:
             np.savez(f, fingerprint=np.asarray(key), **arrays)
 
 
-def _time(spec, problem, x0, hp, steps, batch_size) -> float:
-    """Seconds of one run of ``hp`` after compilation (the second of two identical calls)."""
-    opt = spec.make(**{k: float(v) for k, v in hp.items()})
+class _AfterCompile:
+    """While entered, listens to XLA compilations; ``seconds``: the wall time from the end of the last one
+    (or from entering, if none) to exiting: the compiled program's run, compilation excluded."""
 
-    def call():
-        if is_stochastic(problem):
-            return jaxgd.stochastic.run(opt, problem, x0, steps, key=jax.random.key(0), batch_size=batch_size).loss
-        return jaxgd.run(opt, problem, x0, steps).loss
+    def _listen(self, event: str, start: float, end: float, **kwargs: Any) -> None:
+        if event == _COMPILE_EVENT:
+            self._mark = max(self._mark, end)
 
-    jax.block_until_ready(call())
-    start = time.perf_counter()
-    jax.block_until_ready(call())
-    return time.perf_counter() - start
+    def __enter__(self) -> _AfterCompile:
+        self._mark, self.seconds = time.time(), float("nan")
+        jax.monitoring.register_event_time_span_listener(self._listen)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        jax.monitoring.unregister_event_time_span_listener(self._listen)
+        self.seconds = time.time() - self._mark
+
+
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
