@@ -8,7 +8,7 @@ import pytest
 import jaxgd
 from jaxgd.bench.hypergradient_descent import adam_hd, sgd_hd
 from jaxgd.bench.hypergradients import gradient_tune, hypergradient, run_loss
-from jaxgd.bench.tuning import OptimizerSpec, Rule, choose, tune
+from jaxgd.bench.tuning import OptimizerSpec, Rule, choose, tune, tune_many
 
 
 def test_tuning_picks_eta_star_on_a_quadratic():
@@ -20,8 +20,14 @@ def test_tuning_picks_eta_star_on_a_quadratic():
         eta_star = 2 / 11
         spacing = lrs[1] / lrs[0]
         assert 1 / spacing <= t.best["learning_rate"] / eta_star <= spacing
-        by_steps = tune(OptimizerSpec("sgd", jaxgd.sgd), p, 200, lrs=lrs, rule=Rule("steps", 1e-6))
+        # several optimizers in one program: sgd and heavy ball with beta in {0, 0.5}, selected per run
+        specs = [OptimizerSpec("sgd", jaxgd.sgd), OptimizerSpec("hb", jaxgd.momentum, {"momentum": (0.0, 0.5)})]
+        by_steps, hb = tune_many(specs, p, 200, lrs=lrs, rule=Rule("steps", 1e-6))
         assert by_steps.scores[by_steps.chosen] == by_steps.steps_to_target[by_steps.chosen, 0, 2]
+        np.testing.assert_allclose(by_steps.final_gap, t.final_gap, rtol=1e-9)  # sgd's own runs
+        assert set(hb.hyperparams) == {"learning_rate", "momentum"} and set(by_steps.hyperparams) == {"learning_rate"}
+        np.testing.assert_allclose(hb.final_gap[hb.hyperparams["momentum"] == 0], t.final_gap, rtol=1e-9)  # beta = 0
+        assert by_steps.f_star == hb.f_star == 0.0 and hb.final_gap.shape == (82, 1)
 
 
 def test_choose_rule_and_bad_input():

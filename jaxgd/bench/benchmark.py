@@ -1,8 +1,9 @@
 """``jaxgd.bench.bench``: the whole protocol in one call, tune, rank, profile, plot, write.
 
-Its cost is measured as it runs (:class:`Meter`): wall time and XLA compilations (counted by
-``jax.monitoring``'s backend-compile events) of each phase, tuning (per pair), second-order methods,
-and the report, in ``board["timing"]`` (printed by ``jaxgd bench``).
+Every optimizer is tuned on a problem in one compiled call (:func:`jaxgd.bench.tuning.tune_many`). The
+cost is measured as it runs (:class:`Meter`): wall time and XLA compilations (counted by ``jax.monitoring``'s
+backend-compile events) of each phase, the tuning (per problem), the second-order methods and the report,
+in ``board["timing"]`` (printed by ``jaxgd bench``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxgd
@@ -84,7 +84,7 @@ def _x_star(loss: Any) -> Any:
 def _bounds(task: Task) -> dict[str, float | None]:
     loss = task.loss
     f = getattr(loss, "objective", loss)  # a NoisyGradient's objective; a FiniteSum is f itself
-    return report.stability_bounds(lambda x: f(x), jnp.asarray(task.x0), _x_star(loss))
+    return report.stability_bounds(lambda x: f(x), task.x0, _x_star(f))
 
 
 def bench(
@@ -107,7 +107,7 @@ def bench(
     ``second_order``: methods of :func:`jaxgd.minimize` run on the deterministic problems and counted in
     gradient-equivalents (:mod:`jaxgd.bench.second_order`), ranked and profiled beside the tuned optimizers.
     ``small``: 100 steps, 12 rates, 2 seeds, sgd and adam on three problems. Returns the leaderboard, with
-    ``board["timing"]``: wall time and XLA compilations in total, per phase and per (optimizer, problem) pair.
+    ``board["timing"]``: wall time and XLA compilations in total, per phase and per problem.
     """
     out = Path(out)
     if optimizers is None and small:
@@ -120,22 +120,22 @@ def bench(
         steps = (SMALL["steps"] if small else 1000) if steps is None else steps
         lrs = learning_rates(SMALL["lrs"]) if small else learning_rates()
         seeds = SMALL["seeds"] if small else 3
-        pairs: list[dict[str, Any]] = []
-        resumed = [tuning_path(out, s, t).exists() for t in tasks for s in specs]  # run_suite's order
+        done: list[dict[str, Any]] = []
+        resumed = [tuning_path(out, specs, t).exists() for t in tasks]
         snap = meter.snapshot()
 
-        def on_pair(i: int, total: int, text: str) -> None:  # each pair's tuning: wall time, compilations
+        def on_task(i: int, total: int, text: str) -> None:  # each task's tuning: wall time, compilations
             nonlocal snap
-            if pairs:
-                pairs[-1].update(meter.since(snap))
+            if done:
+                done[-1].update(meter.since(snap))
             snap = meter.snapshot()
             if i < total:
-                pairs.append({"pair": text})
+                done.append({"problem": text})
             if progress is not None:
                 progress(i, total, text)
 
         tunings = run_suite(
-            specs, tasks, steps=steps, lrs=lrs, rule=rule, seeds=seeds, out=out, timing=timing, progress=on_pair
+            specs, tasks, steps=steps, lrs=lrs, rule=rule, seeds=seeds, out=out, timing=timing, progress=on_task
         )
         snap = meter.snapshot()
         taus = [float(t) for t in tunings[0].taus] if tunings else []
@@ -154,10 +154,13 @@ def bench(
         if figures:
             _figures(out, tunings, board, profile)
         phases["report and figures"] = meter.since(snap)
-        for p, t, old in zip(pairs, tunings, resumed):
-            p["resumed"], p["runs"] = old, 0 if old else int(t.final_gap.size)  # runs computed here
-        phases["tuning"] = {k: sum(p[k] for p in pairs) for k in ("seconds", "compiles", "compile_seconds", "runs")}
-        board["timing"] = {"total": meter.since(start), "phases": phases, "pairs": pairs}
+        runs = [
+            sum(t.final_gap.size for t in tunings[i * len(specs) : (i + 1) * len(specs)]) for i in range(len(tasks))
+        ]
+        for d, n, old in zip(done, runs, resumed):
+            d["resumed"], d["runs"] = old, 0 if old else int(n)  # runs computed here
+        phases["tuning"] = {k: sum(d[k] for d in done) for k in ("seconds", "compiles", "compile_seconds", "runs")}
+        board["timing"] = {"total": meter.since(start), "phases": phases, "problems": done}
     report.write(out, board, profile)
     return board
 

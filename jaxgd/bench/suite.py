@@ -30,7 +30,7 @@ from jax.tree_util import Partial
 import jaxgd
 from jaxgd.bench import problems as classic
 from jaxgd.bench.hypergradient_descent import adam_hd, sgd_hd
-from jaxgd.bench.tuning import TAUS, OptimizerSpec, Rule, Tuning, learning_rates, tune
+from jaxgd.bench.tuning import TAUS, OptimizerSpec, Rule, Tuning, learning_rates, tune_many
 
 __all__ = [
     "OPTIMIZERS",
@@ -193,6 +193,8 @@ DEFAULT_TASKS = (
     "noisy_beale",
     "least_squares_b32",
     "logistic_breast_cancer_b32",
+    "softmax_digits_b64",
+    "digits_mlp",
 )
 SMALL_TASKS = ("ravine10", "mgh_beale", "noisy_quadratic100")
 
@@ -207,7 +209,8 @@ def tasks(names: Sequence[str]) -> list[Task]:
 
 
 def default_tasks() -> list[Task]:
-    """The classic set, six built-in problems, the three noisy problems, least squares and logistic regression."""
+    """The classic set, six built-in problems, the three noisy problems, least squares, logistic and softmax
+    regression, and the digits network: 34 problems."""
     return tasks(DEFAULT_TASKS)
 
 
@@ -216,9 +219,9 @@ def small_tasks() -> list[Task]:
     return tasks(SMALL_TASKS)
 
 
-def tuning_path(out: str | os.PathLike, spec: OptimizerSpec, task: Task) -> Path:
-    """The file of one pair's tuning under ``out``: ``out/tunings/OPTIMIZER__PROBLEM.npz``."""
-    return Path(out) / "tunings" / f"{spec.name}__{task.name}.npz"
+def tuning_path(out: str | os.PathLike, specs: Sequence[OptimizerSpec], task: Task) -> Path:
+    """The file of one task's tuning under ``out``: ``out/tunings/PROBLEM__OPT1+OPT2+....npz``."""
+    return Path(out) / "tunings" / f"{task.name}__{'+'.join(s.name for s in specs)}.npz"
 
 
 def run_suite(
@@ -234,31 +237,29 @@ def run_suite(
     timing: bool = True,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Tuning]:
-    """Tune every optimizer on every task: one compiled call per pair, each saved to ``out/tunings`` and resumed."""
+    """Tune every optimizer on every task: one compiled call per task for all the optimizers
+    (:func:`~jaxgd.bench.tuning.tune_many`), each saved to ``out/tunings`` and resumed.
+    ``progress(i, n, text)`` is called before task i of n and once with i = n at the end."""
     lrs = learning_rates() if lrs is None else lrs
     results = []
-    total = len(specs) * len(tasks)
-    for i, (task, spec) in enumerate((t, s) for t in tasks for s in specs):
+    for i, task in enumerate(tasks):
         if progress is not None:
-            progress(i, total, f"{spec.name} on {task.name}")
-        path = None if out is None else tuning_path(out, spec, task)
-        results.append(
-            tune(
-                spec,
-                task.loss,
-                steps,
-                lrs=lrs,
-                taus=taus,
-                rule=rule,
-                seeds=seeds,
-                batch_size=task.batch_size,
-                x0=task.x0,
-                name=task.name,
-                out=path,
-                timing=timing,
-                accuracy=task.accuracy,
-            )
+            progress(i, len(tasks), task.name)
+        results += tune_many(
+            specs,
+            task.loss,
+            steps,
+            lrs=lrs,
+            taus=taus,
+            rule=rule,
+            seeds=seeds,
+            batch_size=task.batch_size,
+            x0=task.x0,
+            name=task.name,
+            out=None if out is None else tuning_path(out, specs, task),
+            timing=timing,
+            accuracy=task.accuracy,
         )
     if progress is not None:
-        progress(total, total, "done")
+        progress(len(tasks), len(tasks), "done")
     return results
