@@ -175,9 +175,9 @@ def _figures(out: Path, tunings, board, profile) -> None:
         for ax, part in zip(axes, parts):
             prof = profile[part][main]
             taus = np.asarray(prof["taus"])
-            for o in board["order"]:
-                if o in prof:
-                    ax.step(taus, prof[o], where="post", label=o)
+            for j, o in enumerate(board["order"]):
+                if o in prof:  # a solver keeps its colour in both panels
+                    ax.step(taus, prof[o], where="post", label=o, color=f"C{j % 10}")
             ax.set_xlabel("performance ratio (gradient-equivalents to target / best)")
             ax.set_ylabel(f"fraction of problems, target {main}")
             ax.set_title(f"{part} problems ({len(prof['problems'])})")

@@ -82,10 +82,10 @@ class Tuning:
       steps_to_target: (C, S, K) first step with f - f* <= tau_k (f(x_0) - f*), -1 if never.
       grad_evals_to_target: (C, S, K) gradient evaluations (per-example for finite sums) by then, -1 if never.
       taus: (K,). f0, f_star: f(x_0) and f* (the best value seen where f* is unknown).
-      chosen: the configuration picked by ``rule``. scores: (C,) its scores. seconds: wall time per run of the
-      tuning's compiled call, its time after its last compilation divided by its runs (NaN if not timed or read
-      from a file; shared by the optimizers of one :func:`tune_many` call, whose every step updates them all).
-      steps: T. stochastic: seeds or starts.
+      chosen: the configuration picked by ``rule``. scores: (C,) its scores.
+      seconds: wall time per run of the tuning's compiled call, its time after its last compilation divided
+        by its runs (NaN if not timed or read from a file; shared by the optimizers of one :func:`tune_many`
+        call, whose every step updates them all). steps: T. stochastic: seeds or starts.
       accuracy: (C, S) ``accuracy(x_T)`` (test accuracy), NaN where the run diverged; None if not asked for.
     """
 
