@@ -81,6 +81,7 @@ def _row(t: Tuning, main_tau: float) -> dict[str, Any]:
     gap = t.final_gap[c]
     evals = {f"{tau:g}": _median_steps(t.grad_evals_to_target[c, :, k]) for k, tau in enumerate(t.taus)}
     acc = None if t.accuracy is None else np.asarray(t.accuracy[c], float)
+    acc = None if acc is None else acc[np.isfinite(acc)]  # the seeds that did not diverge
     return {
         "problem": t.problem,
         "optimizer": t.optimizer,
@@ -92,8 +93,9 @@ def _row(t: Tuning, main_tau: float) -> dict[str, Any]:
         "steps_to_target": {f"{tau:g}": _median_steps(t.steps_to_target[c, :, k]) for k, tau in enumerate(t.taus)},
         "grad_evals_to_target": evals,
         "gradient_equivalents_to_target": dict(evals),
-        "test_accuracy": None if acc is None else float(np.mean(acc)),
-        "test_accuracy_std": None if acc is None else float(np.std(acc)),
+        "test_accuracy": float(np.mean(acc)) if acc is not None and acc.size else None,
+        "test_accuracy_std": float(np.std(acc)) if acc is not None and acc.size else None,
+        "test_accuracy_seeds": None if acc is None else int(acc.size),
         "seconds": t.seconds,
         "good_range_decades": good_range(t, main_tau),
         "seeds": int(gap.shape[0]),
@@ -227,10 +229,16 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def _bound(v: float) -> str:
+    return "inf (diverged)" if v == np.inf else _cell(v)
+
+
 def _accuracy(r: dict[str, Any]) -> str:
     if r.get("test_accuracy") is None or not np.isfinite(r["test_accuracy"]):
         return "-"
-    return f"{r['test_accuracy']:.3f} ± {r['test_accuracy_std']:.3f}"
+    out = f"{r['test_accuracy']:.3f} ± {r['test_accuracy_std']:.3f}"
+    k = r.get("test_accuracy_seeds")
+    return out if k is None or k == r["seeds"] else f"{out} ({k} of {r['seeds']} seeds, others diverged)"
 
 
 def _to_target(r: dict[str, Any], tau: str) -> str:
@@ -264,7 +272,7 @@ def markdown(board: dict[str, Any]) -> str:
         "Test accuracy: on the held-out 20% of a learning problem, mean ± standard deviation over the seeds of "
         "the chosen configuration. Second-order methods have no learning rate to tune: one run each.",
         "",
-        "| problem | solver | hyperparameters | final gap (min-max) | test accuracy | "
+        "| problem | solver | hyperparameters | final gap (min to max) | test accuracy | "
         + " | ".join(f"steps (grad-eq.) to {t}" for t in taus)
         + " | s/run | good range |",
     ]
@@ -272,7 +280,7 @@ def markdown(board: dict[str, Any]) -> str:
     for r in rows:
         hp = ", ".join(f"{k}={v:.3g}" for k, v in r["hyperparams"].items()) or "-"
         gap = (
-            f"{_cell(r['final_gap'])} ({_cell(r['final_gap_min'])}-{_cell(r['final_gap_max'])})"
+            f"{_cell(r['final_gap'])} ({_cell(r['final_gap_min'])} to {_bound(r['final_gap_max'])})"
             if r["stochastic"]
             else _cell(r["final_gap"])
         )

@@ -75,6 +75,7 @@ def second_order_row(
         "gradient_equivalents_to_target": pick(grads + HVP_COST * hvps),
         "test_accuracy": None,
         "test_accuracy_std": None,
+        "test_accuracy_seeds": None,
         "seconds": seconds,
         "good_range_decades": None,
         "seeds": 1,
