@@ -40,14 +40,31 @@ def _without_times(board):
 def test_resumed_bench_equals_uninterrupted(tmp_path):
     whole = bench(tmp_path / "whole", **SETTINGS)
     with pytest.raises(Stop):
-        bench(tmp_path / "cut", progress=_stop_after(3), **SETTINGS)
-    assert len(list((tmp_path / "cut" / "tunings").glob("*.npz"))) == 3
+        bench(tmp_path / "cut", progress=_stop_after(1), **SETTINGS)
+    assert len(list((tmp_path / "cut" / "tunings").glob("*.npz"))) == 1  # ravine10, both optimizers
     resumed = bench(tmp_path / "cut", **SETTINGS)
     assert _without_times(resumed) == _without_times(whole)
     assert resumed["summary"] == whole["summary"]
     saved = json.loads((tmp_path / "cut" / "leaderboard.json").read_text())
     assert saved["order"] == whole["order"] and (tmp_path / "cut" / "leaderboard.md").exists()
-    assert set(json.loads((tmp_path / "cut" / "profiles.json").read_text())) == {"0.1", "0.001", "1e-06"}
+    profiles = json.loads((tmp_path / "cut" / "profiles.json").read_text())
+    assert set(profiles["deterministic"]) == set(profiles["stochastic"]) == {"0.1", "0.001", "1e-06"}
+    assert profiles["deterministic"]["0.001"]["problems"] == ["ravine10"]
+    # runs computed: 36 rates on ravine10, 36 x 3 seeds on noisy_beale, for each optimizer; resumed: noisy_beale
+    assert whole["timing"]["phases"]["tuning"]["runs"] == 2 * (36 + 36 * 3)
+    assert saved["timing"]["phases"]["tuning"]["runs"] == 2 * 36 * 3
+
+
+def test_digits_network_tiny():
+    from jaxgd.bench import suite, tuning
+
+    task = suite.digits_mlp(hidden=4)
+    assert task.name in suite.registry() and task.loss.n == 1438  # the 80% training split of 1797
+    before = tuning._stochastic_runs._cache_size()
+    for lrs in ([1e-2, 1e-1], [1e-3, 1.0]):
+        t = tune(suite.OPTIMIZERS["sgd"], task.loss, 10, lrs=lrs, seeds=2, batch_size=8, accuracy=task.accuracy)
+        assert t.accuracy.shape == (2, 2) and np.all((0 <= t.accuracy) & (t.accuracy <= 1))
+    assert tuning._stochastic_runs._cache_size() == before + 1  # rates x seeds in one compiled call, reused
 
 
 def test_a_file_of_another_computation_is_refused(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import jaxgd
 from jaxgd.bench.hypergradient_descent import adam_hd, sgd_hd
 from jaxgd.bench.hypergradients import gradient_tune, hypergradient, run_loss
-from jaxgd.bench.tuning import OptimizerSpec, Rule, choose, tune
+from jaxgd.bench.tuning import OptimizerSpec, Rule, choose, tune, tune_many
 
 
 def test_tuning_picks_eta_star_on_a_quadratic():
@@ -20,8 +20,14 @@ def test_tuning_picks_eta_star_on_a_quadratic():
         eta_star = 2 / 11
         spacing = lrs[1] / lrs[0]
         assert 1 / spacing <= t.best["learning_rate"] / eta_star <= spacing
-        by_steps = tune(OptimizerSpec("sgd", jaxgd.sgd), p, 200, lrs=lrs, rule=Rule("steps", 1e-6))
+        # several optimizers in one program: sgd and heavy ball with beta in {0, 0.5}, selected per run
+        specs = [OptimizerSpec("sgd", jaxgd.sgd), OptimizerSpec("hb", jaxgd.momentum, {"momentum": (0.0, 0.5)})]
+        by_steps, hb = tune_many(specs, p, 200, lrs=lrs, rule=Rule("steps", 1e-6))
         assert by_steps.scores[by_steps.chosen] == by_steps.steps_to_target[by_steps.chosen, 0, 2]
+        np.testing.assert_allclose(by_steps.final_gap, t.final_gap, rtol=1e-9)  # sgd's own runs
+        assert set(hb.hyperparams) == {"learning_rate", "momentum"} and set(by_steps.hyperparams) == {"learning_rate"}
+        np.testing.assert_allclose(hb.final_gap[hb.hyperparams["momentum"] == 0], t.final_gap, rtol=1e-9)  # beta = 0
+        assert by_steps.f_star == hb.f_star == 0.0 and hb.final_gap.shape == (82, 1)
 
 
 def test_choose_rule_and_bad_input():
@@ -100,3 +106,23 @@ def test_adam_hd_follows_the_paper_equations():
         np.testing.assert_allclose(u, alpha * d, rtol=1e-5)
         x, d_prev = x + u, d
     assert jax.tree.leaves(hd) == [1e-2, 1e-3, 0.9, 0.999, 1e-8]  # a pytree of its hyperparameters
+
+
+def test_accuracy_by_hand_and_inside_the_tuning():
+    from jax.tree_util import Partial
+
+    from jaxgd.bench.suite import _logistic_accuracy
+
+    z, y = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), jnp.array([1, 1, 0])
+    # logits z w = (1, -2, -1): classes (1, 0, 0) against (1, 1, 0): 2 of 3 right
+    assert float(_logistic_accuracy(z, y, jnp.array([1.0, -2.0]))) == pytest.approx(2 / 3)
+    # one full-batch step from w = 0 on labels s = (1, -1, -1): w_1 = eta/(2n) sum_i s_i z_i = (0, -eta/3)
+    fs = jaxgd.stochastic.logistic_regression(0.1, z, jnp.array([1, 0, 0]))
+    # test rows: logits (eta/3, -eta/3, eta/3, -eta/3): classes (1, 0, 1, 0) against (1, 0, 1, 1): 3 of 4
+    test = Partial(_logistic_accuracy, jnp.array([[0.0, -1.0], [0.0, 1.0], [1.0, -1.0], [2.0, 1.0]]),
+                   jnp.array([1, 0, 1, 1]))  # fmt: skip
+    t = tune(OptimizerSpec("sgd", jaxgd.sgd), fs, 1, lrs=[3.0, 1e30], seeds=2, batch_size=None, accuracy=test)
+    np.testing.assert_allclose(t.accuracy[0], [0.75, 0.75])
+    assert np.all(np.isnan(t.accuracy[1])) and np.all(np.isinf(t.final_gap[1]))  # diverged: no accuracy
+    with pytest.raises(ValueError, match="stochastic problems"):
+        tune(OptimizerSpec("sgd", jaxgd.sgd), jaxgd.problems.ravine(10.0), 5, lrs=[0.1], accuracy=test)

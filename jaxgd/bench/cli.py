@@ -14,11 +14,14 @@ __all__ = ["add_parser", "main"]
 
 DESCRIPTION = (
     "Tune each optimizer on each problem over a log grid of learning rates (36 over 1e-5..1e2; 3 seeds for "
-    "stochastic problems), one compiled call per pair, then rank them: leaderboard.md/.json (steps to "
-    "f - f* <= tau (f(x0) - f*) for tau = 0.1, 1e-3, 1e-6, final gap, wall time, width of the good range), "
-    "profiles.json and profile.png (Dolan-More performance profiles), sensitivity/PROBLEM.png (final loss "
-    "against the learning rate with 2/lambda_max). Each pair's runs are saved in OUT/tunings and reused "
-    "when the command is run again."
+    "stochastic problems), one compiled call per problem for all the optimizers, run the second-order methods "
+    "of jaxgd.minimize on the deterministic problems, then rank them: leaderboard.md/.json (steps and "
+    "gradient-equivalents to f - f* <= tau (f(x0) - f*) for tau = 0.1, 1e-3, 1e-6, final gap, test accuracy on "
+    "learning problems, wall time, width of the good range), profiles.json and profile.png (Dolan-More "
+    "performance profiles in gradient-equivalents, deterministic and stochastic problems apart), "
+    "sensitivity/PROBLEM.png (final loss against the learning rate with 2/lambda_max). Each problem's runs are "
+    "saved in OUT/tunings and reused when the command is run again. Prints where the time went (phases, "
+    "compilations, per problem, per run)."
 )
 
 
@@ -63,7 +66,7 @@ def _progress(quiet: bool):
 
     def update(i: int, n: int, text: str) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=n, desc="bench", unit="pair", file=sys.stderr)
+            bar["bar"] = tqdm(total=n, desc="bench", unit="problem", file=sys.stderr)
         b = bar["bar"]
         b.set_postfix_str(text)
         b.update(i - b.n)
@@ -88,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
     if args.list:
         return _list()
     from jaxgd.bench.benchmark import bench
-    from jaxgd.bench.report import markdown
+    from jaxgd.bench.report import markdown, timing_text
     from jaxgd.bench.tuning import Rule
 
     start = time.perf_counter()
@@ -109,5 +112,6 @@ def main(args: argparse.Namespace) -> int:
         return 2
     head = "\n\n".join(markdown(board).split("\n\n")[:2])
     print(head)
+    print("\n" + timing_text(board["timing"]))
     print(f"\nwritten to {args.out} in {time.perf_counter() - start:.1f}s")
     return 0

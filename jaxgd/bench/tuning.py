@@ -3,7 +3,12 @@
 Deterministic problems: one :func:`jaxgd.sweep` with its curve recorded every step, so steps to each
 target are exact; its file (``out``) resumes. Stochastic problems (a :class:`jaxgd.stochastic.NoisyGradient`,
 :class:`~jaxgd.stochastic.MiniBatch` or :class:`~jaxgd.stochastic.FiniteSum`): ``jit(vmap(vmap(run)))`` of
-:func:`jaxgd.stochastic.run` over configurations x seeds, the full objective evaluated every ``steps/100``.
+:func:`jaxgd.stochastic.run` over configurations x seeds, the full objective evaluated every ``steps/100``,
+and, given an ``accuracy`` (a learning problem's held-out test split), its value at every run's x_T
+inside the same compiled call.
+
+Several optimizers on one problem (:func:`tune_many`): one compiled call for all of them, through
+:func:`select` (the problem's gradient and the loop compiled once, not once per optimizer).
 
 The choice rule (:class:`Rule`): the configuration with the lowest median over seeds of the final
 gap f(x_T) - f*, or of the steps to reach f - f* <= tau (f(x_0) - f*) (ties: the final gap).
@@ -29,7 +34,18 @@ import jaxgd
 from jaxgd import _validate, files
 from jaxgd.bench.metrics import steps_to_target
 
-__all__ = ["TAUS", "OptimizerSpec", "Rule", "Tuning", "choose", "is_stochastic", "learning_rates", "tune"]
+__all__ = [
+    "TAUS",
+    "OptimizerSpec",
+    "Rule",
+    "Tuning",
+    "choose",
+    "is_stochastic",
+    "learning_rates",
+    "select",
+    "tune",
+    "tune_many",
+]
 
 TAUS = (1e-1, 1e-3, 1e-6)
 
@@ -66,8 +82,11 @@ class Tuning:
       steps_to_target: (C, S, K) first step with f - f* <= tau_k (f(x_0) - f*), -1 if never.
       grad_evals_to_target: (C, S, K) gradient evaluations (per-example for finite sums) by then, -1 if never.
       taus: (K,). f0, f_star: f(x_0) and f* (the best value seen where f* is unknown).
-      chosen: the configuration picked by ``rule``. scores: (C,) its scores. seconds: wall time of one run of
-      the chosen configuration after compilation (NaN if not timed). steps: T. stochastic: seeds or starts.
+      chosen: the configuration picked by ``rule``. scores: (C,) its scores.
+      seconds: wall time per run of the tuning's compiled call, its time after its last compilation divided
+        by its runs (NaN if not timed or read from a file; shared by the optimizers of one :func:`tune_many`
+        call, whose every step updates them all). steps: T. stochastic: seeds or starts.
+      accuracy: (C, S) ``accuracy(x_T)`` (test accuracy), NaN where the run diverged; None if not asked for.
     """
 
     optimizer: str
@@ -85,6 +104,7 @@ class Tuning:
     steps: int
     stochastic: bool
     seconds: float = float("nan")
+    accuracy: np.ndarray | None = None
 
     @property
     def best(self) -> dict[str, float]:
@@ -128,6 +148,7 @@ def tune(
     batch_size: int | None = None,
     out: str | os.PathLike | None = None,
     timing: bool = False,
+    accuracy: Callable[[Any], jax.Array] | None = None,
 ) -> Tuning:
     """Tune ``spec`` on ``problem`` over ``lrs`` (default :func:`learning_rates`) x ``spec.axes``, T = ``steps``.
 
@@ -135,38 +156,160 @@ def tune(
     built from a problem (a NoisyGradient keeps only the objective). ``seeds``, ``batch_size``: stochastic runs.
     ``out``: the file of this tuning (a sweep's ``.npz``, or for stochastic problems this module's own),
     resumed when it holds this computation, refused (ValueError) when it holds another.
+    ``accuracy``: stochastic problems only, a jittable pytree callable of the parameters (for instance a
+    ``jax.tree_util.Partial`` over a test split), evaluated at every run's x_T inside the compiled call.
+    """
+    return tune_many(
+        [spec],
+        problem,
+        steps,
+        lrs=lrs,
+        taus=taus,
+        rule=rule,
+        seeds=seeds,
+        x0=x0,
+        name=name,
+        batch_size=batch_size,
+        out=out,
+        timing=timing,
+        accuracy=accuracy,
+    )[0]
+
+
+def tune_many(
+    specs: Sequence[OptimizerSpec],
+    problem: Any,
+    steps: int,
+    *,
+    lrs: Sequence[float] | None = None,
+    taus: Sequence[float] = TAUS,
+    rule: Rule | None = None,
+    seeds: int = 3,
+    x0: Any = None,
+    name: str | None = None,
+    batch_size: int | None = None,
+    out: str | os.PathLike | None = None,
+    timing: bool = False,
+    accuracy: Callable[[Any], jax.Array] | None = None,
+) -> list[Tuning]:
+    """:func:`tune` every spec of ``specs`` on ``problem`` in one compiled call (arguments as :func:`tune`).
+
+    Several specs run as one optimizer, :func:`select` of theirs, over the union of their grids with the
+    spec's index as a hyperparameter: the problem's gradient and the sweep's loop are compiled once for
+    all of them (XLA compilation dominates the suite's time on small problems). Each run is the chosen
+    optimizer's own, equal to a separate :func:`tune` up to rounding (another program, other fusions).
+    f* where unknown (the best value seen) is then common to the specs. One spec: exactly :func:`tune`'s program.
     """
     _validate.positive_int("steps", steps)
+    if not specs:
+        raise ValueError("specs is empty: give at least one OptimizerSpec")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"specs need distinct names, got {names}")
     rule = Rule() if rule is None else rule
-    x0 = jnp.asarray(_x0(problem) if x0 is None else x0)
+    x0 = jax.tree.map(jnp.asarray, _x0(problem) if x0 is None else x0)
+    if accuracy is not None and not is_stochastic(problem):
+        raise ValueError("accuracy is computed for stochastic problems (finite sums, mini-batch losses) only")
+    if accuracy is not None and not callable(accuracy):
+        raise TypeError(f"accuracy must be a callable of the parameters, got {type(accuracy).__name__}")
     lrs = learning_rates() if lrs is None else np.asarray(lrs, float)
-    space = jaxgd.grid(learning_rate=lrs, **{k: np.asarray(v, float) for k, v in spec.axes.items()})
+    spec, space = specs[0], _grid(specs[0], lrs)
+    if len(specs) > 1:
+        spec, space = _union(specs, lrs)
     taus = np.asarray(taus, float)
-    if is_stochastic(problem):
-        raw = _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out)
-    else:
-        raw = _deterministic(spec, problem, x0, space, steps, taus, out)
+    acc, fresh = None, out is None or not os.path.exists(out)
+    with _AfterCompile() as clock:
+        if is_stochastic(problem):
+            raw, acc = _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out, accuracy)
+        else:
+            raw = _deterministic(spec, problem, x0, space, steps, taus, out)
     hp, final_gap, to_target, evals, f0, f_star = raw
-    chosen, scores = choose(final_gap, to_target, taus, rule)
-    seconds = _time(spec, problem, x0, {k: v[chosen] for k, v in hp.items()}, steps, batch_size) if timing else np.nan
+    seconds = clock.seconds / final_gap.size if timing and fresh else np.nan
     name = name or getattr(problem, "name", None) or type(problem).__name__
-    return Tuning(
-        spec.name,
-        name,
-        hp,
-        final_gap,
-        to_target,
-        evals,
-        taus,
-        f0,
-        f_star,
-        chosen,
-        scores,
-        rule,
-        steps,
-        is_stochastic(problem),
-        float(seconds),
-    )
+    which = np.rint(hp.get(_INDEX, np.zeros(final_gap.shape[0]))).astype(int)
+    tunings = []
+    for k, sp in enumerate(specs):
+        rows = which == k
+        mine = {h: v[rows] for h, v in hp.items() if h == "learning_rate" or h in sp.axes}
+        chosen, scores = choose(final_gap[rows], to_target[rows], taus, rule)
+        tunings.append(
+            Tuning(
+                sp.name,
+                name,
+                mine,
+                final_gap[rows],
+                to_target[rows],
+                evals[rows],
+                taus,
+                f0,
+                f_star,
+                chosen,
+                scores,
+                rule,
+                steps,
+                is_stochastic(problem),
+                float(seconds),
+                None if acc is None else acc[rows],
+            )
+        )
+    return tunings
+
+
+_INDEX = "optimizer_index"
+
+
+def select(optimizers: Sequence[optax.GradientTransformation], index: Any) -> optax.GradientTransformation:
+    """The update of ``optimizers[index]``, ``index`` a (traced) integer: one program for all of them.
+
+    u_t = u_t^(index), where u_t^(k), s_t^(k) = optimizers[k].update(g_t, s_{t-1}^(k), x_t) for every k:
+    each state advances on the same gradients (those of the chosen optimizer's iterates), only the chosen
+    update is applied (``lax.select_n``, so a non-finite update of another never reaches x). Under ``vmap``
+    over ``index`` every update is computed each step: cheap beside the loss's gradient on small problems.
+    """
+    optimizers = tuple(optimizers)
+    if not optimizers:
+        raise ValueError("select needs at least one optimizer")
+
+    def init(params: Any) -> tuple:
+        return tuple(o.init(params) for o in optimizers)
+
+    def update(updates: Any, state: tuple, params: Any = None) -> tuple[Any, tuple]:
+        outs = [o.update(updates, s, params) for o, s in zip(optimizers, state)]
+        i = jnp.clip(jnp.asarray(index).astype(jnp.int32), 0, len(optimizers) - 1)
+        chosen = jax.tree.map(lambda *us: jax.lax.select_n(i, *us), *[u for u, _ in outs])
+        return chosen, tuple(s for _, s in outs)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _grid(spec: OptimizerSpec, lrs: np.ndarray) -> jaxgd.sweeps.Space:
+    return jaxgd.grid(learning_rate=lrs, **{k: np.asarray(v, float) for k, v in spec.axes.items()})
+
+
+def _union(specs: Sequence[OptimizerSpec], lrs: np.ndarray) -> tuple[OptimizerSpec, jaxgd.sweeps.Space]:
+    """One spec running :func:`select` of ``specs``, and the union of their grids with their index."""
+    axes = list(dict.fromkeys(a for s in specs for a in s.axes))
+    cols: dict[str, list[np.ndarray]] = {"learning_rate": [], _INDEX: [], **{a: [] for a in axes}}
+    for k, s in enumerate(specs):
+        g = _grid(s, lrs).columns
+        n = len(g["learning_rate"])
+        cols["learning_rate"].append(g["learning_rate"])
+        cols[_INDEX].append(np.full(n, float(k)))
+        for a in axes:  # another spec's axis: a placeholder the spec ignores
+            cols[a].append(g[a] if a in s.axes else np.full(n, _first_axis(specs, a)))
+    columns = {k: np.concatenate(v) for k, v in cols.items()}
+
+    def make(learning_rate: Any, optimizer_index: Any, **values: Any) -> optax.GradientTransformation:
+        return select(
+            [s.make(learning_rate=learning_rate, **{a: values[a] for a in s.axes}) for s in specs], optimizer_index
+        )
+
+    scales = {"learning_rate": "log", _INDEX: "linear", **{a: "linear" for a in axes}}
+    return OptimizerSpec("+".join(s.name for s in specs), make), jaxgd.sweeps.Space(columns, scales)
+
+
+def _first_axis(specs: Sequence[OptimizerSpec], axis: str) -> float:
+    return next(float(np.asarray(s.axes[axis])[0]) for s in specs if axis in s.axes)
 
 
 def _deterministic(spec, problem, x0, space, steps, taus, out):
@@ -198,7 +341,7 @@ def _full(problem: Any) -> Callable:
     return problem if isinstance(problem, jaxgd.stochastic.FiniteSum) else problem.full
 
 
-def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out):
+def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out, accuracy=None):
     _validate.positive_int("seeds", seeds)
     every = max(1, steps // 100)
     settings = {
@@ -209,15 +352,20 @@ def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out):
         "batch_size": batch_size,
         "every": every,
     }
-    key = _fingerprint(space.columns, np.asarray(x0), settings)
+    if accuracy is not None:
+        fn = getattr(accuracy, "func", accuracy)  # a Partial's function
+        settings["accuracy"] = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+    key = _fingerprint(space.columns, [x0, accuracy], settings)
     saved = _load(out, key)
     if saved is None:
-        cols = {k: jnp.asarray(v, x0.dtype) for k, v in space.columns.items()}
+        dtype = jax.tree.leaves(x0)[0].dtype
+        cols = {k: jnp.asarray(v, dtype) for k, v in space.columns.items()}
         keys = jax.random.split(jax.random.key(0), seeds)
-        loss, evals = _stochastic_runs(spec.make, problem, x0, cols, keys, steps, every, batch_size)
+        loss, evals, acc = _stochastic_runs(spec.make, problem, x0, cols, keys, steps, every, batch_size, accuracy)
         saved = {
             "loss": np.asarray(loss, float),
             "evals": np.asarray(evals),
+            **({} if acc is None else {"accuracy": np.asarray(acc, float)}),
             **{f"hp/{k}": v for k, v in space.columns.items()},
         }
         if out is not None:
@@ -233,23 +381,28 @@ def _stochastic(spec, problem, x0, space, steps, seeds, batch_size, taus, out):
     to_target = np.where(idx >= 0, at_eval[idx], -1)
     ev = np.take_along_axis(evals[..., None, :], np.maximum(idx, 0)[..., None], -1)[..., 0]
     hp = {k[3:]: saved[k] for k in saved if k.startswith("hp/")}
-    return hp, final, to_target, np.where(idx >= 0, ev, -1), float(loss[0, 0, 0]), f_star
+    acc = np.where(bad, np.nan, saved["accuracy"]) if "accuracy" in saved else None
+    return (hp, final, to_target, np.where(idx >= 0, ev, -1), float(loss[0, 0, 0]), f_star), acc
 
 
 @jax.jit(static_argnames=("make", "steps", "every", "batch_size"))
-def _stochastic_runs(make, problem, x0, cols, keys, steps, every, batch_size):
+def _stochastic_runs(make, problem, x0, cols, keys, steps, every, batch_size, accuracy=None):
+    """(C, S) runs: the full objective's curve, gradient evaluations, and ``accuracy(x_T)`` (None without one)."""
+
     def one(hp, key):
         traj = jaxgd.stochastic.run(make(**hp), problem, x0, steps, key=key, batch_size=batch_size, eval_at=every)
-        return traj.loss, traj.grad_evals
+        return traj.loss, traj.grad_evals, None if accuracy is None else accuracy(traj.final_params)
 
     return jax.vmap(lambda hp: jax.vmap(lambda k: one(hp, k))(keys))(cols)
 
 
-def _fingerprint(columns: Mapping[str, np.ndarray], x0: np.ndarray, settings: dict) -> str:
+def _fingerprint(columns: Mapping[str, np.ndarray], arrays: Any, settings: dict) -> str:
+    """A hash of the settings, the grid and every leaf of ``arrays`` (the start, the accuracy's test data)."""
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for k in sorted(columns):
         h.update(k.encode() + np.asarray(columns[k], np.float64).tobytes())
-    h.update(x0.astype(np.float64).tobytes())
+    for leaf in jax.tree.leaves(arrays):
+        h.update(np.asarray(leaf).astype(np.float64).tobytes())
     return h.hexdigest()
 
 
@@ -270,16 +423,22 @@ def _save(out: Any, key: str, arrays: dict) -> None:
             np.savez(f, fingerprint=np.asarray(key), **arrays)
 
 
-def _time(spec, problem, x0, hp, steps, batch_size) -> float:
-    """Seconds of one run of ``hp`` after compilation (the second of two identical calls)."""
-    opt = spec.make(**{k: float(v) for k, v in hp.items()})
+class _AfterCompile:
+    """While entered, listens to XLA compilations; ``seconds``: the wall time from the end of the last one
+    (or from entering, if none) to exiting: the compiled program's run, compilation excluded."""
 
-    def call():
-        if is_stochastic(problem):
-            return jaxgd.stochastic.run(opt, problem, x0, steps, key=jax.random.key(0), batch_size=batch_size).loss
-        return jaxgd.run(opt, problem, x0, steps).loss
+    def _listen(self, event: str, start: float, end: float, **kwargs: Any) -> None:
+        if event == _COMPILE_EVENT:
+            self._mark = max(self._mark, end)
 
-    jax.block_until_ready(call())
-    start = time.perf_counter()
-    jax.block_until_ready(call())
-    return time.perf_counter() - start
+    def __enter__(self) -> _AfterCompile:
+        self._mark, self.seconds = time.time(), float("nan")
+        jax.monitoring.register_event_time_span_listener(self._listen)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        jax.monitoring.unregister_event_time_span_listener(self._listen)
+        self.seconds = time.time() - self._mark
+
+
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"

@@ -8,6 +8,7 @@ convexity) and beta_max (the largest smoothness of one f_i).
 from __future__ import annotations
 
 import functools
+import hashlib
 from typing import Any
 
 import jax
@@ -122,33 +123,82 @@ def _logistic_fn(w, batch, l2):
     return jnp.mean(jax.nn.softplus(-margins)) + 0.5 * l2 * jnp.sum(w * w)
 
 
-def logistic_regression(l2: float = 1e-2) -> FiniteSum:
+def _logistic_newton(z: np.ndarray, s: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """x*, f* of (1/n) sum_i log(1 + exp(-s_i z_i^T w)) + l2/2 ||w||^2 by Newton's method in float64."""
+    n, d = z.shape
+    w = np.zeros(d)
+    for _ in range(100):
+        p = 0.5 * (1.0 + np.tanh(0.5 * s * (z @ w)))  # sigmoid(margin)
+        step = np.linalg.solve((z.T * (p * (1 - p))) @ z / n + l2 * np.eye(d), -(z.T @ (s * (1 - p))) / n + l2 * w)
+        w = w - step
+        if np.linalg.norm(step) <= 1e-15 * max(1.0, np.linalg.norm(w)):
+            break
+    return w, float(np.mean(np.logaddexp(0.0, -s * (z @ w))) + 0.5 * l2 * w @ w)
+
+
+def _class_labels(labels: Any, n: int, binary: bool) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise ValueError(f"labels must be ({n},) to match features, got shape {y.shape}")
+    if binary and not np.all(np.isin(y, (-1, 0, 1))):
+        raise ValueError("labels must be in {0, 1} or {-1, +1}")
+    if not binary and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0):
+        raise ValueError(f"labels must be integer classes 0 .. K-1, got dtype {y.dtype}, min {y.min()}")
+    return np.where(y > 0, 1.0, -1.0) if binary else y.astype(np.int32)
+
+
+def _features(features: Any) -> np.ndarray:
+    z = np.asarray(features, float)
+    if z.ndim != 2:
+        raise ValueError(f"features must be (n, d), got shape {z.shape}")
+    return z
+
+
+def logistic_regression(
+    l2: float = 1e-2, features: Any = None, labels: Any = None, *, name: str | None = None
+) -> FiniteSum:
     """:func:`jaxgd.problems.logistic_regression` (breast cancer, 569 x 31) as a finite sum.
 
     f_i(w) = log(1 + exp(-y_i z_i^T w)) + l2/2 ||w||^2; the same data, x* and f*.
     beta = lambda_max(Z^T Z)/(4n) + l2, mu = l2, beta_max = max_i ||z_i||^2 / 4 + l2.
+    With ``features`` (n, d) and ``labels`` (n,) in {0, 1} or {-1, +1} (a training split, say): the same
+    loss on them as given (add a bias column yourself), x* and f* by Newton's method in float64.
 
     Args:
         l2: The regularisation strength, > 0.
+        features: Optional (n, d) features in place of the breast-cancer set (with ``labels``).
+        labels: Optional (n,) labels in {0, 1} or {-1, +1} (with ``features``).
+        name: The problem's name (default ``"logistic_breast_cancer"``).
 
     Returns:
         The finite-sum problem (:class:`FiniteSum`).
     """
-    p = _problems.logistic_regression(l2)
-    z = p.data["features"]
+    _validate.positive("l2", l2)
+    if (features is None) != (labels is None):
+        raise ValueError("give both features and labels, or neither (the breast-cancer set)")
+    if features is None:
+        p = _problems.logistic_regression(l2)
+        z, y, l2_, w, value = p.data["features"], p.data["labels"], p.data["l2"], p.minimizers[0], p.minimum
+    else:
+        z_np = _features(features)
+        s = _class_labels(labels, z_np.shape[0], binary=True)
+        w_np, f_np = _logistic_newton(z_np, s, float(l2))
+        dtype = _dtype()
+        z, y, l2_ = jnp.asarray(z_np, dtype), jnp.asarray(s, dtype), jnp.asarray(l2, dtype)
+        w, value = jnp.asarray(w_np, dtype), jnp.asarray(f_np, dtype)
     return FiniteSum(
         _logistic_fn,
-        {"features": z, "labels": p.data["labels"]},
-        consts={"l2": p.data["l2"]},
-        x0=p.x0,
-        minimizer=p.minimizers[0],
-        minimum=p.minimum,
+        {"features": z, "labels": y},
+        consts={"l2": l2_},
+        x0=jnp.zeros_like(w),
+        minimizer=w,
+        minimum=value,
         constants={
-            "beta": _problems.logistic_beta(z, p.data["l2"]),
-            "mu": _problems.logistic_alpha(z, p.data["l2"]),
-            "beta_max": jnp.max(jnp.sum(z * z, axis=1)) / 4 + p.data["l2"],
+            "beta": _problems.logistic_beta(z, l2_),
+            "mu": _problems.logistic_alpha(z, l2_),
+            "beta_max": jnp.max(jnp.sum(z * z, axis=1)) / 4 + l2_,
         },
-        name="logistic_breast_cancer",
+        name=name or "logistic_breast_cancer",
     )
 
 
@@ -197,19 +247,29 @@ def _softmax_hessian(z: np.ndarray, p: np.ndarray, l2: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _softmax_solution(l2: float) -> tuple[np.ndarray, float]:
-    """Newton's method with backtracking in float64, to a gradient norm of 1e-13.
+    """x*, f* on the whole digits set (cached)."""
+    return _softmax_newton(*_digits(), l2)
+
+
+_SOLVED: dict[str, tuple[np.ndarray, float]] = {}
+
+
+def _softmax_newton(z: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Newton's method with backtracking in float64, to a gradient norm of 1e-13 (cached by the data's hash).
 
     BLAS runs on one thread: these small products are 30x slower multi-threaded on a busy machine.
     """
     from threadpoolctl import threadpool_limits  # a dependency of scikit-learn, which loads the data
 
-    with threadpool_limits(1):
-        return _newton_softmax(l2)
+    key = hashlib.sha256(np.float64(l2).tobytes() + np.ascontiguousarray(z).tobytes() + y.tobytes()).hexdigest()
+    if key not in _SOLVED:
+        with threadpool_limits(1):
+            _SOLVED[key] = _newton_softmax(z, y, l2)
+    return _SOLVED[key]
 
 
-def _newton_softmax(l2: float) -> tuple[np.ndarray, float]:
-    z, y = _digits()
-    w = np.zeros((z.shape[1], 10))
+def _newton_softmax(z: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    w = np.zeros((z.shape[1], int(y.max()) + 1))
     for _ in range(100):
         value, g, p = _softmax_parts(w, z, y, l2)
         if np.linalg.norm(g) < 1e-13:
@@ -222,22 +282,35 @@ def _newton_softmax(l2: float) -> tuple[np.ndarray, float]:
     return w, float(_softmax_parts(w, z, y, l2)[0])
 
 
-def softmax_regression(l2: float = 1e-3) -> FiniteSum:
+def softmax_regression(
+    l2: float = 1e-3, features: Any = None, labels: Any = None, *, name: str | None = None
+) -> FiniteSum:
     """Multinomial logistic regression on scikit-learn's digits (1797 images, 64 pixels / 16 and a bias, 10 classes).
 
     f_i(W) = -log softmax(z_i^T W)_{y_i} + l2/2 ||W||_F^2, W of shape (65, 10). x* by Newton's method in
     float64 (cached). beta <= lambda_max(Z^T Z / n) / 2 + l2 (the log-sum-exp Hessian is at most I/2),
-    mu = l2, beta_max = max_i ||z_i||^2 / 2 + l2.
+    mu = l2, beta_max = max_i ||z_i||^2 / 2 + l2. With ``features`` (n, d) and integer ``labels`` (n,) in
+    0 .. K-1 (a training split, say): the same loss on them as given, W of shape (d, K = max label + 1).
 
     Args:
         l2: The regularisation strength, > 0.
+        features: Optional (n, d) features in place of the digits set (with ``labels``).
+        labels: Optional (n,) integer labels in 0 .. K-1 (with ``features``).
+        name: The problem's name (default ``"softmax_digits"``).
 
     Returns:
         The finite-sum problem (:class:`FiniteSum`).
     """
     _validate.positive("l2", l2)
-    z, y = _digits()
-    w, value = _softmax_solution(float(l2))
+    if (features is None) != (labels is None):
+        raise ValueError("give both features and labels, or neither (the digits set)")
+    if features is None:
+        z, y = _digits()
+        w, value = _softmax_solution(float(l2))
+    else:
+        z = _features(features)
+        y = _class_labels(labels, z.shape[0], binary=False)
+        w, value = _softmax_newton(z, y, float(l2))
     dtype = _dtype()
     lam = np.linalg.eigvalsh(z.T @ z / z.shape[0])[-1]
     return FiniteSum(
@@ -252,5 +325,5 @@ def softmax_regression(l2: float = 1e-3) -> FiniteSum:
             "mu": jnp.asarray(l2, dtype),
             "beta_max": jnp.asarray(np.max(np.sum(z * z, axis=1)) / 2 + l2, dtype),
         },
-        name="softmax_digits",
+        name=name or "softmax_digits",
     )
