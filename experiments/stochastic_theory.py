@@ -210,13 +210,19 @@ def main(out: str = "results", small: bool = False) -> dict:
     report.claim("ST449 L3", "averaged SGD: E f(w_bar_t) - f* <= sqrt(2) sigma R / sqrt(t) + beta R^2 / t",
                  f"at most {100 * thm['worst_fraction_of_bound']:.0f}% of the bound over {seeds} seeds; slope "
                  f"{thm['slope_averaged']:.2f}", bool(thm["bound_holds"]))  # fmt: skip
-    report.claim("SYS 6016", "SGD with a decaying step: excess error O(1/k)",
-                 f"slope {strong['decaying']['SGD']['slope']:.2f}", -1.2 < strong["decaying"]["SGD"]["slope"] < -0.8)
+    report.claim(
+        "SYS 6016",
+        "SGD with a decaying step: excess error O(1/k)",
+        f"slope {strong['decaying']['SGD']['slope']:.2f}",
+        -1.2 < strong["decaying"]["SGD"]["slope"] < -0.8,
+    )
     nag_slope = next(v["slope"] for k, v in strong["decaying"].items() if k.startswith("Nesterov"))
-    report.claim("SYS 6016", "in the stochastic case Nesterov does not improve the rate; without noise O(1/k^2)",
-                 f"noisy slope {nag_slope:.2f}; noiseless Nesterov {nag['nesterov_1983_slope']:.2f} vs GD "
-                 f"{nag['gd_slope']:.2f}",
-                 abs(nag_slope - strong["decaying"]["SGD"]["slope"]) < 0.2 and nag["nesterov_1983_slope"] < -1.6)
+    report.claim(
+        "SYS 6016",
+        "in the stochastic case Nesterov does not improve the rate; without noise O(1/k^2)",
+        f"noisy slope {nag_slope:.2f}; noiseless Nesterov {nag['nesterov_1983_slope']:.2f} vs GD {nag['gd_slope']:.2f}",
+        abs(nag_slope - strong["decaying"]["SGD"]["slope"]) < 0.2 and nag["nesterov_1983_slope"] < -1.6,
+    )
     slopes = ", ".join(f"{k} {v['slope']:.2f}" for k, v in strong["decaying"].items())
     report.finding(
         f"With noise the slopes are the same ({slopes}; predicted -1); without noise Nesterov's slope is "

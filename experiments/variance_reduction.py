@@ -209,8 +209,12 @@ def main(out: str = "results", small: bool = False) -> dict:
         f"fitted knee B_crit = {bs['knee']:.0f} against the noise scale at the target B_simple = {bs['b_simple']:.0f} "
         f"(B_noise = {bs['b_noise']:.0f}; McCandlish et al. predict B_crit ~ B_noise)."
     )
-    report.claim("McCandlish et al. 2018", "the critical batch size is about the gradient noise scale",
-                 f"knee {bs['knee']:.0f}, B_simple {bs['b_simple']:.0f}", 0.25 < bs["knee"] / bs["b_simple"] < 4)
+    report.claim(
+        "McCandlish et al. 2018",
+        "the critical batch size is about the gradient noise scale",
+        f"knee {bs['knee']:.0f}, B_simple {bs['b_simple']:.0f}",
+        0.25 < bs["knee"] / bs["b_simple"] < 4,
+    )
     lf = bs["lr_finder"]
     report.finding(
         f"The LR finder (B = 16) suggests eta = {lf['suggested']:.2g}; the fastest constant rate of the sweep at "

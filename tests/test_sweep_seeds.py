@@ -26,8 +26,6 @@ def sweep(**kw):
     return jaxgd.sweep(jaxgd.sgd, MB, {"learning_rate": LRS}, STEPS, **kw)
 
 
-
-
 def test_rows_are_the_stochastic_runs_with_the_same_keys():
     res = sweep()
     assert (res.num_runs, res.num_seeds) == (6, 2)
