@@ -46,7 +46,14 @@ class BackendChoices:
 
 
 def choices_for(platform: str) -> BackendChoices:
-    """The speed choices for devices of ``platform`` (``jax.Device.platform``: "cpu", "gpu", "tpu", ...)."""
+    """The speed choices for devices of ``platform`` (``jax.Device.platform``: "cpu", "gpu", "tpu", ...).
+
+    Args:
+        platform: The devices' platform; only ``"cpu"`` writes small sums as adds.
+
+    Returns:
+        The choices (:class:`BackendChoices`).
+    """
     if platform == "cpu":
         # XLA:CPU emits a reduction as a loop of its own that neither vectorises across the rows of a vmap nor
         # fuses with the elementwise work around it: 1/2 sum_i lambda_i x_i^2 of a 2-D problem cost ten times
@@ -58,7 +65,15 @@ def choices_for(platform: str) -> BackendChoices:
 
 
 def gradient_shares_value(loss_jaxpr: Any, cheap: frozenset[str] = CHEAP) -> bool:
-    """True unless the loss (its closed jaxpr) is made only of ``cheap`` primitives (nested jits looked into)."""
+    """True unless the loss (its closed jaxpr) is made only of ``cheap`` primitives (nested jits looked into).
+
+    Args:
+        loss_jaxpr: The loss's closed jaxpr (``jax.make_jaxpr(loss)(x, ...)``).
+        cheap: Names of the primitives cheaper to evaluate anew than to take from ``value_and_grad``.
+
+    Returns:
+        Whether the sweep should take f(x_t) from ``value_and_grad``.
+    """
 
     def costly(jaxpr) -> bool:
         for eqn in jaxpr.eqns:

@@ -129,6 +129,42 @@ def sweep(
     equal it. Summaries that need no schedule ("final", "grad_norm") evaluate f at x_T alone.
     :meth:`SweepResult.seed_stats` gives statistics across seeds; ``best()`` ranks by the median
     across seeds. A deterministic loss takes no ``seeds``.
+
+    Args:
+        make_optimizer: ``make_optimizer(**config)`` -> an optax transformation; takes the space's names.
+        problem: A :class:`jaxgd.Problem`, a loss ``f(params)`` (or ``loss(params, key)``), or a list of either
+            with the same structure.
+        space: The configurations: a :class:`Space` (:func:`grid`, :func:`random_search`) or a dict of value
+            lists (its grid).
+        steps: The updates of every run, a positive integer.
+        x0: One start point (a pytree) for every problem.
+        x0s: S start points, leaves with a leading axis S; default each problem's ``x0``.
+        tol: The loss of ``tol_step`` (the summary "tol").
+        blowup: A run diverges where f(x_t) > blowup max(|f(x_0)|, blowup_floor); None: no such limit.
+        blowup_floor: The floor of that scale, > 0, in the loss's units.
+        max_loss: An absolute limit on f(x_t); None: none.
+        curve_every: Record f(x_t) every this many steps (the summary "curve"); None: no curve.
+        keep_params: Keep each run's final (or frozen) iterate in ``final_params``.
+        chunk_size: Runs per compiled chunk; None: what fits in about a quarter of device memory.
+        out: Where to save the sweep and resume it from; None: not saved.
+        devices: The devices the runs are sharded over: a list, or an int (the first n); None: all.
+        progress: Show a tqdm progress bar.
+        block: Steps between checkpoints (default about sqrt(steps)).
+        seeds: For a stochastic loss, K seeds: an int or an array of K PRNG keys.
+        eval_every: For a stochastic loss, steps between evaluations of the full objective.
+        summaries: The summaries computed, a name or a sequence of names (see above); None: the default.
+        targets: The relative targets tau_k of the summary "targets".
+        f_star: The minimum f* of the targets, one value or one per problem; None: each problem's ``minimum``.
+
+    Returns:
+        The result (:class:`SweepResult`): one row per run, ordered (configuration, problem, start, seed).
+
+    Raises:
+        ValueError: If an option is out of range, the space's names do not match ``make_optimizer``, the starts
+            are missing or disagree, or the summaries lack their options.
+        TypeError: If a problem is not a Problem or a loss, or ``make_optimizer`` does not build a transformation.
+        SweepFileError: If ``out`` holds another sweep or an unusable file.
+        OSError: If ``out`` cannot be written (a failed save carries the result so far as ``err.result``).
     """
     if chunk_size is not None:
         _validate.positive_int("chunk_size", chunk_size)

@@ -69,12 +69,18 @@ class Plan:
       make_optimizer: the factory, called with the hyperparameters ``names`` as traced scalars.
       names: the space's hyperparameter names, in the order of the chunk's columns.
       loss_static: the non-array part of the loss (:func:`jaxgd._core.partition`).
-      many_problems, many_starts: whether the problem and start axes are mapped (else of length 1).
-      steps, curve_every, keep_params, block: as in :func:`jaxgd.sweep`.
+      many_problems: whether the problem axis is mapped (else of length 1).
+      many_starts: whether the start axis is mapped (else of length 1).
+      steps: as in :func:`jaxgd.sweep`.
+      curve_every: as in :func:`jaxgd.sweep`.
+      keep_params: as in :func:`jaxgd.sweep`.
+      block: as in :func:`jaxgd.sweep`.
       summaries: the names of the summaries computed (:data:`jaxgd.sweeps.result.SUMMARY_NAMES`), in that order.
-      unroll_sums, value_with_grad: the backend's speed choices (:mod:`jaxgd.sweeps.backend`).
-      keyed, eval_every: a stochastic loss, summarised on its full objective every ``eval_every`` steps
-        (:mod:`jaxgd.sweeps.seeded`); False and None for a deterministic one.
+      unroll_sums: the backend's choice to write small sums as adds (:mod:`jaxgd.sweeps.backend`).
+      value_with_grad: the backend's choice to take f(x_t) from ``value_and_grad`` (:mod:`jaxgd.sweeps.backend`).
+      keyed: a stochastic loss (:mod:`jaxgd.sweeps.seeded`); False for a deterministic one.
+      eval_every: a stochastic loss's full objective is summarised every this many steps; None for a
+        deterministic one.
     """
 
     make_optimizer: Callable
@@ -121,12 +127,27 @@ class Summary(NamedTuple):
 
 
 def default_block(steps: int) -> int:
-    """About sqrt(steps): the per-block bookkeeping (steps / block) against the replay (block steps)."""
+    """About sqrt(steps): the per-block bookkeeping (steps / block) against the replay (block steps).
+
+    Args:
+        steps: The steps of a run.
+
+    Returns:
+        The block, isqrt(steps) clipped to [8, 1024].
+    """
     return min(1024, max(8, math.isqrt(steps)))
 
 
 def curve_steps(steps: int, every: int) -> np.ndarray:
-    """The steps at which a curve recorded every ``every`` steps has a point: 0, every, 2 every, ..., steps."""
+    """The steps at which a curve recorded every ``every`` steps has a point: 0, every, 2 every, ..., steps.
+
+    Args:
+        steps: The steps of a run.
+        every: The steps between points.
+
+    Returns:
+        The steps, an int32 array ending with ``steps``.
+    """
     n_outer, rem = divmod(steps, every)
     return np.asarray(list(range(0, n_outer * every + 1, every)) + ([steps] if rem else []), np.int32)
 
@@ -381,7 +402,23 @@ def run_one(
     taus: jax.Array,
     plan: Plan,
 ) -> Summary:
-    """One run of ``plan.steps`` steps from ``x0`` with its summaries (the module's docstring tells how)."""
+    """One run of ``plan.steps`` steps from ``x0`` with its summaries (the module's docstring tells how).
+
+    Args:
+        optimizer: The run's optax transformation.
+        loss_fn: The loss ``f(params)``.
+        x0: The start point.
+        tol: The loss of ``tol_step`` (-inf: none).
+        blowup: The blow-up factor (inf: none).
+        blowup_floor: The floor of the blow-up scale max(|f(x_0)|, floor).
+        max_loss: The absolute limit on f (inf: none).
+        f_star: f*, for the targets.
+        taus: (K,) the targets.
+        plan: The static plan (:class:`Plan`).
+
+    Returns:
+        The run's summaries (:class:`Summary`), those not asked for None.
+    """
     run, carry, f0, ok0 = _start(optimizer, loss_fn, x0, tol, blowup, blowup_floor, max_loss, f_star, taus, plan)
     if not plan.checked:
         return _run_plain(run, carry, ok0)
@@ -478,6 +515,21 @@ def sweep_chunk(
     a leading problem axis P when ``plan.many_problems``; ``x0s`` leaves carry leading axes
     (P, S); ``f_star`` (P,) is each problem's f* and ``taus`` (K,) the targets (both unused without
     "targets"). With ``plan.unroll_sums`` the loss's small sums become adds (:mod:`jaxgd.sweeps.small_sums`).
+
+    Args:
+        columns: One (chunk,) array per name of ``plan.names``.
+        loss_dynamic: The losses' array leaves (leading axis P when ``plan.many_problems``).
+        x0s: The starts, leaves with leading axes (P, S).
+        tol: As in :func:`run_one`.
+        blowup: As in :func:`run_one`.
+        blowup_floor: As in :func:`run_one`.
+        max_loss: As in :func:`run_one`.
+        f_star: (P,) each problem's f*.
+        taus: (K,) the targets.
+        plan: The static plan (:class:`Plan`).
+
+    Returns:
+        The summaries (:class:`Summary`), leaves with leading axes (chunk, P, S).
     """
 
     def per_config(values):

@@ -30,7 +30,16 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # function reprs inside a jaxpr's 
 
 
 def of(prep: Any, settings: dict, devices: list[Any]) -> dict[str, str]:
-    """The parts of the fingerprint of the sweep ``prep`` (:class:`jaxgd.sweeps.prepare.Prepared`)."""
+    """The parts of the fingerprint of the sweep ``prep`` (:class:`jaxgd.sweeps.prepare.Prepared`).
+
+    Args:
+        prep: The prepared sweep (:func:`jaxgd.sweeps.prepare.prepare`).
+        settings: The sweep's settings that change its numbers, JSON-serialisable.
+        devices: The devices it runs on (the first names their kind and platform).
+
+    Returns:
+        A dict from each name of ``PARTS`` to its SHA-256 digest (or, for ``devices`` and ``software``, text).
+    """
     import jaxgd
 
     loss_dynamic, x0_table = prep.shared[:2]
@@ -47,7 +56,15 @@ def of(prep: Any, settings: dict, devices: list[Any]) -> dict[str, str]:
 
 
 def differences(saved: Any, now: dict[str, str]) -> list[str]:
-    """The parts in which a file's fingerprint ``saved`` differs from ``now``, readable ones with both values."""
+    """The parts in which a file's fingerprint ``saved`` differs from ``now``, readable ones with both values.
+
+    Args:
+        saved: The fingerprint read from a file (anything but a dict differs in every part).
+        now: The fingerprint of the sweep being run (:func:`of`).
+
+    Returns:
+        The differing parts' names in the order of ``PARTS``, ``devices`` and ``software`` with both values.
+    """
     if not isinstance(saved, dict):
         return list(PARTS)
     out = []

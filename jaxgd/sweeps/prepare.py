@@ -39,7 +39,8 @@ class Prepared(NamedTuple):
         ``(loss_dynamic, x0_table, tol, blowup, blowup_floor, max_loss, f_star, taus)``.
       first_x0: the first start point (shapes and dtypes of an iterate).
       real: the real dtype of the runs.
-      num_problems, num_starts: P and S.
+      num_problems: P, the problems.
+      num_starts: S, the starts of each problem.
       keys: the seeds' PRNG keys (K,) for a stochastic loss (also in ``shared``, after the starts), else None.
       f_star: (P,) each problem's f* for the targets (zeros without "targets").
       targets: the targets tau_k, a tuple of floats (empty without "targets").
@@ -115,8 +116,34 @@ def prepare(
     """Check ``sweep``'s arguments (same meaning) and lay them out for :func:`jaxgd.sweeps.engine.sweep_chunk`
     (:func:`jaxgd.sweeps.seeded.sweep_chunk_seeded` for a stochastic loss).
 
-    ``platform``: the devices' platform, for :func:`jaxgd.sweeps.backend.choices_for`
-    (default: ``jax.default_backend()``).
+    Args:
+        make_optimizer: As in :func:`jaxgd.sweep`.
+        problem: As in :func:`jaxgd.sweep`.
+        space: As in :func:`jaxgd.sweep`.
+        steps: As in :func:`jaxgd.sweep`.
+        x0: As in :func:`jaxgd.sweep`.
+        x0s: As in :func:`jaxgd.sweep`.
+        tol: As in :func:`jaxgd.sweep`.
+        blowup: As in :func:`jaxgd.sweep`.
+        blowup_floor: As in :func:`jaxgd.sweep`.
+        max_loss: As in :func:`jaxgd.sweep`.
+        curve_every: As in :func:`jaxgd.sweep`.
+        keep_params: As in :func:`jaxgd.sweep`.
+        block: As in :func:`jaxgd.sweep`.
+        platform: The devices' platform, for :func:`jaxgd.sweeps.backend.choices_for`
+            (default: ``jax.default_backend()``).
+        seeds: As in :func:`jaxgd.sweep`.
+        eval_every: As in :func:`jaxgd.sweep`.
+        summaries: As in :func:`jaxgd.sweep`.
+        targets: As in :func:`jaxgd.sweep`.
+        f_star: As in :func:`jaxgd.sweep`.
+
+    Returns:
+        The sweep ready to run (:class:`Prepared`).
+
+    Raises:
+        ValueError: As :func:`jaxgd.sweep`, for bad arguments.
+        TypeError: As :func:`jaxgd.sweep`, for bad arguments.
     """
     block = _check_options(steps, curve_every, block, tol, blowup, blowup_floor, max_loss)
     summaries = summaries_for(summaries, tol=tol, curve_every=curve_every, targets=targets, keep_params=keep_params)

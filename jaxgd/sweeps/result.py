@@ -77,7 +77,8 @@ class SweepResult:
 
     Attributes:
       hyperparams: name -> (R,) the configuration of each run.
-      problem_index, start_index: (R,) which problem and which start point each run used.
+      problem_index: (R,) which problem each run used.
+      start_index: (R,) which start point each run used.
       final_loss: (R,) f(x_T); +inf where the run diverged ("final").
       best_loss: (R,) min_t f(x_t) over the steps before divergence ("best").
       final_grad_norm: (R,) ||grad f|| at the final (or frozen) iterate ("grad_norm").
@@ -88,7 +89,10 @@ class SweepResult:
       curve: (R, K) f(x_t) at the steps ``curve_steps`` (NaN from divergence on), or None ("curve").
       curve_steps: (K,) or None.
       steps: the number of steps of every run.
-      num_configs, num_problems, num_starts, num_seeds: C, P, S, K.
+      num_configs: C, the configurations.
+      num_problems: P, the problems.
+      num_starts: S, the start points of each problem.
+      num_seeds: K, the seeds of each run (1 for a deterministic loss).
       completed: the number of configurations run so far (C once finished; fewer in a
         partial file of an interrupted sweep, whose remaining rows are NaN / -1).
       info: the settings (tol, blow-up, scales, ...), as JSON-able values.
@@ -151,7 +155,17 @@ class SweepResult:
         )
 
     def summary(self, name: str) -> Any:
-        """The array of the summary ``name`` (one of :data:`SUMMARY_NAMES`); ValueError if it was not computed."""
+        """The array of the summary ``name`` (one of :data:`SUMMARY_NAMES`); ValueError if it was not computed.
+
+        Args:
+            name: The summary's name, e.g. ``"final"`` (``final_loss``) or ``"curve"``.
+
+        Returns:
+            Its array (rows ordered as the runs).
+
+        Raises:
+            ValueError: If name is not a summary, or the sweep did not compute it.
+        """
         _validate.one_of("summary", name, SUMMARY_NAMES)
         value = getattr(self, SUMMARY_FIELDS[name])
         if value is None:
@@ -173,6 +187,17 @@ class SweepResult:
         (``"median"``, ``"mean"`` or ``"max"``) reduces first, so with the default median a configuration
         scores finitely while fewer than half its seeds diverge; then ``reduce`` (``"max"``, the worst
         case, or ``"mean"``) over problems and starts, where any +inf makes the configuration +inf.
+
+        Args:
+            by: The summary ranked: ``"final_loss"``, ``"best_loss"``, ``"final_grad_norm"`` or ``"tol_step"``.
+            reduce: Over problems and starts: ``"max"`` or ``"mean"``.
+            seeds: Over seeds: ``"median"``, ``"mean"`` or ``"max"``.
+
+        Returns:
+            The scores, an array of shape (C,); +inf for a configuration that diverged or has not run.
+
+        Raises:
+            ValueError: If an argument is not one of its choices, or the sweep did not compute ``by``.
         """
         _validate.one_of("by", by, RANK_BY)
         _validate.one_of("reduce", reduce, ("max", "mean"))
@@ -192,7 +217,19 @@ class SweepResult:
         """The configuration with the lowest :meth:`config_scores`; ValueError if every run diverged.
 
         ``by`` must be a summary the sweep computed: the default, the final loss, needs "final" (a sweep
-        without it ranks by ``by="best_loss"`` or ``"tol_step"``); ranking also needs "diverged" or "final"."""
+        without it ranks by ``by="best_loss"`` or ``"tol_step"``); ranking also needs "diverged" or "final".
+
+        Args:
+            by: The summary ranked (see :meth:`config_scores`).
+            reduce: Over problems and starts: ``"max"`` or ``"mean"``.
+            seeds: Over seeds: ``"median"``, ``"mean"`` or ``"max"``.
+
+        Returns:
+            The best configuration (:class:`Best`): its index, hyperparameters and score.
+
+        Raises:
+            ValueError: If no configuration scores finitely, or as :meth:`config_scores`.
+        """
         scores = self.config_scores(by, reduce, seeds)
         if not np.any(np.isfinite(scores)):
             raise ValueError(f"no configuration has a finite {by} (every one diverged, or none has run)")
@@ -203,7 +240,11 @@ class SweepResult:
     def seed_stats(self) -> SeedStats:
         """Mean, standard deviation and 10/50/90% quantiles across seeds of the final and best loss (over the
         seeds that did not diverge), and the fraction diverged: arrays of shape (C, P, S). Configurations not
-        yet run are NaN; a loss the sweep did not compute ("final", "best") is None."""
+        yet run are NaN; a loss the sweep did not compute ("final", "best") is None.
+
+        Returns:
+            The statistics (:class:`SeedStats`).
+        """
         shape = (self.num_configs, self.num_problems, self.num_starts, self.num_seeds)
         diverged = self.diverged.reshape(shape)
         stats = []
@@ -238,7 +279,11 @@ class SweepResult:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the result to ``path`` as one ``.npz``, whole: a temporary file in the same folder, then
-        ``os.replace``; temporary files beside it that a killed process left are removed first."""
+        ``os.replace``; temporary files beside it that a killed process left are removed first.
+
+        Args:
+            path: The file to write (``.npz``); its folder is created if missing.
+        """
         save_whole(self, path)
 
     @classmethod
@@ -248,7 +293,18 @@ class SweepResult:
 
         ``final_params`` comes back as one array when it was one, else as a dict from
         ``jax.tree_util.keystr`` paths to arrays. A file that is not a sweep result (truncated, another
-        format, counts or arrays that disagree) raises :class:`SweepFileError` naming it and what is wrong."""
+        format, counts or arrays that disagree) raises :class:`SweepFileError` naming it and what is wrong.
+
+        Args:
+            path: A ``.npz`` result file, or a sweep's folder (or the ``out`` path it was given).
+
+        Returns:
+            The result (:class:`SweepResult`); that of an unfinished sweep has ``completed < num_configs``.
+
+        Raises:
+            FileNotFoundError: If there is nothing at path.
+            SweepFileError: If the file is not a usable sweep result.
+        """
         from jaxgd.sweeps import store
 
         folder = store.folder_of(path)

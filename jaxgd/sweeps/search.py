@@ -39,6 +39,21 @@ def refine(
     axis's scale (log or linear): a grid, or with ``key`` a random search of ``num``
     configurations. Default ``num``: as many values per axis as before (grid) or
     as many configurations (random).
+
+    Args:
+        result: A finished (or partial) sweep's result.
+        num: Points per axis (a grid) or configurations (random); None: as before.
+        key: A PRNG key for a random search; None: a grid.
+        keep: How many of the best configurations the new ranges span; default 1 for a grid, else 10% of the
+            configurations (at least 2).
+        by: The summary ranked (see :meth:`SweepResult.config_scores`).
+        reduce: Over problems and starts: ``"max"`` or ``"mean"``.
+
+    Returns:
+        The narrower space (:class:`Space`), each axis on its old scale.
+
+    Raises:
+        ValueError: If no configuration scores finitely, or keep is not a positive integer.
     """
     scores = result.config_scores(by, reduce)
     if not np.any(np.isfinite(scores)):
@@ -100,7 +115,25 @@ def coarse_to_fine(
     """``rounds`` sweeps, each over :func:`refine` of the one before; returns every round's result.
 
     With ``out="c.npz"`` round r is saved in its own folder ``c.round<r>.npz`` (each round is
-    another sweep), so a rerun resumes every round."""
+    another sweep), so a rerun resumes every round.
+
+    Args:
+        make_optimizer: As in :func:`jaxgd.sweep`.
+        problem: As in :func:`jaxgd.sweep`.
+        space: The first round's space.
+        steps: As in :func:`jaxgd.sweep`.
+        rounds: The number of sweeps, a positive integer.
+        num: As in :func:`refine`.
+        key: A PRNG key: later rounds are random searches (round r's key folded in); None: grids.
+        by: The summary each round is refined by.
+        **sweep_kwargs: The other arguments of :func:`jaxgd.sweep` (``out`` as above).
+
+    Returns:
+        Every round's result (:class:`SweepResult`), in order.
+
+    Raises:
+        ValueError: If rounds is not a positive integer, or as :func:`jaxgd.sweep` and :func:`refine`.
+    """
     _validate.positive_int("rounds", rounds)
     out = sweep_kwargs.pop("out", None)
 
@@ -169,6 +202,22 @@ def lr_range_test(
     suggestion is the rate with the lowest final loss; on a quadratic with GD it
     approaches eta* = 2 / (lambda_max + lambda_min) as ``steps`` grows, below the
     stability edge 2 / lambda_max (see :mod:`jaxgd.analysis`).
+
+    Args:
+        make_optimizer: ``make_optimizer(learning_rate=...)`` -> an optax transformation.
+        problem: As in :func:`jaxgd.sweep`.
+        steps: The updates of every run.
+        learning_rates: The rates to try; None: ``num`` log-spaced in [low, high].
+        low: The least rate, > 0.
+        high: The greatest rate, > low.
+        num: The number of rates, a positive integer.
+        **sweep_kwargs: The other arguments of :func:`jaxgd.sweep`.
+
+    Returns:
+        The test (:class:`LRRangeTest`): the rates, their final losses and divergence, and the suggestion.
+
+    Raises:
+        ValueError: If low, high or num is out of range, or as :func:`jaxgd.sweep`.
     """
     if learning_rates is None:
         lrs = log_uniform(low, high)  # validates the bounds

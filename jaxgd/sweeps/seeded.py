@@ -70,7 +70,24 @@ def _evaluated(run: Any, c: _Carry, x: Any, state: Any, t: jax.Array) -> tuple[_
 
 
 def run_seeded(optimizer, loss, x0, key, tol, blowup, blowup_floor, max_loss, f_star, taus, plan: Plan) -> Summary:
-    """One stochastic run of ``plan.steps`` steps from ``x0`` with key ``key``, summarised on ``loss.full``."""
+    """One stochastic run of ``plan.steps`` steps from ``x0`` with key ``key``, summarised on ``loss.full``.
+
+    Args:
+        optimizer: The run's optax transformation.
+        loss: The stochastic loss ``loss(params, key)``, with its full objective ``loss.full``.
+        x0: The start point.
+        key: The run's PRNG key; step t uses ``fold_in(key, t)``.
+        tol: As in :func:`jaxgd.sweeps.engine.run_one`.
+        blowup: As in :func:`jaxgd.sweeps.engine.run_one`.
+        blowup_floor: As in :func:`jaxgd.sweeps.engine.run_one`.
+        max_loss: As in :func:`jaxgd.sweeps.engine.run_one`.
+        f_star: As in :func:`jaxgd.sweeps.engine.run_one`.
+        taus: As in :func:`jaxgd.sweeps.engine.run_one`.
+        plan: The static plan (:class:`jaxgd.sweeps.engine.Plan`), ``keyed``.
+
+    Returns:
+        The run's summaries (:class:`jaxgd.sweeps.engine.Summary`), those not asked for None.
+    """
     bounds = (tol, blowup, blowup_floor, max_loss, f_star, taus)
     run, _, f0, ok0 = engine._start(optimizer, loss.full, x0, *bounds, plan)
     dtype = f0.dtype
@@ -160,6 +177,22 @@ def sweep_chunk_seeded(
 
     As :func:`jaxgd.sweeps.engine.sweep_chunk`, with ``keys`` (K,) the seeds' PRNG keys: the run of
     seed j has key ``keys[j]`` whatever its configuration, problem and start (common random numbers).
+
+    Args:
+        columns: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        loss_dynamic: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        x0s: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        keys: (K,) the seeds' PRNG keys.
+        tol: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        blowup: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        blowup_floor: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        max_loss: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        f_star: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        taus: As in :func:`jaxgd.sweeps.engine.sweep_chunk`.
+        plan: As in :func:`jaxgd.sweeps.engine.sweep_chunk`, ``keyed``.
+
+    Returns:
+        The summaries (:class:`jaxgd.sweeps.engine.Summary`), leaves with leading axes (chunk, P, S K).
     """
 
     def per_config(values):

@@ -34,6 +34,16 @@ class Space:
 
     ``scales[name]`` is ``"log"`` or ``"linear"``: how :func:`refine` narrows that axis.
     ``kind`` is ``"grid"``, ``"random"`` or ``"table"``.
+
+    Args:
+        columns: Each hyperparameter's values, a flat list of finite real numbers; all of one length.
+        scales: ``"log"`` or ``"linear"`` for some names; the others by :func:`infer_scale`.
+        kind: How the table was made: ``"grid"``, ``"random"`` or ``"table"``.
+
+    Raises:
+        ValueError: If there are no columns, their lengths differ, a column is empty, not flat or not finite,
+            or a scale is neither ``"log"`` nor ``"linear"``.
+        TypeError: If a column's values are not real numbers.
     """
 
     def __init__(self, columns: Mapping[str, Any], scales: Mapping[str, str] | None = None, kind: str = "table"):
@@ -80,7 +90,14 @@ def _column(name: str, values: Any) -> np.ndarray:
 
 
 def infer_scale(values: np.ndarray) -> str:
-    """``"log"`` for positive values spanning a factor of 20 or more, else ``"linear"`` (axes of plots and grids)."""
+    """``"log"`` for positive values spanning a factor of 20 or more, else ``"linear"`` (axes of plots and grids).
+
+    Args:
+        values: A column of real numbers.
+
+    Returns:
+        The scale, ``"log"`` or ``"linear"``.
+    """
     v = np.asarray(values, float)
     return "log" if np.all(v > 0) and v.max() / v.min() >= 20 else "linear"
 
@@ -91,6 +108,16 @@ def grid(**axes: Any) -> Space:
     ``grid(learning_rate=np.geomspace(1e-4, 1e-1, 16), momentum=[0.0, 0.9])`` has 32
     configurations. A scalar is a fixed value. An axis of positive values spanning
     a factor of 20 or more is refined on a log scale.
+
+    Args:
+        **axes: Each hyperparameter's values (a list, an array or one fixed number).
+
+    Returns:
+        The grid (:class:`Space`), ``kind="grid"``, of ``prod(len(values))`` configurations.
+
+    Raises:
+        ValueError: If no axis is given, or an axis is empty, not flat or not finite.
+        TypeError: If an axis's values are not real numbers.
     """
     if not axes:
         raise ValueError("grid needs at least one hyperparameter")
@@ -108,7 +135,18 @@ class Sampler(NamedTuple):
 
 
 def log_uniform(low: float, high: float) -> Sampler:
-    """log10 x ~ Uniform(log10 low, log10 high): e.g. eta = 10^U(-6, 1) (Bergstra & Bengio 2012)."""
+    """log10 x ~ Uniform(log10 low, log10 high): e.g. eta = 10^U(-6, 1) (Bergstra & Bengio 2012).
+
+    Args:
+        low: The least value, > 0.
+        high: The greatest value, > low.
+
+    Returns:
+        The sampler (:class:`Sampler`) for :func:`random_search`.
+
+    Raises:
+        ValueError: If low or high is not positive, or high <= low.
+    """
     _validate.positive("low", low)
     _validate.positive("high", high)
     if not high > low:
@@ -117,7 +155,18 @@ def log_uniform(low: float, high: float) -> Sampler:
 
 
 def uniform(low: float, high: float) -> Sampler:
-    """x ~ Uniform(low, high)."""
+    """x ~ Uniform(low, high).
+
+    Args:
+        low: The least value, finite.
+        high: The greatest value, finite and > low.
+
+    Returns:
+        The sampler (:class:`Sampler`) for :func:`random_search`.
+
+    Raises:
+        ValueError: If low or high is not finite, or high <= low.
+    """
     _validate.finite("low", low)
     _validate.finite("high", high)
     if not high > low:
@@ -130,6 +179,18 @@ def random_search(key: jax.Array, num: int, **samplers: Sampler | float) -> Spac
 
     Reproducible: the same key gives the same table; each name draws from its own
     ``jax.random.fold_in(key, i)``, in float64 on the host.
+
+    Args:
+        key: A PRNG key.
+        num: The number of configurations, a positive integer.
+        **samplers: Each hyperparameter's :class:`Sampler` (:func:`log_uniform`, :func:`uniform`), or one fixed
+            value.
+
+    Returns:
+        The table (:class:`Space`), ``kind="random"``; a sampled axis has the sampler's scale.
+
+    Raises:
+        ValueError: If num is not a positive integer, no sampler is given, or a fixed value is not one number.
     """
     _validate.positive_int("num", num)
     if not samplers:
@@ -154,7 +215,17 @@ def random_search(key: jax.Array, num: int, **samplers: Sampler | float) -> Spac
 
 
 def as_space(space: Space | Mapping[str, Any]) -> Space:
-    """``space`` itself, or the :func:`grid` of a dict of value lists."""
+    """``space`` itself, or the :func:`grid` of a dict of value lists.
+
+    Args:
+        space: A :class:`Space`, or a dict from names to value lists.
+
+    Returns:
+        The space (:class:`Space`).
+
+    Raises:
+        TypeError: If space is neither a Space nor a mapping.
+    """
     if isinstance(space, Space):
         return space
     if isinstance(space, Mapping):
@@ -164,7 +235,17 @@ def as_space(space: Space | Mapping[str, Any]) -> Space:
 
 def check_factory(make_optimizer: Callable, space: Space) -> None:
     """Check before compiling that ``make_optimizer`` takes exactly the space's names (those without a default
-    included) and builds an optax transformation at the extreme rows of each column."""
+    included) and builds an optax transformation at the extreme rows of each column.
+
+    Args:
+        make_optimizer: The factory, called as ``make_optimizer(**row)``.
+        space: The configurations it will be called with (:class:`Space`).
+
+    Raises:
+        TypeError: If make_optimizer is not callable or does not return an optax transformation.
+        ValueError: If it does not take one of the space's names, or needs a name the space does not give; the
+            factory's own errors (a hyperparameter out of range) are raised as they are.
+    """
     if not callable(make_optimizer):
         raise TypeError(f"make_optimizer must be callable, got {type(make_optimizer).__name__}")
     rows = sorted({int(f(col)) for col in space.columns.values() for f in (np.argmin, np.argmax)})

@@ -58,6 +58,14 @@ _TMP = re.compile(r"\..+\.(\d+)\.tmp")  # jaxgd.files.atomic_path's temporary na
 
 
 def is_sweep_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is the folder of a sweep that has started: it holds an ``index.json``.
+
+    Args:
+        path: A path.
+
+    Returns:
+        True if ``path/index.json`` is a file.
+    """
     return os.path.isfile(os.path.join(path, INDEX))
 
 
@@ -68,7 +76,14 @@ def parts_of(path: Path) -> Path:
 
 def folder_of(path: str | os.PathLike) -> Path | None:
     """The folder of sweep rows to read for ``path``: ``path`` itself, or its folder caught between the two
-    renames that finish it; None where ``path`` is (or should be) a file."""
+    renames that finish it; None where ``path`` is (or should be) a file.
+
+    Args:
+        path: A sweep's ``out`` path.
+
+    Returns:
+        The folder (a ``Path``), or None.
+    """
     path = Path(path)
     if path.is_dir():
         return path
@@ -89,7 +104,15 @@ def _ours(name: str) -> bool:
 def delete(path: str | os.PathLike) -> None:
     """Delete what a sweep with ``out=path`` wrote (its folder, its finished ``.npz``, both while it was
     finishing, and their temporary files), to start that sweep anew. Only a sweep's own files are removed:
-    a folder holding others is refused (SweepFileError); FileNotFoundError if there is nothing."""
+    a folder holding others is refused (SweepFileError); FileNotFoundError if there is nothing.
+
+    Args:
+        path: The sweep's ``out`` path.
+
+    Raises:
+        FileNotFoundError: If there is no sweep at path.
+        SweepFileError: If its folder holds files that are not a sweep's.
+    """
     path = Path(path)
     found = [p for p in (path, parts_of(path)) if p.exists()]
     if not found:
@@ -119,7 +142,14 @@ def _remove_folder(path: Path) -> None:
 
 
 class Writer:
-    """Writes a sweep's chunks into its folder: each chunk's rows, then the index that counts them."""
+    """Writes a sweep's chunks into its folder: each chunk's rows, then the index that counts them.
+
+    Args:
+        path: The sweep's folder.
+        per_chunk: The configurations per chunk.
+        fingerprint: The sweep's fingerprint (:func:`jaxgd.sweeps.fingerprint.of`), kept in the index.
+        meta: The result's counts and shapes (``meta_of``), kept in the index.
+    """
 
     def __init__(self, path: Path, per_chunk: int, fingerprint: dict[str, str], meta: dict):
         self.path, self.per_chunk, self.fingerprint, self.meta = path, per_chunk, fingerprint, meta
@@ -204,7 +234,26 @@ def open_out(
 
     A file or folder of another sweep (another fingerprint) is refused naming the parts that differ. A
     resume keeps the file's configurations per chunk, since results may differ at rounding level between
-    chunk sizes: with ``chunk_given`` another chunk size is refused, without it the file's is adopted."""
+    chunk sizes: with ``chunk_given`` another chunk size is refused, without it the file's is adopted.
+
+    Args:
+        path: The sweep's ``out`` path.
+        template: The sweep's result with no run done (``empty_result``).
+        fingerprint: This sweep's fingerprint (:func:`jaxgd.sweeps.fingerprint.of`).
+        per_chunk: The configurations per chunk this call would use.
+        chunk_given: Whether the caller chose the chunk size.
+
+    Returns:
+        result: ``template`` with the saved rows copied in and ``completed`` set.
+        writer: The :class:`Writer` of the chunks to come, or None for a finished sweep.
+
+    Raises:
+        SweepFileError: If ``path`` holds another sweep, an unusable file, or other files than a sweep's; or,
+            with ``chunk_given``, a sweep of another chunk size.
+        TypeError: If path is not a path.
+        ValueError: If path is empty.
+        OSError: If its folder cannot be written.
+    """
     path = _out_path(path)
     _recover(path)
     if path.is_file():
@@ -351,7 +400,18 @@ def _sync_folder(path: Path) -> None:
 
 def read(path: str | os.PathLike) -> tuple[SweepResult, dict]:
     """The result a sweep's folder holds (rows past ``completed`` NaN / -1) and its index, every file
-    checked against the index's counts and shapes first: SweepFileError naming the folder if not."""
+    checked against the index's counts and shapes first: SweepFileError naming the folder if not.
+
+    Args:
+        path: A sweep's folder.
+
+    Returns:
+        result: The :class:`SweepResult`, ``completed`` as the index counts.
+        index: The folder's ``index.json``, parsed.
+
+    Raises:
+        SweepFileError: If a file is missing, unreadable or disagrees with the index.
+    """
     try:
         index = _read_index(Path(path))
         return _assemble(Path(path), index), index
