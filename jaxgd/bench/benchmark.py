@@ -51,9 +51,22 @@ class Meter:
         jax.monitoring.unregister_event_duration_listener(self._listen)
 
     def snapshot(self) -> tuple[float, int, float]:
+        """The wall clock and the compilations so far, for :meth:`since`.
+
+        Returns:
+            ``(time.perf_counter(), compiles, compile_seconds)``.
+        """
         return time.perf_counter(), self.compiles, self.compile_seconds
 
     def since(self, snap: tuple[float, int, float]) -> dict[str, float]:
+        """The wall time and compilations since ``snap``.
+
+        Args:
+            snap: What :meth:`snapshot` returned.
+
+        Returns:
+            A dict of ``seconds``, ``compiles`` and ``compile_seconds``.
+        """
         t, n, secs = snap
         return {
             "seconds": time.perf_counter() - t,
@@ -63,7 +76,18 @@ class Meter:
 
 
 def select_tasks(names: Sequence[str] | None, small: bool) -> list[Task]:
-    """The tasks named (from the full suite), or the small or default suite."""
+    """The tasks named (from the full suite), or the small or default suite.
+
+    Args:
+        names: Task names of :func:`jaxgd.bench.suite.registry`; None: a suite.
+        small: Without names, the small suite (:func:`jaxgd.bench.suite.small_tasks`) instead of the default.
+
+    Returns:
+        The tasks (:class:`jaxgd.bench.suite.Task`), in order.
+
+    Raises:
+        ValueError: If a name is not a task.
+    """
     if names is None:
         return small_tasks() if small else default_tasks()
     return tasks(names)
@@ -108,6 +132,24 @@ def bench(
     gradient-equivalents (:mod:`jaxgd.bench.second_order`), ranked and profiled beside the tuned optimizers.
     ``small``: 100 steps, 12 rates, 2 seeds, sgd and adam on three problems. Returns the leaderboard, with
     ``board["timing"]``: wall time and XLA compilations in total, per phase and per problem.
+
+    Args:
+        out: The output folder (created if missing); tunings saved there are reused.
+        optimizers: Names of :data:`jaxgd.bench.suite.OPTIMIZERS`; None: the default ones (``small``: sgd, adam).
+        problems: Task names; None: the default suite (``small``: the small one).
+        small: The small protocol (above).
+        steps: Steps per run; None: 1000 (``small``: 100).
+        rule: How each learning rate is chosen (:class:`jaxgd.bench.tuning.Rule`); None: the default rule.
+        second_order: Methods of :func:`jaxgd.minimize` to run and rank; empty: none.
+        figures: Draw the PNG figures.
+        timing: Record each tuning's wall time per run (``Tuning.seconds``; compilation excluded).
+        progress: ``progress(i, total, text)``, called before each problem's tuning and once at the end.
+
+    Returns:
+        The leaderboard (a dict, as ``leaderboard.json``), with ``board["timing"]``.
+
+    Raises:
+        ValueError: If an optimizer, problem or second-order method is unknown, or an option out of range.
     """
     out = Path(out)
     if optimizers is None and small:

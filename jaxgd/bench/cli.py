@@ -26,7 +26,14 @@ DESCRIPTION = (
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``bench`` sub-command to ``subparsers`` (an ``argparse`` sub-parsers object)."""
+    """Add the ``bench`` sub-command to ``subparsers`` (an ``argparse`` sub-parsers object).
+
+    Args:
+        subparsers: What ``ArgumentParser.add_subparsers()`` returned.
+
+    Returns:
+        The sub-command's parser, its ``func`` set to :func:`main`.
+    """
     p = subparsers.add_parser(
         "bench", help="benchmark and tune optimizers: leaderboard, performance profiles", description=DESCRIPTION
     )
@@ -87,7 +94,14 @@ def _list() -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the benchmark for parsed ``args``; print the leaderboard's summary. 0 on success, 2 on bad input."""
+    """Run the benchmark for parsed ``args``; print the leaderboard's summary. 0 on success, 2 on bad input.
+
+    Args:
+        args: The parsed command line of the ``bench`` sub-command.
+
+    Returns:
+        The exit status: 0 on success, 2 on bad input (the error printed to stderr).
+    """
     if args.list:
         return _list()
     from jaxgd.bench.benchmark import bench

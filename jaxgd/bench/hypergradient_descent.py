@@ -36,7 +36,16 @@ class HypergradientState(NamedTuple):
 def scale_by_hypergradient(
     direction: optax.GradientTransformation, learning_rate: Hyperparameter, hyper_lr: Hyperparameter
 ) -> optax.GradientTransformation:
-    """u_t = -alpha_{t+1} d_t with alpha_{t+1} = alpha_t + beta g_t . d_{t-1}; ``direction`` gives d_t from g_t."""
+    """u_t = -alpha_{t+1} d_t with alpha_{t+1} = alpha_t + beta g_t . d_{t-1}; ``direction`` gives d_t from g_t.
+
+    Args:
+        direction: The base method's unit-rate direction (``optax.identity()`` for SGD).
+        learning_rate: alpha_0, the initial rate.
+        hyper_lr: beta, the hypergradient step.
+
+    Returns:
+        An ``optax.GradientTransformation``; its state is a :class:`HypergradientState`.
+    """
 
     def init(params):
         dtype = real_dtype(params)
@@ -55,7 +64,15 @@ def scale_by_hypergradient(
 
 @optimizer()
 def sgd_hd(learning_rate: Hyperparameter = 1e-2, hyper_lr: Hyperparameter = 1e-4) -> optax.GradientTransformation:
-    """SGD-HD (Baydin et al. 2018, Alg. 2): alpha_t = alpha_{t-1} + beta g_t . g_{t-1}, x_{t+1} = x_t - alpha_t g_t."""
+    """SGD-HD (Baydin et al. 2018, Alg. 2): alpha_t = alpha_{t-1} + beta g_t . g_{t-1}, x_{t+1} = x_t - alpha_t g_t.
+
+    Args:
+        learning_rate: alpha_0, the initial rate.
+        hyper_lr: beta, the hypergradient step.
+
+    Returns:
+        The optimizer (:class:`jaxgd.Optimizer`).
+    """
     return scale_by_hypergradient(optax.identity(), learning_rate, hyper_lr)
 
 
@@ -68,5 +85,16 @@ def adam_hd(
     eps: Hyperparameter = 1e-8,
 ) -> optax.GradientTransformation:
     """Adam-HD (Baydin et al. 2018, Alg. 4): Adam whose alpha follows alpha_t = alpha_{t-1} + beta g_t . d_{t-1},
-    d = m_hat / (sqrt(v_hat) + eps)."""
+    d = m_hat / (sqrt(v_hat) + eps).
+
+    Args:
+        learning_rate: alpha_0, the initial rate.
+        hyper_lr: beta, the hypergradient step.
+        b1: Adam's first-moment decay.
+        b2: Adam's second-moment decay.
+        eps: Adam's eps, added to sqrt(v_hat).
+
+    Returns:
+        The optimizer (:class:`jaxgd.Optimizer`).
+    """
     return scale_by_hypergradient(T.scale_by_adam(b1, b2, eps), learning_rate, hyper_lr)

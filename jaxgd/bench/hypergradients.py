@@ -46,6 +46,21 @@ def run_loss(
     """f(x_T) (``average``: (1/T) sum_{t=1..T} f(x_t)) of ``make_optimizer(**hyperparams)`` run from x0 for T steps.
 
     Differentiable in ``hyperparams`` (and x0); blocks of ``block`` steps (default ~sqrt(T)) are checkpointed.
+
+    Args:
+        make_optimizer: ``make_optimizer(**hyperparams)`` -> an optax transformation.
+        loss: The objective ``f(params)``.
+        hyperparams: The hyperparameters h, scalars (may be traced).
+        x0: The start point.
+        steps: T, a positive integer.
+        average: Return (1/T) sum_{t=1..T} f(x_t) instead of f(x_T).
+        block: Steps per checkpointed block; None: about sqrt(T).
+
+    Returns:
+        L(h), a scalar.
+
+    Raises:
+        ValueError: If steps or block is not a positive integer.
     """
     k, n, rem = _blocks(steps, block)
     fn = objective_of(loss)
@@ -79,7 +94,24 @@ def hypergradient(
     average: bool = False,
     block: int | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """(L, dL/dh) for the run of :func:`run_loss`, one forward and one checkpointed backward pass, jitted."""
+    """(L, dL/dh) for the run of :func:`run_loss`, one forward and one checkpointed backward pass, jitted.
+
+    Args:
+        make_optimizer: As in :func:`run_loss`; hashable (a static argument).
+        loss: As in :func:`run_loss`.
+        hyperparams: As in :func:`run_loss`, cast to x0's dtype.
+        x0: As in :func:`run_loss`.
+        steps: As in :func:`run_loss`.
+        average: As in :func:`run_loss`.
+        block: As in :func:`run_loss`.
+
+    Returns:
+        value: L(h), a scalar.
+        grads: dL/dh, a dict with the keys of ``hyperparams``.
+
+    Raises:
+        ValueError: As :func:`run_loss`.
+    """
     hp = {k: jnp.asarray(v, jnp.result_type(*jax.tree.leaves(x0))) for k, v in hyperparams.items()}
     return _value_and_grad(make_optimizer, loss, hp, x0, steps, average, block)
 
@@ -115,6 +147,22 @@ def gradient_tune(
 
     The meta-optimizer is Adam with rate ``meta_lr`` on s (scale-free in both eta and L). A non-finite
     L (the run diverged) halves eta instead. Each iteration costs one hypergradient (about three runs).
+
+    Args:
+        make_optimizer: ``make_optimizer(learning_rate=eta)`` -> an optax transformation.
+        loss: The objective ``f(params)``.
+        x0: The start point.
+        steps: T, the steps of each run.
+        learning_rate: The initial eta, > 0.
+        iterations: The meta-steps, a positive integer.
+        meta_lr: Adam's rate on log eta.
+        average: L is (1/T) sum_t f(x_t) (True) or f(x_T).
+
+    Returns:
+        The iterates (:class:`GradientTuning`): ``iterations + 1`` rates and losses, and the best rate.
+
+    Raises:
+        ValueError: If iterations or steps is not a positive integer.
     """
     _validate.positive_int("iterations", iterations)
 

@@ -18,8 +18,16 @@ __all__ = ["performance_profile", "performance_ratios", "steps_to_target"]
 def steps_to_target(curve: np.ndarray, f_star: float, taus: Sequence[float]) -> np.ndarray:
     """First t with f(x_t) - f* <= tau (f(x_0) - f*), for each tau; -1 where never.
 
-    ``curve``: (..., T + 1) the loss at steps 0..T (NaN after divergence counts as not reached).
-    Returns (..., len(taus)) int.
+    Args:
+        curve: (..., T + 1) the loss at steps 0..T (NaN after divergence counts as not reached).
+        f_star: f*, the minimum.
+        taus: The targets tau >= 0.
+
+    Returns:
+        The steps, an int array of shape (..., len(taus)); -1 where never reached.
+
+    Raises:
+        ValueError: If curve has no steps, or a tau is negative.
     """
     curve = np.asarray(curve, dtype=float)
     taus = np.asarray(taus, dtype=float)
@@ -39,6 +47,15 @@ def performance_ratios(costs: np.ndarray) -> np.ndarray:
 
     A failure is a cost that is inf, NaN or negative (the -1 of "never reached"); a problem no
     solver solves has every ratio inf. A zero cost beside a zero best gives 1.
+
+    Args:
+        costs: (P, S) each solver's cost on each problem (steps, gradient evaluations, seconds).
+
+    Returns:
+        The ratios, (P, S), >= 1 or inf.
+
+    Raises:
+        ValueError: If costs is not 2-D.
     """
     t = np.asarray(costs, dtype=float)
     if t.ndim != 2:
@@ -53,10 +70,22 @@ def performance_ratios(costs: np.ndarray) -> np.ndarray:
 def performance_profile(
     costs: np.ndarray, taus: np.ndarray | None = None, r_max: float = 4.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """rho_s(tau) = |{p : r_{p,s} <= tau}| / |P| on 1 <= tau <= r_max: returns (taus, rho (len(taus), S)).
+    """rho_s(tau) = |{p : r_{p,s} <= tau}| / |P| on 1 <= tau <= r_max (Dolan & Moré 2002).
 
     Default taus: 1, the distinct ratios below r_max (the jumps of the step function) and r_max,
     AlgoPerf's cap (failures, r = inf, count at no tau).
+
+    Args:
+        costs: (P, S) as in :func:`performance_ratios`.
+        taus: The ratios tau at which rho is evaluated; None: the default above.
+        r_max: The largest ratio, >= 1.
+
+    Returns:
+        taus: The ratios tau, (n,).
+        rho: (n, S) the fraction of problems each solver solves within tau times the best cost.
+
+    Raises:
+        ValueError: If r_max < 1 or costs is not 2-D.
     """
     if not r_max >= 1:
         raise ValueError(f"r_max must be >= 1, got {r_max}")

@@ -396,12 +396,32 @@ CLASSIC: dict[str, Callable[[], Problem]] = {
 
 
 def get(name: str) -> Problem:
-    """The classic problem ``name`` (a key of :data:`CLASSIC`) at its default size."""
+    """The classic problem ``name`` (a key of :data:`CLASSIC`) at its default size.
+
+    Args:
+        name: A key of :data:`CLASSIC`, e.g. ``"mgh_rosenbrock"``.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start, minimisers and minimum.
+
+    Raises:
+        ValueError: If name is not a classic problem.
+    """
     if name not in CLASSIC:
         raise ValueError(f"unknown classic problem {name!r}; choose from {sorted(CLASSIC)}")
     return CLASSIC[name]()
 
 
 def classic(names: Sequence[str] | None = None) -> list[Problem]:
-    """The classic problems named (all of :data:`CLASSIC` by default), at their default sizes."""
+    """The classic problems named (all of :data:`CLASSIC` by default), at their default sizes.
+
+    Args:
+        names: Keys of :data:`CLASSIC`; None: all 21.
+
+    Returns:
+        The problems (:class:`jaxgd.Problem`), in order.
+
+    Raises:
+        ValueError: If a name is not a classic problem.
+    """
     return [get(n) for n in (CLASSIC if names is None else names)]

@@ -57,7 +57,15 @@ def _median_steps(a: np.ndarray) -> float:
 
 def good_range(t: Tuning, tau: float) -> float | None:
     """Decades log10(eta_hi / eta_lo) of the longest run of grid rates (at the chosen other axes) whose
-    median final gap is <= tau (f(x_0) - f*); None if no rate meets it, 0 if one does."""
+    median final gap is <= tau (f(x_0) - f*); None if no rate meets it, 0 if one does.
+
+    Args:
+        t: A tuning (:class:`jaxgd.bench.tuning.Tuning`) over a grid of learning rates.
+        tau: The relative target.
+
+    Returns:
+        The width in decades, or None.
+    """
     lr = t.hyperparams["learning_rate"]
     same = np.ones(lr.shape, bool)
     for k, v in t.hyperparams.items():
@@ -126,6 +134,15 @@ def leaderboard(
     ``second_order``: rows of :func:`jaxgd.bench.second_order.second_order_row`, ranked beside the tuned
     first-order methods on the problems they ran on. The order: the fraction of its problems solved at
     ``main_tau`` (descending), then the mean rank.
+
+    Args:
+        tunings: The tunings (:func:`jaxgd.bench.suite.run_suite`), one row each.
+        main_tau: The target that orders the solvers and measures the good range.
+        second_order: Rows of the second-order methods, added as they are.
+
+    Returns:
+        The board, a dict of ``main_tau``, ``problems`` (their number), ``order`` (the solvers, best first),
+            ``summary`` (per solver) and ``rows``.
     """
     rows = [_row(t, main_tau) for t in tunings] + [dict(r) for r in second_order]
     solvers = list(dict.fromkeys(r["optimizer"] for r in rows))
@@ -154,7 +171,15 @@ def leaderboard(
 def profiles(board: dict[str, Any], r_max: float = 4.0) -> dict[str, Any]:
     """Dolan-Moré profiles of the gradient-equivalents to each tau (:data:`COST`), over the deterministic and
     over the stochastic problems: {"cost": COST, "r_max": r_max, "deterministic": {tau: {"taus": [...],
-    "problems": [...], solver: rho}}, "stochastic": {...}}; a solver enters a set where it has a row."""
+    "problems": [...], solver: rho}}, "stochastic": {...}}; a solver enters a set where it has a row.
+
+    Args:
+        board: A leaderboard (:func:`leaderboard`).
+        r_max: The largest performance ratio (:func:`jaxgd.bench.metrics.performance_profile`).
+
+    Returns:
+        The profiles, a JSON-able dict as above.
+    """
     rows, order = board["rows"], board["order"]
     taus = list(rows[0]["steps_to_target"]) if rows else []
     out: dict[str, Any] = {"cost": COST, "r_max": r_max}
@@ -181,7 +206,17 @@ def profiles(board: dict[str, Any], r_max: float = 4.0) -> dict[str, Any]:
 def stability_bounds(loss: Any, x0: Any, x_star: Any = None, dense_up_to: int = 512) -> dict[str, float | None]:
     """2 / lambda_max of the Hessian of ``loss`` (a deterministic f(x), x any pytree) at x0 and at x*, None where
     lambda_max <= 0: from the dense Hessian up to ``dense_up_to`` parameters, else by 30 Lanczos steps
-    (:func:`jaxgd.curvature.lanczos`)."""
+    (:func:`jaxgd.curvature.lanczos`).
+
+    Args:
+        loss: The objective f(x).
+        x0: The start (any pytree).
+        x_star: A minimiser, or None.
+        dense_up_to: The most parameters for which the dense Hessian is formed.
+
+    Returns:
+        A dict with keys ``"x0"`` and ``"x_star"``: 2 / lambda_max there, or None.
+    """
     flat0, unravel = ravel_pytree(x0)
 
     def f(v: jax.Array) -> jax.Array:
@@ -200,7 +235,15 @@ def stability_bounds(loss: Any, x0: Any, x_star: Any = None, dense_up_to: int = 
 
 def sensitivity_figure(tunings: Sequence[Tuning], bounds: dict[str, float | None] | None = None) -> Any:
     """Median final gap f(x_T) - f* (relative to f(x_0) - f*) against the learning rate, one line per optimizer,
-    at the chosen values of any other axis; dashed verticals at 2 / lambda_max (x0) and dotted (x*)."""
+    at the chosen values of any other axis; dashed verticals at 2 / lambda_max (x0) and dotted (x*).
+
+    Args:
+        tunings: The tunings of one problem, one line each.
+        bounds: :func:`stability_bounds` of the problem, or None.
+
+    Returns:
+        The figure (a matplotlib ``Figure``).
+    """
     from jaxgd import plot
 
     fig, axes = plot.subplots(size=(5.0, 3.5))
@@ -248,7 +291,14 @@ def _to_target(r: dict[str, Any], tau: str) -> str:
 
 
 def markdown(board: dict[str, Any]) -> str:
-    """The leaderboard as markdown: the per-solver summary, then one table row per (problem, solver)."""
+    """The leaderboard as markdown: the per-solver summary, then one table row per (problem, solver).
+
+    Args:
+        board: A leaderboard (:func:`leaderboard`).
+
+    Returns:
+        The markdown text.
+    """
     rows, summary = board["rows"], board["summary"]
     taus = list(rows[0]["steps_to_target"]) if rows else []
     lines = [f"# Leaderboard ({board['problems']} problems, main target tau = {board['main_tau']:g})", ""]
@@ -311,7 +361,14 @@ def _second_order_lines(rows: list[dict[str, Any]], taus: list[str]) -> list[str
 
 
 def timing_text(timing: dict[str, Any]) -> str:
-    """A few lines on where a benchmark's time went: in total, per phase, and the tuning per pair and per run."""
+    """A few lines on where a benchmark's time went: in total, per phase, and the tuning per pair and per run.
+
+    Args:
+        timing: ``board["timing"]`` of :func:`jaxgd.bench.bench`.
+
+    Returns:
+        The text, lines joined by newlines.
+    """
     total, phases = timing["total"], timing["phases"]
     tune = phases.get("tuning", {})
     lines = [
@@ -347,7 +404,16 @@ def _json(x: Any) -> Any:
 
 
 def write(out: str | os.PathLike, board: dict[str, Any], profile: dict[str, Any]) -> list[Path]:
-    """Write leaderboard.json (non-finite numbers as null), leaderboard.md and profiles.json, each whole."""
+    """Write leaderboard.json (non-finite numbers as null), leaderboard.md and profiles.json, each whole.
+
+    Args:
+        out: The folder (created if missing).
+        board: A leaderboard (:func:`leaderboard`).
+        profile: Its profiles (:func:`profiles`).
+
+    Returns:
+        The three files' paths.
+    """
     out = Path(out)
     paths = [out / "leaderboard.json", out / "leaderboard.md", out / "profiles.json"]
     files.write_text(paths[0], json.dumps(_json(board), indent=1, allow_nan=False))

@@ -37,7 +37,22 @@ def second_order_row(
     method: str, problem: jaxgd.Problem, steps: int, taus: Sequence[float], *, timing: bool = False
 ) -> dict[str, Any]:
     """A leaderboard row of ``method`` on ``problem``: steps, gradients, Hessian-vector products and
-    gradient-equivalents to each tau, the final gap, and with ``timing`` the seconds of one run after compilation."""
+    gradient-equivalents to each tau, the final gap, and with ``timing`` the seconds of one run after compilation.
+
+    Args:
+        method: A method of :data:`jaxgd.second_order.METHODS` (``"lbfgs"``, ``"newton_cg"``, ...).
+        problem: A :class:`jaxgd.Problem` with a known ``minimum``.
+        steps: The iterations.
+        taus: The targets tau of f - f* <= tau (f(x_0) - f*).
+        timing: Time a second run (compilation excluded).
+
+    Returns:
+        The row, a dict with the keys of :func:`jaxgd.bench.report.leaderboard`'s rows; inf where a target is
+            never reached.
+
+    Raises:
+        ValueError: If method is unknown.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown second-order method {method!r}; choose from {sorted(METHODS)}")
     opt = METHODS[method]()

@@ -74,7 +74,17 @@ DEFAULT_BUILTIN = ("ravine50", "quadratic10", "rotated_quadratic10", "rosenbrock
 
 
 def optimizer_specs(names: Sequence[str] | None = None) -> list[OptimizerSpec]:
-    """The specs named (default: sgd, momentum 0.9, adam, SGD-HD with beta = 1e-3)."""
+    """The specs named (default: sgd, momentum 0.9, adam, SGD-HD with beta = 1e-3).
+
+    Args:
+        names: Keys of :data:`OPTIMIZERS`; None: the default four.
+
+    Returns:
+        The specs (:class:`jaxgd.bench.tuning.OptimizerSpec`), in order.
+
+    Raises:
+        ValueError: If a name is not in :data:`OPTIMIZERS`.
+    """
     names = DEFAULT_OPTIMIZERS if names is None else names
     unknown = [n for n in names if n not in OPTIMIZERS]
     if unknown:
@@ -148,7 +158,15 @@ def _mlp_loss(params: Any, batch: dict, model: Any) -> jax.Array:
 
 
 def digits_mlp(hidden: int = 32, batch_size: int = 32) -> Task:
-    """The digits network: an MLP (64, hidden, 10), ReLU, cross-entropy on the training split, mini-batches."""
+    """The digits network: an MLP (64, hidden, 10), ReLU, cross-entropy on the training split, mini-batches.
+
+    Args:
+        hidden: The width of the hidden layer.
+        batch_size: The mini-batch size.
+
+    Returns:
+        The task (:class:`Task`), with the test split's ``accuracy``.
+    """
     d = jaxgd.nn.load("digits", seed=0, val_fraction=0.0, test_fraction=TEST_FRACTION)
     model = jaxgd.nn.MLP((d.num_features, hidden, d.num_classes))
     params = model.init(jax.random.PRNGKey(0))
@@ -166,7 +184,11 @@ def _builtin(name: str) -> Task:
 
 
 def registry() -> dict[str, Callable[[], Task]]:
-    """Every task by name, built when called: built-in problems, the classic set (by key), noisy, finite sums."""
+    """Every task by name, built when called: built-in problems, the classic set (by key), noisy, finite sums.
+
+    Returns:
+        A dict from each task's name to a function of no arguments that builds the :class:`Task`.
+    """
     s = jaxgd.stochastic
     reg: dict[str, Callable[[], Task]] = {n: functools.partial(_builtin, n) for n in jaxgd.problems.REGISTRY}
     reg.update({n: (lambda f=f: _problem_task(f(), "classic")) for n, f in classic.CLASSIC.items()})
@@ -200,7 +222,17 @@ SMALL_TASKS = ("ravine10", "mgh_beale", "noisy_quadratic100")
 
 
 def tasks(names: Sequence[str]) -> list[Task]:
-    """The tasks named (keys of :func:`registry`)."""
+    """The tasks named (keys of :func:`registry`).
+
+    Args:
+        names: Task names.
+
+    Returns:
+        The tasks (:class:`Task`), in order.
+
+    Raises:
+        ValueError: If a name is not a task.
+    """
     reg = registry()
     unknown = [n for n in names if n not in reg]
     if unknown:
@@ -210,17 +242,34 @@ def tasks(names: Sequence[str]) -> list[Task]:
 
 def default_tasks() -> list[Task]:
     """The classic set, six built-in problems, the three noisy problems, least squares, logistic and softmax
-    regression, and the digits network: 34 problems."""
+    regression, and the digits network: 34 problems.
+
+    Returns:
+        The tasks (:class:`Task`).
+    """
     return tasks(DEFAULT_TASKS)
 
 
 def small_tasks() -> list[Task]:
-    """Three quick tasks (ravine10, MGH Beale, the noisy 100-D quadratic): the tests' and --small suite."""
+    """Three quick tasks (ravine10, MGH Beale, the noisy 100-D quadratic): the tests' and --small suite.
+
+    Returns:
+        The tasks (:class:`Task`).
+    """
     return tasks(SMALL_TASKS)
 
 
 def tuning_path(out: str | os.PathLike, specs: Sequence[OptimizerSpec], task: Task) -> Path:
-    """The file of one task's tuning under ``out``: ``out/tunings/PROBLEM__OPT1+OPT2+....npz``."""
+    """The file of one task's tuning under ``out``: ``out/tunings/PROBLEM__OPT1+OPT2+....npz``.
+
+    Args:
+        out: The benchmark's folder.
+        specs: The optimizers tuned together.
+        task: The task.
+
+    Returns:
+        The file's path.
+    """
     return Path(out) / "tunings" / f"{task.name}__{'+'.join(s.name for s in specs)}.npz"
 
 
@@ -239,7 +288,26 @@ def run_suite(
 ) -> list[Tuning]:
     """Tune every optimizer on every task: one compiled call per task for all the optimizers
     (:func:`~jaxgd.bench.tuning.tune_many`), each saved to ``out/tunings`` and resumed.
-    ``progress(i, n, text)`` is called before task i of n and once with i = n at the end."""
+    ``progress(i, n, text)`` is called before task i of n and once with i = n at the end.
+
+    Args:
+        specs: The optimizers (:func:`optimizer_specs`).
+        tasks: The tasks (:func:`tasks`).
+        steps: Steps per run.
+        lrs: The learning rates; None: :func:`~jaxgd.bench.tuning.learning_rates`.
+        taus: The targets tau of steps to f - f* <= tau (f(x_0) - f*).
+        rule: How each learning rate is chosen; None: the default :class:`~jaxgd.bench.tuning.Rule`.
+        seeds: Seeds per configuration on stochastic tasks.
+        out: The benchmark's folder; None: nothing saved.
+        timing: Record each tuning's wall time per run.
+        progress: ``progress(i, n, text)``, as above; None: silent.
+
+    Returns:
+        The tunings (:class:`~jaxgd.bench.tuning.Tuning`), one per (task, optimizer), task by task.
+
+    Raises:
+        ValueError: As :func:`~jaxgd.bench.tuning.tune_many`.
+    """
     lrs = learning_rates() if lrs is None else lrs
     results = []
     for i, task in enumerate(tasks):

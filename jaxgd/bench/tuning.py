@@ -51,7 +51,19 @@ TAUS = (1e-1, 1e-3, 1e-6)
 
 
 def learning_rates(num: int = 36, low: float = 1e-5, high: float = 1e2) -> np.ndarray:
-    """``num`` learning rates log-spaced over [low, high] (DeepOBS: 36 over [1e-5, 1e2])."""
+    """``num`` learning rates log-spaced over [low, high] (DeepOBS: 36 over [1e-5, 1e2]).
+
+    Args:
+        num: The number of rates, a positive integer.
+        low: The least rate, > 0.
+        high: The greatest rate, >= low.
+
+    Returns:
+        The rates, a float64 array of shape (num,), increasing.
+
+    Raises:
+        ValueError: If num is not a positive integer or not 0 < low <= high.
+    """
     _validate.positive_int("num", num)
     if not 0 < low <= high:
         raise ValueError(f"need 0 < low <= high, got low={low}, high={high}")
@@ -78,14 +90,23 @@ class Tuning:
     """One (optimizer, problem) tuned over C configurations and S seeds (or starts).
 
     Attributes:
-      hyperparams: name -> (C,) values. final_gap: (C, S) f(x_T) - f*, inf where diverged.
+      optimizer: the optimizer's name (:attr:`OptimizerSpec.name`).
+      problem: the problem's name.
+      hyperparams: name -> (C,) values.
+      final_gap: (C, S) f(x_T) - f*, inf where diverged.
       steps_to_target: (C, S, K) first step with f - f* <= tau_k (f(x_0) - f*), -1 if never.
       grad_evals_to_target: (C, S, K) gradient evaluations (per-example for finite sums) by then, -1 if never.
-      taus: (K,). f0, f_star: f(x_0) and f* (the best value seen where f* is unknown).
-      chosen: the configuration picked by ``rule``. scores: (C,) its scores.
+      taus: (K,) the targets.
+      f0: f(x_0).
+      f_star: f* (the best value seen where f* is unknown).
+      chosen: the configuration picked by ``rule``.
+      scores: (C,) its scores.
+      rule: the :class:`Rule` that chose.
+      steps: T.
+      stochastic: whether the S runs of a configuration are seeds (else starts).
       seconds: wall time per run of the tuning's compiled call, its time after its last compilation divided
         by its runs (NaN if not timed or read from a file; shared by the optimizers of one :func:`tune_many`
-        call, whose every step updates them all). steps: T. stochastic: seeds or starts.
+        call, whose every step updates them all).
       accuracy: (C, S) ``accuracy(x_T)`` (test accuracy), NaN where the run diverged; None if not asked for.
     """
 
@@ -113,12 +134,33 @@ class Tuning:
 
 
 def is_stochastic(problem: Any) -> bool:
-    """True for losses that need a key (NoisyGradient, MiniBatch) and for finite sums."""
+    """True for losses that need a key (NoisyGradient, MiniBatch) and for finite sums.
+
+    Args:
+        problem: A loss or a problem.
+
+    Returns:
+        Whether it is tuned over seeds, by :func:`jaxgd.stochastic.run`.
+    """
     return getattr(problem, "__jaxgd_needs_key__", False) or isinstance(problem, jaxgd.stochastic.FiniteSum)
 
 
 def choose(final_gap: np.ndarray, steps: np.ndarray, taus: np.ndarray, rule: Rule) -> tuple[int, np.ndarray]:
-    """(index, scores) of the configuration ``rule`` picks; final_gap (C, S), steps (C, S, K)."""
+    """(index, scores) of the configuration ``rule`` picks; final_gap (C, S), steps (C, S, K).
+
+    Args:
+        final_gap: (C, S) f(x_T) - f* (non-finite: diverged).
+        steps: (C, S, K) steps to each target, -1 if never.
+        taus: (K,) the targets.
+        rule: The choice rule (:class:`Rule`).
+
+    Returns:
+        index: The configuration with the lowest score (ties: the lowest median final gap).
+        scores: (C,) each configuration's median over S of the rule's measure, +inf where never reached.
+
+    Raises:
+        ValueError: If ``rule.by`` is unknown or ``rule.tau`` is not one of ``taus``.
+    """
     _validate.one_of("rule.by", rule.by, ("final_loss", "steps"))
     gap = np.where(np.isfinite(final_gap), final_gap, np.inf)
     by_gap = np.median(gap, axis=1)
@@ -158,6 +200,29 @@ def tune(
     resumed when it holds this computation, refused (ValueError) when it holds another.
     ``accuracy``: stochastic problems only, a jittable pytree callable of the parameters (for instance a
     ``jax.tree_util.Partial`` over a test split), evaluated at every run's x_T inside the compiled call.
+
+    Args:
+        spec: The optimizer and its grids (:class:`OptimizerSpec`).
+        problem: A :class:`jaxgd.Problem`, a loss, a stochastic loss or a finite sum.
+        steps: T, the steps of every run.
+        lrs: The learning rates; None: :func:`learning_rates`.
+        taus: The targets tau of steps to f - f* <= tau (f(x_0) - f*).
+        rule: How the configuration is chosen; None: ``Rule()``.
+        seeds: Seeds per configuration (stochastic problems).
+        x0: The start; None: the problem's ``x0``.
+        name: The problem's name; None: its ``name``.
+        batch_size: The mini-batch size of a finite sum.
+        out: The tuning's file, resumed (see above); None: not saved.
+        timing: Record the wall time per run (``Tuning.seconds``).
+        accuracy: A jittable callable of the parameters, evaluated at x_T (see above).
+
+    Returns:
+        The tuning (:class:`Tuning`).
+
+    Raises:
+        ValueError: If steps or seeds is not a positive integer, there is no start, ``out`` holds another
+            computation, ``accuracy`` is given for a deterministic problem, or as :func:`choose`.
+        TypeError: If accuracy is not callable.
     """
     return tune_many(
         [spec],
@@ -199,6 +264,28 @@ def tune_many(
     all of them (XLA compilation dominates the suite's time on small problems). Each run is the chosen
     optimizer's own, equal to a separate :func:`tune` up to rounding (another program, other fusions).
     f* where unknown (the best value seen) is then common to the specs. One spec: exactly :func:`tune`'s program.
+
+    Args:
+        specs: The optimizers, with distinct names.
+        problem: As in :func:`tune`.
+        steps: As in :func:`tune`.
+        lrs: As in :func:`tune`.
+        taus: As in :func:`tune`.
+        rule: As in :func:`tune`.
+        seeds: As in :func:`tune`.
+        x0: As in :func:`tune`.
+        name: As in :func:`tune`.
+        batch_size: As in :func:`tune`.
+        out: As in :func:`tune`, one file for all the specs.
+        timing: As in :func:`tune`.
+        accuracy: As in :func:`tune`.
+
+    Returns:
+        The tunings (:class:`Tuning`), one per spec, in order.
+
+    Raises:
+        ValueError: If specs is empty or its names repeat, or as :func:`tune`.
+        TypeError: As :func:`tune`.
     """
     _validate.positive_int("steps", steps)
     if not specs:
@@ -265,6 +352,16 @@ def select(optimizers: Sequence[optax.GradientTransformation], index: Any) -> op
     each state advances on the same gradients (those of the chosen optimizer's iterates), only the chosen
     update is applied (``lax.select_n``, so a non-finite update of another never reaches x). Under ``vmap``
     over ``index`` every update is computed each step: cheap beside the loss's gradient on small problems.
+
+    Args:
+        optimizers: The optax transformations, each taking ``update(updates, state, params)``.
+        index: Which one is applied, an integer (clipped to the range), may be traced.
+
+    Returns:
+        The transformation (``optax.GradientTransformation``); its state is the tuple of all their states.
+
+    Raises:
+        ValueError: If optimizers is empty.
     """
     optimizers = tuple(optimizers)
     if not optimizers:
