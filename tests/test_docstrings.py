@@ -1,8 +1,8 @@
 """The public API documents its arguments: Google-style Args/Returns sections, as mkdocstrings renders them.
 
-Every public function (exported in ``__all__``) of the modules below, and every public class with a constructor
+Every public function (exported in ``__all__``) of every module of jaxgd, and every public class with a constructor
 of its own, has an ``Args:`` section naming each parameter, and a function a ``Returns:`` (or ``Yields:``) section
-unless it is annotated ``-> None``. Extend ``MODULES`` as more of the package is covered.
+unless it is annotated ``-> None``. ``MODULES`` is found by walking the package, so a new module is checked too.
 
 griffe, the parser behind the site, reads each Returns section as the site will show it: one item, unnamed (or a
 name that is an identifier), unless the function returns a tuple. ``The :class:`X`.`` reads as a value named ``The``,
@@ -20,25 +20,22 @@ from pathlib import Path
 
 import pytest
 
-MODULES = (
-    "jaxgd.transforms",
-    "jaxgd.optimizers",
-    "jaxgd.schedules",
-    "jaxgd.problems",
-    "jaxgd.analysis",
-    "jaxgd.curvature",
-    "jaxgd.runner",
-    "jaxgd.files",
-    "jaxgd.plot",
-    "jaxgd.convex",
-    "jaxgd.nn",
-    "jaxgd.stochastic",
-    "jaxgd.second_order",
-    "jaxgd.linesearch",
-    "jaxgd.cli",
-    "jaxgd._core",  # filter_jit, tree_norm and the loop's helpers (jaxgd.__all__ takes some from here)
-    "jaxgd._recipe",  # Optimizer, Recipe, Schedule and their decorators
-)  # a package stands for its submodules too
+# Private top-level modules whose names jaxgd exports: filter_jit, tree_norm and the loop's helpers (_core);
+# Optimizer, Recipe, Schedule and their decorators (_recipe). The other private ones (_validate, _experiments: the
+# experiment scripts) are not API.
+PRIVATE_API = ("jaxgd._core", "jaxgd._recipe")
+
+
+def _modules() -> tuple[str, ...]:
+    """jaxgd's top-level modules and packages, public ones and :data:`PRIVATE_API` (a package stands for all its
+    submodules, private ones included: ``jaxgd.second_order._minimize`` holds ``minimize``)."""
+    import jaxgd
+
+    names = (f"jaxgd.{info.name}" for info in pkgutil.iter_modules(jaxgd.__path__))
+    return tuple(sorted(n for n in names if not n.startswith("jaxgd._") or n in PRIVATE_API))
+
+
+MODULES = _modules()
 
 
 def _covered(module_name: str) -> bool:
@@ -52,7 +49,7 @@ def _public_objects():
         module = importlib.import_module(root)
         names.append(root)
         if hasattr(module, "__path__"):
-            names += [f"{root}.{info.name}" for info in pkgutil.iter_modules(module.__path__)]
+            names += [info.name for info in pkgutil.walk_packages(module.__path__, root + ".")]
     found = {}
     for name in names:
         module = importlib.import_module(name)
@@ -137,6 +134,16 @@ def test_the_walk_finds_the_api():
     # names jaxgd exports from private modules are walked too
     assert {"jaxgd._core.filter_jit", "jaxgd._core.tree_norm", "jaxgd._recipe.Optimizer"} <= names
     assert {"jaxgd.second_order._minimize.minimize", "jaxgd.second_order._aliases.lbfgs"} <= names
+    assert {"jaxgd.sweeps.driver.sweep", "jaxgd.sweeps.space.Space", "jaxgd.bench.tuning.tune"} <= names
+
+
+def test_modules_cover_the_package():
+    """Every module of jaxgd is checked (under a covered package, or itself), but the private helpers."""
+    import jaxgd
+
+    walked = {info.name for info in pkgutil.walk_packages(jaxgd.__path__, "jaxgd.")}
+    assert {"jaxgd.sweeps", "jaxgd.bench", "jaxgd.nn", "jaxgd.cli", *PRIVATE_API} <= set(MODULES)
+    assert {m for m in walked if not _covered(m)} <= {"jaxgd._validate", "jaxgd._experiments"}
 
 
 @pytest.mark.parametrize("module", MODULES)
