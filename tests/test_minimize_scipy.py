@@ -190,7 +190,8 @@ def test_the_default_tolerance_is_reachable_in_each_dtype():
     assert so.default_tol(res.x) == pytest.approx(np.sqrt(np.finfo(np.float32).eps))
     assert float(res.grad_norm) <= so.default_tol(res.x)
     tight = so.minimize(p, np.asarray(p.x0, np.float32), "lbfgs", tol=1e-8)  # below float32: stops, says why
-    assert int(tight.status) == 2 and int(tight.nit) < 200
+    assert int(tight.nit) < 200  # ... unless it lands on the minimiser exactly (rounding decides which)
+    assert int(tight.status) == 2 or (int(tight.status) == 0 and float(tight.grad_norm) <= 1e-8), tight.message
     with jax.enable_x64(True):
         res = so.minimize(p, np.asarray(p.x0, np.float64), "lbfgs")
         assert so.default_tol(res.x) == 1e-8 and bool(res.success) and float(res.grad_norm) <= 1e-8

@@ -492,8 +492,10 @@ def _kill_at(out, steps, rng, target):
     (with ``target`` None: at a random moment of its start, importing, compiling or in its first chunks)."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(Path(jaxgd.__file__).parents[1])}
     proc = subprocess.Popen([sys.executable, "-c", KILLED_WORKER, str(out), str(steps)], env=env)
-    if target is None:
-        time.sleep(rng.uniform(0.3, 1.5))
+    if target is None:  # a random moment of its start, but before its third chunk whatever the machine's speed
+        deadline = time.monotonic() + rng.uniform(0.3, 1.5)
+        while time.monotonic() < deadline and _completed(out) < 2 and proc.poll() is None:
+            time.sleep(0.002)
     else:
         # Wait for the target and for two chunks seen end to end (the first saved one also timed the compile).
         ends, seen, start = [], _completed(out), time.monotonic()
@@ -508,9 +510,9 @@ def _kill_at(out, steps, rng, target):
 
 
 def test_a_sweep_killed_at_random_moments_resumes_bitwise(tmp_path):
-    # Each chunk is one run of 100k steps (about 0.1 s): the kills land in the worker's start, inside chunks and,
+    # Each chunk is one run of 500k steps (about 0.1 s): the kills land in the worker's start, inside chunks and,
     # now and then, inside a save (leaving a temporary file the next run removes).
-    steps, out, rng = 100_000, tmp_path / "m.npz", random.Random(15)
+    steps, out, rng = 500_000, tmp_path / "m.npz", random.Random(15)
     _kill_at(out, steps, rng, None)
     partials = [S.SweepResult.load(out)] if (out / "index.json").exists() else []
     for _ in range(3):
