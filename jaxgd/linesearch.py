@@ -380,14 +380,16 @@ def _zoom_start(value: jax.Array, slope: jax.Array, guess: jax.Array, descent: j
     }
 
 
-def _sufficient_decrease(a, f_a, s_a, value, slope, c1, approx_dec_rtol) -> jax.Array:
-    """Armijo's f(x + a d) <= f(x) + c1 a slope (or, with ``approx_dec_rtol``, Hager & Zhang's approximate
-    Wolfe decrease), at a finite trial."""
-    ok = f_a <= value + c1 * a * slope
-    if approx_dec_rtol is not None:
-        approx = (s_a <= (2 * c1 - 1) * slope) & (f_a <= value + approx_dec_rtol * jnp.abs(value))
-        ok = ok | approx
-    return ok & jnp.isfinite(f_a) & jnp.isfinite(s_a)
+def _sufficient_decrease(a, f_a, s_a, value, slope, c1, approx_dec_rtol) -> tuple[jax.Array, jax.Array]:
+    """(Armijo's f(x + a d) <= f(x) + c1 a slope or Hager & Zhang's approximate Wolfe decrease, the latter alone)
+    at a finite trial. The approximate decrease: slope(a) <= (2 c1 - 1) slope(0) and
+    f(x + a d) <= f(x) + approx_dec_rtol |f(x)| (never, with ``approx_dec_rtol=None``)."""
+    finite = jnp.isfinite(f_a) & jnp.isfinite(s_a)
+    armijo = f_a <= value + c1 * a * slope
+    if approx_dec_rtol is None:
+        return armijo & finite, jnp.zeros_like(finite)
+    approx = (s_a <= (2 * c1 - 1) * slope) & (f_a <= value + approx_dec_rtol * jnp.abs(value)) & finite
+    return (armijo & finite) | approx, approx
 
 
 def _bracket_phase(z: dict, a, f_a, s_a, dec, curv) -> tuple[tuple, jax.Array, jax.Array, jax.Array]:
@@ -427,7 +429,9 @@ def _zoom_phase(z: dict, a, f_a, s_a, dec, curv) -> tuple[tuple, jax.Array]:
     return interval, z_wolfe
 
 
-def _zoom_decide(z: dict, a, f_a, s_a, dec, curv, max_learning_rate, increase_factor, threshold) -> tuple[dict, Any]:
+def _zoom_decide(
+    z: dict, a, f_a, s_a, dec, curv, approx_wolfe, max_learning_rate, increase_factor, threshold
+) -> tuple[dict, Any]:
     """The fields after trial a (the current phase's interval, the next trial: grown or cubic, the best step,
     whether done), and whether a's gradient is kept (a is a strong Wolfe step or the best so far)."""
     better = dec & (f_a <= z["f_best"])
@@ -437,7 +441,7 @@ def _zoom_decide(z: dict, a, f_a, s_a, dec, curv, max_learning_rate, increase_fa
     if_z, z_wolfe = _zoom_phase(z, a, f_a, s_a, dec, curv)
 
     zoom = z["zooming"]
-    wolfe = jnp.where(zoom, z_wolfe, b_wolfe)
+    wolfe = jnp.where(zoom, z_wolfe, b_wolfe) | approx_wolfe
     lo, f_lo, s_lo, hi, f_hi, s_hi = (jnp.where(zoom, zi, bi) for zi, bi in zip(if_z, if_b))
     zooming = zoom | (~zoom & b_to_zoom)
     grow = ~zoom & b_grow
@@ -491,7 +495,7 @@ def scale_by_zoom_linesearch(
     c2: jax.typing.ArrayLike = 0.9,
     max_learning_rate: jax.typing.ArrayLike = jnp.inf,
     increase_factor: jax.typing.ArrayLike = 2.0,
-    approx_dec_rtol: jax.typing.ArrayLike | None = None,
+    approx_dec_rtol: jax.typing.ArrayLike | None = 1e-6,
     *,
     initial_guess: InitialGuess = "one",
     has_aux: bool = False,
@@ -509,15 +513,22 @@ def scale_by_zoom_linesearch(
     (so a loop need not evaluate them again). ``initial_guess``: ``"one"``
     (Newton and quasi-Newton directions), ``"keep"`` (the last step) or
     ``"quadratic"`` (a = 2 (f_k - f_{k-1}) / slope, scipy's choice, for
-    conjugate gradients). ``approx_dec_rtol`` (None: off) also accepts Hager &
-    Zhang's approximate Wolfe decrease, slope(a) <= (2 c1 - 1) slope(0) with
-    f(x + a d) <= f(x) + approx_dec_rtol |f(x)|, which avoids failures from
-    rounding near a minimiser. If ``max_steps`` trials find no
-    strong Wolfe step, the best step with sufficient decrease (or 0) is taken
-    and ``failed`` is set. Defaults differ from ``optax.scale_by_zoom_linesearch``'s
-    on purpose: no approximate Wolfe test (optax: ``approx_dec_rtol=1e-6``, which
-    accepts a small increase of f), the first trial 1 (optax: ``"keep"``), and
-    interpolation as above (optax: cubic, quadratic, bisection).
+    conjugate gradients). A trial also passes with Hager & Zhang's approximate
+    Wolfe conditions, judged by the slope alone where f is flat to rounding::
+
+        f(x + a d) <= f(x) + approx_dec_rtol |f(x)|,  (2 c1 - 1) slope(0) >= slope(a),  |slope(a)| <= c2 |slope(0)|
+
+    Near a minimiser the decrease along the line (~ ||g||^2 / lambda) falls below
+    the rounding of f (~ eps |f|, more for a sum): Armijo's test then rejects every
+    trial by rounding noise (an ulp's change in the arithmetic, e.g. without FMA,
+    decides whether a run stops short), while the slope still shows progress.
+    ``approx_dec_rtol=None`` turns the test off. If ``max_steps`` trials find no
+    (approximate) Wolfe step, the best step with sufficient decrease (or 0) is
+    taken and ``failed`` is set. Defaults differ from ``optax.scale_by_zoom_linesearch``'s
+    on purpose: the first trial 1 (optax: ``"keep"``), and interpolation as above
+    (optax: cubic, quadratic, bisection); ``approx_dec_rtol=1e-6`` is optax's and
+    CG_DESCENT's (on chained Rosenbrock, n = 2, 10, 100, bfgs, lbfgs, nonlinear_cg
+    take the same iterations and evaluations with it as without).
 
     References: Nocedal & Wright (2006), Algorithms 3.5 and 3.6; Hager & Zhang (2006).
 
@@ -565,9 +576,11 @@ def scale_by_zoom_linesearch(
             f_a, g_a = value_and_grad(optax.tree.add_scale(params, a, updates))
             f_a = jnp.asarray(f_a).astype(dtype)
             s_a = optax.tree.vdot(updates, g_a).real.astype(dtype)
-            dec = _sufficient_decrease(a, f_a, s_a, value, slope, c1, approx_dec_rtol)
+            dec, approx = _sufficient_decrease(a, f_a, s_a, value, slope, c1, approx_dec_rtol)
             curv = jnp.abs(s_a) <= -c2 * slope
-            fields, keep = _zoom_decide(z, a, f_a, s_a, dec, curv, max_learning_rate, increase_factor, threshold)
+            fields, keep = _zoom_decide(
+                z, a, f_a, s_a, dec, curv, approx & curv, max_learning_rate, increase_factor, threshold
+            )
             g_best = optax.tree.where(keep, g_a, g_best)
             return _zoom_pack(fields, dtype), optax.tree.cast_like(g_best, grad)
 

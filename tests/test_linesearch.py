@@ -268,3 +268,22 @@ def test_zoom_interpolates_slopes_where_values_are_equal_to_rounding():
         assert not bool(state.failed) and int(state.num_steps) == 2
         np.testing.assert_allclose(state.learning_rate, 0.4, rtol=1e-6)
         np.testing.assert_allclose(u, -x, rtol=1e-6)  # 0.4 * (-2.5 x): the minimiser along the line
+
+
+def test_zoom_accepts_a_step_by_its_slope_where_f_is_flat_to_rounding():
+    """Hager & Zhang's approximate Wolfe test: f = 1 + x^2 / 2 at x = 1e-9, plus one ulp of rounding noise past
+    half the step (as an O0 build or another CPU may give). The Newton step a = 1 lands on the minimiser (slope 0)
+    with f one ulp above f(0): Armijo rejects it, the approximate test accepts it at the first trial."""
+    with jax.enable_x64(True):
+        x0 = jnp.array([1e-9])
+
+        def f(x):
+            return 1.0 + 0.5 * jnp.sum(x**2) + jnp.where(x[0] < 0.5 * x0[0], jnp.finfo(x.dtype).eps, 0.0)
+
+        v, g = jax.value_and_grad(f)(x0)
+        for rtol, trials in ((1e-6, 1), (None, 2)):
+            search = ls.scale_by_zoom_linesearch(approx_dec_rtol=rtol)
+            u, state = search.update(-x0, search.init(x0), x0, value=v, grad=g, value_fn=f)
+            assert not bool(state.failed) and int(state.num_steps) == trials, rtol
+        assert float(f(x0 - x0)) > float(v)  # the accepted step of the first search raised f by rounding
+        np.testing.assert_allclose(u, -0.5 * x0, rtol=0.5)  # without the test: a step short of half, Armijo's

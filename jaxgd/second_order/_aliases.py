@@ -296,10 +296,9 @@ def lbfgs(
     The arguments of ``optax.lbfgs``, in its order (positional calls mean the same).
     ``lbfgs(eta, linesearch=None)`` matches ``optax.lbfgs(eta, linesearch=None)``
     step for step. The default line search differs on purpose: jaxgd's
-    :func:`jaxgd.linesearch.scale_by_zoom_linesearch` (30 trials, no approximate
-    Wolfe test) where ``optax.lbfgs`` uses ``optax.scale_by_zoom_linesearch(20,
-    initial_guess_strategy="one")`` (with optax's approximate decrease test,
-    1e-6); both reach the same minimiser, by different trial steps.
+    :func:`jaxgd.linesearch.scale_by_zoom_linesearch` (30 trials) where ``optax.lbfgs``
+    uses ``optax.scale_by_zoom_linesearch(20, initial_guess_strategy="one")`` (both with
+    the approximate Wolfe test, 1e-6); both reach the same minimiser, by different trial steps.
 
     Args:
         learning_rate: eta > 0, multiplying the direction before the line search (with

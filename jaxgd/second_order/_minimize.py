@@ -15,9 +15,14 @@ status meaning
 ====== ==================================================================
 0      converged: ||grad f(x)|| <= tol
 1      ``max_steps`` iterations without convergence
-2      a line search found no decrease in f (and, if it met its conditions,
-       none in ||grad f||): the run stopped there. The tolerance may lie below
-       what the dtype resolves near the minimiser, or f may be unbounded
+2      a line search failed (met no (approximate) Wolfe conditions) and
+       found no decrease in f: the run stopped there. The tolerance may lie
+       below what the dtype resolves near the minimiser, or f may be unbounded.
+       A search that met its conditions does not stop the run even when f did
+       not decrease: where f is flat to rounding near a minimiser, Hager &
+       Zhang's approximate Wolfe test accepts a step by its slope, and the run
+       goes on to ||grad f|| <= tol (or to max_steps; scipy's L-BFGS-B instead
+       reports success when f stops decreasing, by its ftol rule)
 3      a non-finite iterate, value or gradient: the run stopped, and x is
        the last finite iterate, with its value (the problem may be unbounded)
 ====== ==================================================================
@@ -234,8 +239,8 @@ def minimize(
 
     ``tol=None``: 1e-8 in float64, sqrt(eps) in other dtypes (3.5e-4 in float32; :func:`default_tol`),
     a gradient norm the dtype can resolve near a minimiser. The run stops early when a line search
-    finds no decrease in f (status 2; a search that met its conditions may go on while ||grad f||
-    decreases) or at a non-finite iterate, value or gradient (status 3, returning the last finite
+    fails and finds no decrease in f (status 2; a search that met its (approximate) Wolfe conditions
+    goes on) or at a non-finite iterate, value or gradient (status 3, returning the last finite
     point and its value); see :class:`MinimizeResult`. The loop is one
     jitted ``lax.while_loop``, the final line search's value and gradient reused. ``fun`` (a
     ``Problem``'s data), ``args`` and ``tol`` are traced: new values do not recompile, and
@@ -381,8 +386,9 @@ def _minimize(
         x, value, grad, state, (n_fev, n_gev, n_hev), failed, searched = _new_point(opt, fun, f, c, args, has_aux)
         finite = _all_finite(x, value, grad)
         gnorm = tree_norm(grad)
-        # a search that made no decrease in f stops the run, unless it succeeded and decreased ||grad f||
-        stalled = jnp.asarray(searched) & ~(value < c.value) & (failed | ~(gnorm < tree_norm(c.grad)))
+        # a failed search that made no decrease in f stops the run; one that met its (approximate) Wolfe
+        # conditions goes on, as its slope shows progress where f is flat to rounding
+        stalled = jnp.asarray(searched) & ~(value < c.value) & failed
         status = _status(finite, gnorm, tol, stalled, c.steps + 1 >= max_steps)
         steps = jnp.where(finite, c.steps + 1, c.steps)
         new = (x, value, grad, state, failed)
