@@ -374,49 +374,24 @@ def test_console_script_runs_in_a_subprocess(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def dropout_run(tmp_path_factory):
+def one_run(tmp_path_factory):
+    """``reproduce`` of one quick experiment (the dropout numbers are checked in test_experiments)."""
     out = tmp_path_factory.mktemp("reproduce")
-    assert cli.main(["reproduce", "dropout_overfitting", "--small", "--out", str(out)]) == 0
+    assert cli.main(["reproduce", "nesterov_ravine", "--small", "--out", str(out)]) == 0
     return out
 
 
-def test_reproduce_writes_figures_numbers_and_index(dropout_run, capsys):
-    summary = json.loads((dropout_run / "dropout_overfitting.json").read_text())
-    assert summary["experiment"] == "dropout_overfitting" and summary["small"] is True
-    assert set(summary["outputs"]) == {"dropout_curves.png", "dropout_gaps.csv", "dropout_overfitting.json"}
-    assert is_png(dropout_run / "dropout_curves.png")
-    index = (dropout_run / "index.md").read_text()
-    assert "`dropout_overfitting`" in index and "![dropout_curves.png](dropout_curves.png)" in index
+def test_reproduce_writes_figures_numbers_and_index(one_run, capsys):
+    summary = json.loads((one_run / "nesterov_ravine.json").read_text())
+    assert summary["experiment"] == "nesterov_ravine" and summary["small"] is True
+    assert set(summary["outputs"]) == {"nesterov_paths.png", "nesterov_loss.png", "nesterov_ravine.csv",
+                                       "nesterov_ravine.json"}  # fmt: skip
+    assert is_png(one_run / "nesterov_paths.png")
+    index = (one_run / "index.md").read_text()
+    assert "`nesterov_ravine`" in index and "![nesterov_paths.png](nesterov_paths.png)" in index
     assert "gd_quadratics" not in index  # only what ran
-    csv_rows = (dropout_run / "dropout_gaps.csv").read_text().splitlines()
-    assert csv_rows[0].startswith("setting,") and len(csv_rows) == 4
-
-
-def test_dropout_and_l2_narrow_the_generalisation_gap(dropout_run):
-    results = json.loads((dropout_run / "dropout_overfitting.json").read_text())["results"]
-    runs = {r["setting"]: r for r in results["runs"]}
-    assert set(runs) == {"no regularisation", "dropout", "L2"}
-    plain, dropout, l2 = runs["no regularisation"], runs["dropout"], runs["L2"]
-    assert results["train_size"] == 100 and results["sizes"][0] == 64 and results["sizes"][-1] == 10
-    # over-parameterised and unregularised: memorises the training set, generalises worse
-    assert plain["train_accuracy"] == 1.0 and plain["train_loss"] < 0.02
-    assert plain["val_accuracy"] < 0.95 and plain["loss_gap"] > 0.3
-    for r in runs.values():
-        curves = results["curves"][r["setting"]]
-        assert len(curves["train_loss"]) == results["epochs"]
-        assert r["loss_gap"] == pytest.approx(curves["val_loss"][-1] - curves["train_loss"][-1], rel=1e-6)
-        assert r["loss_gap"] == pytest.approx(np.mean(r["loss_gap_per_seed"]), rel=1e-9)
-        assert r["accuracy_gap"] == pytest.approx(r["train_accuracy"] - r["val_accuracy"], abs=1e-9)
-        assert r["val_accuracy"] > 0.8
-    # L2 keeps the training loss away from 0 (the penalty) and narrows both gaps, on every seed
-    assert l2["train_loss"] > 3 * plain["train_loss"]
-    assert max(l2["loss_gap_per_seed"]) < min(plain["loss_gap_per_seed"])
-    assert l2["accuracy_gap"] < plain["accuracy_gap"]
-    # dropout narrows both gaps on average and raises validation accuracy
-    assert dropout["loss_gap"] < plain["loss_gap"]
-    assert dropout["accuracy_gap"] < plain["accuracy_gap"]
-    assert dropout["val_accuracy"] > plain["val_accuracy"]
-    assert dropout["best_val_loss"] < plain["best_val_loss"]
+    csv_rows = (one_run / "nesterov_ravine.csv").read_text().splitlines()
+    assert csv_rows[0].count(",") >= 2 and len(csv_rows) > 1
 
 
 def test_reproduce_keeps_going_past_a_failing_experiment(tmp_path, monkeypatch, capsys):

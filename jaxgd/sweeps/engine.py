@@ -470,7 +470,11 @@ def _run_plain(run: _Run, carry: _Carry, ok0: jax.Array) -> Summary:
             x, state = advance(x, state, rem)
         points.append(point(x)[None])
         curve = jnp.concatenate(points)
-    f_final, g_final = run.value_and_grad(x)
+    return plain_summary(run, ok0, x, *run.value_and_grad(x), curve)
+
+
+def plain_summary(run: Any, ok0: jax.Array, x: Any, f_final: jax.Array, g_final: Any, curve: Any) -> Summary:
+    """The summaries of a plain loop's run (nothing checked on the way): f(x_T), +inf where it or the start is bad."""
     bad = ~ok0 | ~_good(run, f_final)
     summary = Summary(
         final_loss=jnp.where(bad, run.inf, f_final),
@@ -481,7 +485,7 @@ def _run_plain(run: _Run, carry: _Carry, ok0: jax.Array) -> Summary:
         final_params=x,
         curve=curve,
     )
-    return plan.only(summary)
+    return run.plan.only(summary)
 
 
 # --------------------------------------------------------------------------- a chunk of runs

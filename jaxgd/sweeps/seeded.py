@@ -144,18 +144,7 @@ def _run_plain(run: Any, optimizer: Any, loss: Any, key: jax.Array, x0: Any, ok0
     plan = run.plan
     c = _Carry(x0, optimizer.init(x0), run.zero, None, None, None, None, None)
     x, _, _ = _sgd_steps(optimizer, loss, key, c, plan.steps)
-    f_final, g_final = jax.value_and_grad(loss.full)(x)
-    bad = ~ok0 | ~engine._good(run, f_final)
-    summary = Summary(
-        final_loss=jnp.where(bad, run.inf, f_final),
-        best_loss=None,
-        final_grad_norm=tree_norm(g_final),
-        tol_step=None,
-        diverge_step=None,
-        final_params=x,
-        curve=None,
-    )
-    return plan.only(summary)
+    return engine.plain_summary(run, ok0, x, *jax.value_and_grad(loss.full)(x), None)
 
 
 @functools.partial(jax.jit, static_argnames=("plan",))
