@@ -71,13 +71,20 @@ def jaxgd_sweep(problem: st.FiniteSum, steps: int):
     return jax.jit(jax.vmap(jax.vmap(one, (None, 0)), (0, None)))
 
 
-def hand_written(problem: st.FiniteSum, steps: int):
-    """The same sweep written by hand with optax.sgd: a batch drawn and gathered each step inside lax.scan."""
+def _logistic(problem: st.FiniteSum):
+    """The L2-regularised logistic loss of ``problem`` written out, with its features and labels."""
     z, y, l2 = problem.data["features"], problem.data["labels"], problem.consts["l2"]
-    n, x0 = z.shape[0], problem.x0
 
     def loss(w, zb, yb):
         return jnp.mean(jax.nn.softplus(-yb * (zb @ w))) + 0.5 * l2 * jnp.sum(w * w)
+
+    return loss, z, y
+
+
+def hand_written(problem: st.FiniteSum, steps: int):
+    """The same sweep written by hand with optax.sgd: a batch drawn and gathered each step inside lax.scan."""
+    loss, z, y = _logistic(problem)
+    n, x0 = z.shape[0], problem.x0
 
     def one(lr, key):
         opt = optax.sgd(lr)
@@ -98,11 +105,8 @@ def hand_written(problem: st.FiniteSum, steps: int):
 def hand_written_minibatch(problem: st.FiniteSum, steps: int):
     """By hand, what jaxgd.sweep does per step on ``problem.minibatch(BATCH)``: the key fold_in(key, t) split, a
     batch drawn with randint and gathered, an optax.sgd step; the full loss at the end."""
-    z, y, l2 = problem.data["features"], problem.data["labels"], problem.consts["l2"]
+    loss, z, y = _logistic(problem)
     n, x0 = z.shape[0], problem.x0
-
-    def loss(w, zb, yb):
-        return jnp.mean(jax.nn.softplus(-yb * (zb @ w))) + 0.5 * l2 * jnp.sum(w * w)
 
     def one(lr, key):
         opt = optax.sgd(lr)
