@@ -44,8 +44,20 @@ SCRIPT = textwrap.dedent(
         refused = ""
     except S.SweepFileError as err:
         refused = str(err)
+
+    from jaxgd import stochastic as st  # a seeded sweep (its seed axis is the outermost vmap) shards alike
+    mb = st.least_squares(n=64, d=3, seed=0).minibatch(8)
+    seeds = jax.random.split(jax.random.key(1), 3)
+    skw = dict(seeds=seeds, eval_every=10, chunk_size=16)
+    s8 = S.sweep(jaxgd.sgd, mb, {"learning_rate": np.geomspace(1e-3, 0.5, 16)}, 30, **skw)
+    s1 = S.sweep(jaxgd.sgd, mb, {"learning_rate": np.geomspace(1e-3, 0.5, 16)}, 30, devices=1, **skw)
+    # to rounding, not bitwise: each device's batched products of mini-batches have other shapes
+    seeded = {k: bool(np.allclose(getattr(s8, k), getattr(s1, k), rtol=1e-5, atol=1e-6, equal_nan=True))
+              for k in ("final_loss", "best_loss", "final_params", "diverge_step")}
+    seeded["differ"] = bool(np.ptp(s8.final_loss) > 0.1)  # the rates do different things
     print(json.dumps({"equal": equal, "seen": seen_before_saving, "diverged": int(sharded.diverged.sum()),
-                      "runs": sharded.num_runs, "saved": saved, "refused": refused}))
+                      "runs": sharded.num_runs, "saved": saved, "refused": refused, "seeded": seeded,
+                      "seeded_shape": list(s8.final_loss.shape)}))
     """
 )
 
@@ -58,6 +70,8 @@ def test_sharded_over_8_cpu_devices_equals_one_device():
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert all(out["equal"].values()), out["equal"]
+    assert all(out["seeded"].values()), out["seeded"]
+    assert out["seeded_shape"] == [16 * 3]  # (rate, seed) flattened, the seed running fastest
     assert out["runs"] == 13 * 3 * 2
     assert 0 < out["diverged"] < out["runs"]  # both kinds of run are compared
     # 39 configurations in chunks of 16 (a multiple of 8): 3 sharded chunks over 8 devices, then 3 on one device.
