@@ -163,13 +163,16 @@ def test_a_loss_that_falls_to_minus_infinity_diverges_there(value_mode):
 
 
 def test_diverged_runs_leave_the_others_untouched(value_mode):
-    stable = np.array([0.001, 0.01, 0.019])
+    # The same five lanes, once all stable and once with two diverging: the same program, so the stable
+    # lanes must be bitwise the same (a NaN or inf leaking across lanes would change them).
+    stable = np.array([0.001, 0.002, 0.01, 0.003, 0.019])
     mixed = np.array([0.001, 0.5, 0.01, 1e3, 0.019])  # 1e3 overflows to inf within a few steps in float32
     a = S.sweep(jaxgd.sgd, RAVINE, {"learning_rate": stable}, 200, curve_every=10)
     b = S.sweep(jaxgd.sgd, RAVINE, {"learning_rate": mixed}, 200, curve_every=10)
     keep = [0, 2, 4]
-    np.testing.assert_array_equal(b.final_params[keep], a.final_params)
-    np.testing.assert_array_equal(b.curve[keep], a.curve)
+    np.testing.assert_array_equal(b.final_params[keep], a.final_params[keep])
+    np.testing.assert_array_equal(b.curve[keep], a.curve[keep])
+    assert not a.diverged.any()
     assert list(b.diverged) == [False, True, False, True, False]
     assert np.all(np.isfinite(b.final_params)) and np.all(np.isfinite(b.best_loss))
     for i in (1, 3):
@@ -215,8 +218,9 @@ def test_curve_matches_a_recorded_run(value_mode):
 @pytest.mark.parametrize("x64", [False, True])
 def test_swept_adam_matches_plain_float_adam_to_rounding(x64):
     # optax issue 1532: inject_hyperparams makes Adam drift from the plain optimizer. Here the only
-    # differences are XLA's rounding (e.g. fused multiply-adds), grown over 300 steps of Rosenbrock.
-    rtol = 1e-12 if x64 else 3e-5
+    # differences are XLA's rounding (e.g. fused multiply-adds, other vector code for the sweep's lanes),
+    # grown over 300 steps of Rosenbrock: about 1e-4 in float32 near the end, a drift would be far larger.
+    rtol = 1e-12 if x64 else 5e-4
     with jax.enable_x64(x64):
         problem = jaxgd.problems.rosenbrock()
         space = S.grid(learning_rate=[1e-3, 1e-2, 3e-2], b1=[0.8, 0.9], b2=[0.99, 0.999])

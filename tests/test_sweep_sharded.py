@@ -1,4 +1,4 @@
-"""jaxgd.sweep sharded over 8 (forced host) CPU devices gives the same numbers as one device."""
+"""jaxgd.sweep sharded over 8 (forced host) CPU devices gives the numbers of one device, to rounding."""
 
 import json
 import os
@@ -31,7 +31,10 @@ SCRIPT = textwrap.dedent(
     sharded = S.sweep(jaxgd.momentum, problems, space, 60, **kw)
     one = S.sweep(jaxgd.momentum, problems, space, 60, devices=1, **kw)
     fields = ("final_loss", "best_loss", "final_grad_norm", "tol_step", "diverge_step", "final_params", "curve")
-    equal = {k: bool(np.array_equal(getattr(sharded, k), getattr(one, k), equal_nan=True)) for k in fields}
+    # one device and eight run other shapes of the same loop: equal to rounding (the integers exactly)
+    equal = {k: bool(np.allclose(getattr(sharded, k), getattr(one, k), rtol=1e-6, atol=0, equal_nan=True))
+             for k in fields}
+    equal.update({k: bool(np.array_equal(getattr(sharded, k), getattr(one, k))) for k in ("tol_step", "diverge_step")})
     seen_before_saving = list(seen)
 
     import tempfile  # saved from 8 devices, it loads whole; it is refused to a sweep on one device
