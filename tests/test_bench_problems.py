@@ -26,6 +26,15 @@ def test_the_set_covers_the_issue():
     assert {"powell_badly_scaled", "brown_badly_scaled", "powell_singular"} <= set(classic.CLASSIC)
 
 
+def test_every_builder_is_exported_and_registered():
+    builders = {getattr(classic, n) for n in classic.__all__ if n not in ("CLASSIC", "classic", "get")}
+    assert builders == set(classic.CLASSIC.values())
+    with pytest.raises(ValueError, match="m >= n"):
+        classic.linear_full_rank(10, 5)
+    with pytest.raises(ValueError, match="n = 10 only"):
+        classic.discrete_boundary_value(12)
+
+
 def test_singular_hessian_at_powell_minimiser():
     with jax.enable_x64(True):
         p = classic.powell_singular()

@@ -21,7 +21,32 @@ import numpy as np
 
 from jaxgd.problems import Problem
 
-__all__ = ["CLASSIC", "classic", "get"]
+__all__ = [
+    "CLASSIC",
+    "bard",
+    "beale",
+    "biggs_exp6",
+    "box_3d",
+    "brown_almost_linear",
+    "brown_badly_scaled",
+    "broyden_tridiagonal",
+    "classic",
+    "discrete_boundary_value",
+    "extended_powell",
+    "extended_rosenbrock",
+    "freudenstein_roth",
+    "gaussian",
+    "get",
+    "helical_valley",
+    "jennrich_sampson",
+    "kowalik_osborne",
+    "linear_full_rank",
+    "powell_badly_scaled",
+    "powell_singular",
+    "rosenbrock",
+    "variably_dimensioned",
+    "wood",
+]
 
 
 def _dtype() -> Any:
@@ -246,113 +271,234 @@ def _polished(name: str) -> tuple[np.ndarray, float]:
 
 
 def rosenbrock() -> Problem:
-    """MGH 1: r = (10 (x2 - x1^2), 1 - x1); x0 = (-1.2, 1), x* = (1, 1), f* = 0."""
+    """MGH 1: r = (10 (x2 - x1^2), 1 - x1); x0 = (-1.2, 1), x* = (1, 1), f* = 0.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("mgh_rosenbrock", _rosenbrock, (-1.2, 1.0), (1.0, 1.0), 0.0)
 
 
 def freudenstein_roth() -> Problem:
-    """MGH 2: x0 = (0.5, -2), x* = (5, 4), f* = 0 (a local minimum f = 48.98 at (11.41, -0.8968))."""
+    """MGH 2: x0 = (0.5, -2), x* = (5, 4), f* = 0 (a local minimum f = 48.98 at (11.41, -0.8968)).
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("freudenstein_roth", _freudenstein_roth, (0.5, -2.0), (5.0, 4.0), 0.0)
 
 
 def powell_badly_scaled() -> Problem:
-    """MGH 3: r = (1e4 x1 x2 - 1, e^-x1 + e^-x2 - 1.0001); x0 = (0, 1), x* = (1.098e-5, 9.106), f* = 0."""
+    """MGH 3: r = (1e4 x1 x2 - 1, e^-x1 + e^-x2 - 1.0001); x0 = (0, 1), x* = (1.098e-5, 9.106), f* = 0.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("powell_badly_scaled", _powell_badly_scaled, (0.0, 1.0), *_polished("powell_badly_scaled"))
 
 
 def brown_badly_scaled() -> Problem:
-    """MGH 4: r = (x1 - 1e6, x2 - 2e-6, x1 x2 - 2); x0 = (1, 1), x* = (1e6, 2e-6), f* = 0."""
+    """MGH 4: r = (x1 - 1e6, x2 - 2e-6, x1 x2 - 2); x0 = (1, 1), x* = (1e6, 2e-6), f* = 0.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("brown_badly_scaled", _brown_badly_scaled, (1.0, 1.0), (1e6, 2e-6), 0.0)
 
 
 def beale() -> Problem:
-    """MGH 5: r_i = y_i - x1 (1 - x2^i), y = (1.5, 2.25, 2.625); x0 = (1, 1), x* = (3, 0.5), f* = 0."""
+    """MGH 5: r_i = y_i - x1 (1 - x2^i), y = (1.5, 2.25, 2.625); x0 = (1, 1), x* = (3, 0.5), f* = 0.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("mgh_beale", _beale, (1.0, 1.0), (3.0, 0.5), 0.0, {"y": _BEALE_Y})
 
 
 def jennrich_sampson() -> Problem:
-    """MGH 6 (m = 10): r_i = 2 + 2i - e^{i x1} - e^{i x2}; x0 = (0.3, 0.4), f* = 124.362 at x1 = x2 = 0.2578."""
+    """MGH 6 (m = 10): r_i = 2 + 2i - e^{i x1} - e^{i x2}; x0 = (0.3, 0.4), f* = 124.362 at x1 = x2 = 0.2578.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("jennrich_sampson", _jennrich_sampson, (0.3, 0.4), *_polished("jennrich_sampson"))
 
 
 def helical_valley() -> Problem:
-    """MGH 7: a helix in 3-D; x0 = (-1, 0, 0), x* = (1, 0, 0), f* = 0."""
+    """MGH 7: a helix in 3-D; x0 = (-1, 0, 0), x* = (1, 0, 0), f* = 0.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("helical_valley", _helical_valley, (-1.0, 0.0, 0.0), (1.0, 0.0, 0.0), 0.0)
 
 
 def bard() -> Problem:
-    """MGH 8: a rational fit to 15 points; x0 = (1, 1, 1), f* = 8.21487e-3."""
+    """MGH 8: a rational fit to 15 points; x0 = (1, 1, 1), f* = 8.21487e-3.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("bard", _bard, (1.0, 1.0, 1.0), *_polished("bard"), {"y": _BARD_Y})
 
 
 def gaussian() -> Problem:
-    """MGH 9: a Gaussian fit to 15 points; x0 = (0.4, 1, 0), f* = 1.12793e-8."""
+    """MGH 9: a Gaussian fit to 15 points; x0 = (0.4, 1, 0), f* = 1.12793e-8.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("gaussian", _gaussian, (0.4, 1.0, 0.0), *_polished("gaussian"), {"y": _GAUSS_Y})
 
 
 def box_3d() -> Problem:
-    """MGH 12 (m = 10): badly scaled exponentials; x0 = (0, 10, 20), x* = (1, 10, 1), f* = 0."""
+    """MGH 12 (m = 10): badly scaled exponentials; x0 = (0, 10, 20), x* = (1, 10, 1), f* = 0.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("box_3d", _box_3d, (0.0, 10.0, 20.0), (1.0, 10.0, 1.0), 0.0)
 
 
 def powell_singular() -> Problem:
-    """MGH 13: Hessian singular (rank 2) at x* = 0, f* = 0; x0 = (3, -1, 0, 1)."""
+    """MGH 13: Hessian singular (rank 2) at x* = 0, f* = 0; x0 = (3, -1, 0, 1).
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("powell_singular", _powell_singular, (3.0, -1.0, 0.0, 1.0), np.zeros(4), 0.0)
 
 
 def wood() -> Problem:
-    """MGH 14: x0 = (-3, -1, -3, -1), x* = (1, 1, 1, 1), f* = 0."""
+    """MGH 14: x0 = (-3, -1, -3, -1), x* = (1, 1, 1, 1), f* = 0.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("wood", _wood, (-3.0, -1.0, -3.0, -1.0), np.ones(4), 0.0)
 
 
 def kowalik_osborne() -> Problem:
-    """MGH 15: an enzyme-reaction fit to 11 points; x0 = (0.25, 0.39, 0.415, 0.39), f* = 3.07505e-4."""
+    """MGH 15: an enzyme-reaction fit to 11 points; x0 = (0.25, 0.39, 0.415, 0.39), f* = 3.07505e-4.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     data = {"y": _KO_Y, "u": _KO_U}
     return _make("kowalik_osborne", _kowalik_osborne, (0.25, 0.39, 0.415, 0.39), *_polished("kowalik_osborne"), data)
 
 
 def biggs_exp6() -> Problem:
-    """MGH 18 (m = 13): x0 = (1, 2, 1, 1, 1, 1), x* = (1, 10, 1, 5, 4, 3), f* = 0."""
+    """MGH 18 (m = 13): x0 = (1, 2, 1, 1, 1, 1), x* = (1, 10, 1, 5, 4, 3), f* = 0.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make("biggs_exp6", _biggs_exp6, (1.0, 2.0, 1.0, 1.0, 1.0, 1.0), (1.0, 10.0, 1.0, 5.0, 4.0, 3.0), 0.0)
 
 
 def extended_rosenbrock(n: int = 20) -> Problem:
-    """MGH 21 (n even): n/2 Rosenbrocks; x0 = (-1.2, 1, ...), x* = 1, f* = 0."""
+    """MGH 21 (n even): n/2 Rosenbrocks; x0 = (-1.2, 1, ...), x* = 1, f* = 0.
+
+    Args:
+        n: The dimension, a positive even number.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+
+    Raises:
+        ValueError: If n is not a positive multiple of 2.
+    """
     _even(n, 2)
     return _make(f"extended_rosenbrock{n}", _extended_rosenbrock, np.tile([-1.2, 1.0], n // 2), np.ones(n), 0.0)
 
 
 def extended_powell(n: int = 20) -> Problem:
-    """MGH 22 (n a multiple of 4): n/4 Powell singular functions; singular at x* = 0, f* = 0."""
+    """MGH 22 (n a multiple of 4): n/4 Powell singular functions; singular at x* = 0, f* = 0.
+
+    Args:
+        n: The dimension, a positive multiple of 4.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+
+    Raises:
+        ValueError: If n is not a positive multiple of 4.
+    """
     _even(n, 4)
     return _make(f"extended_powell{n}", _powell_singular, np.tile([3.0, -1.0, 0.0, 1.0], n // 4), np.zeros(n), 0.0)
 
 
 def variably_dimensioned(n: int = 10) -> Problem:
-    """MGH 25: r = (x - 1, s, s^2), s = sum_j j (x_j - 1); x0_j = 1 - j/n, x* = 1, f* = 0."""
+    """MGH 25: r = (x - 1, s, s^2), s = sum_j j (x_j - 1); x0_j = 1 - j/n, x* = 1, f* = 0.
+
+    Args:
+        n: The dimension.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make(f"variably_dimensioned{n}", _variably_dimensioned, 1 - np.arange(1, n + 1) / n, np.ones(n), 0.0)
 
 
 def brown_almost_linear(n: int = 10) -> Problem:
-    """MGH 27: r_i = x_i + sum_j x_j - (n + 1), r_n = prod_j x_j - 1; x0 = 1/2, x* = 1, f* = 0."""
+    """MGH 27: r_i = x_i + sum_j x_j - (n + 1), r_n = prod_j x_j - 1; x0 = 1/2, x* = 1, f* = 0.
+
+    Args:
+        n: The dimension.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+    """
     return _make(f"brown_almost_linear{n}", _brown_almost_linear, np.full(n, 0.5), np.ones(n), 0.0)
 
 
 def discrete_boundary_value(n: int = 10) -> Problem:
-    """MGH 28 (n = 10): a discretised two-point boundary value problem (h = 1/11); x0_j = t_j (t_j - 1), f* = 0."""
+    """MGH 28 (n = 10): a discretised two-point boundary value problem (h = 1/11); x0_j = t_j (t_j - 1), f* = 0.
+
+    Args:
+        n: The dimension; the minimiser is stored for n = 10 only.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+
+    Raises:
+        ValueError: If n is not 10.
+    """
     _stored(n)
     t = np.arange(1, n + 1) / (n + 1)
     return _make(f"discrete_boundary_value{n}", _discrete_boundary_value, t * (t - 1), *_polished(f"dbv{n}"))
 
 
 def broyden_tridiagonal(n: int = 10) -> Problem:
-    """MGH 30 (n = 10): r_i = (3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1; x0 = -1, f* = 0."""
+    """MGH 30 (n = 10): r_i = (3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1; x0 = -1, f* = 0.
+
+    Args:
+        n: The dimension; the minimiser is stored for n = 10 only.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+
+    Raises:
+        ValueError: If n is not 10.
+    """
     _stored(n)
     return _make(f"broyden_tridiagonal{n}", _broyden_tridiagonal, -np.ones(n), *_polished(f"broyden{n}"))
 
 
 def linear_full_rank(n: int = 100, m: int = 150) -> Problem:
-    """MGH 32: r = (I - 2/m 1 1^T) x - 1 (m rows); x0 = 1, x* = -1, f* = m - n."""
+    """MGH 32: r = (I - 2/m 1 1^T) x - 1 (m rows); x0 = 1, x* = -1, f* = m - n.
+
+    Args:
+        n: The dimension.
+        m: The number of residuals, at least n.
+
+    Returns:
+        The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
+
+    Raises:
+        ValueError: If m < n.
+    """
     if m < n:
         raise ValueError(f"linear_full_rank needs m >= n, got m={m}, n={n}")
     return _make(
