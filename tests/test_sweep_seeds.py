@@ -126,3 +126,14 @@ def test_resume_of_a_seeded_sweep_is_bitwise(tmp_path, monkeypatch):
             np.testing.assert_array_equal(np.asarray(getattr(r, k)), np.asarray(getattr(whole, k)), err_msg=k)
     with pytest.raises(jaxgd.sweeps.SweepFileError, match="settings"):
         sweep(chunk_size=2, out=out, seeds=jnp.stack([jax.random.key(5), jax.random.key(6)]))
+
+
+def test_a_noisy_problem_starts_at_the_problems_start():
+    ravine = jaxgd.problems.ravine(50.0)
+    noisy = st.noisy_gradient(ravine, 0.5)
+    assert noisy.x0 is ravine.x0 and noisy.minimum == ravine.minimum
+    res = jaxgd.sweep(jaxgd.sgd, noisy, {"learning_rate": [0.001, 0.01]}, 20, seeds=2, curve_every=10)
+    np.testing.assert_allclose(res.curve[:, 0], float(ravine(ravine.x0)), rtol=1e-6)
+    assert np.all(res.curve[:, -1] < res.curve[:, 0])
+    leaves = jax.tree.leaves(jax.tree.map(lambda a: a, noisy))  # a pytree with the start among its leaves
+    assert any(leaf is ravine.x0 or np.array_equal(leaf, ravine.x0) for leaf in leaves)

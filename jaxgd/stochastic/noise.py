@@ -23,21 +23,26 @@ class NoisyGradient:
     (ST449 lecture 3; Bubeck 2015, sec. 6.1). Written as f(x) + <xi, x - stop_gradient(x)>.
 
     A pytree: ``sigma`` and the objective's arrays are leaves. ``full`` is f itself,
-    ``minimum`` its f* (from a :class:`jaxgd.Problem` or a finite sum, where known).
+    ``minimum`` its f* and ``x0`` its default start (from a :class:`jaxgd.Problem` or a finite sum,
+    where known; :func:`jaxgd.sweep` starts there when no start is given).
 
     Args:
         objective: f, a function of the params.
         sigma: The noise's size, >= 0.
         minimum: f* where known.
+        x0: The default start where known.
     """
 
     __jaxgd_needs_key__ = True
     examples_per_call = 1
 
-    def __init__(self, objective: Callable[[Any], jax.Array], sigma: jax.typing.ArrayLike, minimum: Any = None):
+    def __init__(
+        self, objective: Callable[[Any], jax.Array], sigma: jax.typing.ArrayLike, minimum: Any = None, x0: Any = None
+    ):
         self.objective = objective
         self.sigma = sigma
         self.minimum = minimum
+        self.x0 = x0
 
     @property
     def full(self) -> Callable[[Any], jax.Array]:
@@ -61,14 +66,14 @@ class NoisyGradient:
 
 jax.tree_util.register_pytree_node(
     NoisyGradient,
-    lambda p: ((p.objective, p.sigma, p.minimum), None),
+    lambda p: ((p.objective, p.sigma, p.minimum, p.x0), None),
     lambda _, ch: _unflatten(*ch),
 )
 
 
-def _unflatten(objective: Any, sigma: Any, minimum: Any) -> NoisyGradient:
+def _unflatten(objective: Any, sigma: Any, minimum: Any, x0: Any) -> NoisyGradient:
     p = object.__new__(NoisyGradient)
-    p.objective, p.sigma, p.minimum = objective, sigma, minimum
+    p.objective, p.sigma, p.minimum, p.x0 = objective, sigma, minimum, x0
     return p
 
 
@@ -82,10 +87,10 @@ def noisy_gradient(problem: Any, sigma: jax.typing.ArrayLike) -> NoisyGradient:
         sigma: The noise's size, >= 0.
 
     Returns:
-        The noisy loss (:class:`NoisyGradient`).
+        The noisy loss (:class:`NoisyGradient`), with the problem's f* and default start where it has them.
     """
     if not callable(problem):
         raise TypeError(f"problem must be callable f(params), got {type(problem).__name__}")
     _validate.nonnegative("sigma", sigma)
     minimum = getattr(problem, "minimum", None)
-    return NoisyGradient(objective_of(problem), sigma, minimum)
+    return NoisyGradient(objective_of(problem), sigma, minimum, getattr(problem, "x0", None))

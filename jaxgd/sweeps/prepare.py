@@ -356,7 +356,7 @@ def _check_options(steps, curve_every, block, tol, blowup, blowup_floor, max_los
 
 def _losses(problem: Any) -> tuple[list[Any], list[Any] | None, bool]:
     """Losses (callable pytrees), their default starts (or None) and whether they are stochastic, from a
-    Problem, a loss or a list of them. A stochastic loss starts by default at its full objective's ``x0``."""
+    Problem, a loss or a list of them. A stochastic loss starts by default at its ``x0`` or its full objective's."""
     items = list(problem) if isinstance(problem, (list, tuple)) else [problem]
     if not items:
         raise ValueError("an empty list of problems")
@@ -367,7 +367,7 @@ def _losses(problem: Any) -> tuple[list[Any], list[Any] | None, bool]:
             starts.append(p.x0)
         elif callable(p):
             losses.append(p)
-            starts.append(getattr(getattr(p, "full", None), "x0", None) if needs_key(p) else None)
+            starts.append(_default_start(p) if needs_key(p) else None)
         else:
             raise TypeError(f"a problem must be a jaxgd.Problem or a callable loss, got {type(p).__name__}")
     keyed = {needs_key(p) for p in losses}
@@ -382,6 +382,12 @@ def _losses(problem: Any) -> tuple[list[Any], list[Any] | None, bool]:
                     f"{type(p).__name__} has none"
                 )
     return losses, (None if any(s is None for s in starts) else starts), keyed
+
+
+def _default_start(loss: Any) -> Any:
+    """A stochastic loss's default start: its own ``x0`` (a noisy problem's), else its full objective's."""
+    own = getattr(loss, "x0", None)
+    return own if own is not None else getattr(getattr(loss, "full", None), "x0", None)
 
 
 def _starts(num_problems: int, default_starts: list | None, x0: Any, x0s: Any) -> tuple[Any, int]:
