@@ -457,13 +457,13 @@ def discrete_boundary_value(n: int = 10) -> Problem:
     """MGH 28 (n = 10): a discretised two-point boundary value problem (h = 1/11); x0_j = t_j (t_j - 1), f* = 0.
 
     Args:
-        n: The dimension; the minimiser is stored for n = 10 only.
+        n: The number of interior grid points (h = 1/(n + 1)); the minimiser is stored for n = 10 only.
 
     Returns:
         The problem (:class:`jaxgd.Problem`), with its start x0, minimiser and minimum.
 
     Raises:
-        ValueError: If n is not 10.
+        ValueError: If n is not 10 (no stored minimiser).
     """
     _stored(n)
     t = np.arange(1, n + 1) / (n + 1)
