@@ -119,10 +119,12 @@ def sweep(
 
     Stochastic losses: a loss ``loss(params, key)`` marked ``__jaxgd_needs_key__`` with a ``full``
     objective (:class:`jaxgd.stochastic.MiniBatch`, :class:`~jaxgd.stochastic.NoisyGradient`; default
-    start ``loss.full.x0``) needs ``seeds``: an int K (keys ``jax.random.key(j)``, j < K) or an array
+    start ``loss.x0`` or ``loss.full.x0``) needs ``seeds``: an int K (keys ``jax.random.key(j)``, j < K) or an array
     of K PRNG keys. Every configuration x problem x start then runs once per seed, in the same
     ``jit(vmap)``; seed j's run takes at step t the gradient of ``loss(x_t, fold_in(keys[j], t))``,
-    exactly :func:`jaxgd.stochastic.run` with ``key=keys[j]``, the batch drawn and gathered on the device.
+    the steps of :func:`jaxgd.stochastic.run` with ``key=keys[j]`` (the same batches; the values agree to
+    rounding, the sweep being another program), the batch drawn and gathered on the device. The seed axis is
+    the outermost ``vmap``: the runs of one seed share each batch.
     Its summaries are of the *full* objective ``loss.full``, evaluated at steps 0, k, 2k, ..., ``steps``
     (k = ``eval_every``, default ``curve_every`` or about steps / 100), and divergence, best loss, the targets and
     ``tol_step`` are taken on that schedule (:mod:`jaxgd.sweeps.seeded`); ``curve_every``, if given, must

@@ -3,8 +3,9 @@
 A stochastic loss is ``loss(params, key)`` marked ``__jaxgd_needs_key__`` with a ``full`` attribute,
 the exact objective (:class:`jaxgd.stochastic.MiniBatch`, :class:`jaxgd.stochastic.NoisyGradient`).
 A run with key k takes at step t the gradient of ``loss(x_t, fold_in(k, t))``, as
-:func:`jaxgd.stochastic.run` does with ``key=k``, so a sweep's row is that run's iterates: the
-mini-batch is drawn and gathered on the device inside the loop, nothing goes back to the host.
+:func:`jaxgd.stochastic.run` does with ``key=k``, so a sweep's row is that run's iterates (the same
+batches; the values to rounding, another program computing them): the mini-batch is drawn and gathered
+on the device inside the loop, nothing goes back to the host. The seed axis is the outermost ``vmap``.
 
 Its summaries are taken on the *full* objective f = ``loss.full`` on a fixed schedule: at steps
 0, k, 2k, ..., and T (``k = plan.eval_every``). The best loss is the minimum of f over those steps;
