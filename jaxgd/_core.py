@@ -36,6 +36,7 @@ __all__ = [
     "optimizer_update",
     "partition",
     "real_dtype",
+    "start_of",
     "tree_norm",
     "update_step",
     "value_at",
@@ -231,6 +232,20 @@ def objective_of(loss: Any) -> Any:
     """
     objective = getattr(loss, "__jaxgd_objective__", None)
     return loss if objective is None else objective()
+
+
+def start_of(loss: Any) -> Any:
+    """A loss's default start: its own ``x0`` (a :class:`jaxgd.Problem`'s, a finite sum's, a noisy problem's),
+    else its exact objective's (``loss.full.x0``: a mini-batch loss's finite sum), else None.
+
+    Args:
+        loss: A problem, a stochastic loss or any callable.
+
+    Returns:
+        The start (a pytree), or None where the loss has none.
+    """
+    own = getattr(loss, "x0", None)
+    return own if own is not None else getattr(getattr(loss, "full", None), "x0", None)
 
 
 def evaluate(loss_fn: Callable, params: Any, args: tuple = (), has_aux: bool = False) -> tuple[jax.Array, Any, Any]:

@@ -32,6 +32,7 @@ import optax
 
 import jaxgd
 from jaxgd import _validate, files
+from jaxgd._core import start_of
 from jaxgd.bench.metrics import steps_to_target
 
 __all__ = [
@@ -195,7 +196,8 @@ def tune(
     """Tune ``spec`` on ``problem`` over ``lrs`` (default :func:`learning_rates`) x ``spec.axes``, T = ``steps``.
 
     ``x0`` (default: the problem's ``x0``), ``name`` (default: its ``name``) describe stochastic losses
-    built from a problem (a NoisyGradient keeps only the objective). ``seeds``, ``batch_size``: stochastic runs.
+    built from a problem (a NoisyGradient keeps the problem's start, not its name). ``seeds``, ``batch_size``:
+    stochastic runs.
     ``out``: the file of this tuning (a sweep's ``.npz``, or for stochastic problems this module's own),
     resumed when it holds this computation, refused (ValueError) when it holds another.
     ``accuracy``: stochastic problems only, a jittable pytree callable of the parameters (for instance a
@@ -427,11 +429,10 @@ def _deterministic(spec, problem, x0, space, steps, taus, out):
 
 
 def _x0(problem: Any) -> Any:
-    for p in (problem, getattr(problem, "problem", None), getattr(problem, "objective", None)):
-        x0 = getattr(p, "x0", None)
-        if x0 is not None:
-            return x0
-    raise ValueError(f"{problem!r} has no default start x0 to tune from")
+    x0 = start_of(problem)
+    if x0 is None:
+        raise ValueError(f"{problem!r} has no default start x0 to tune from")
+    return x0
 
 
 def _full(problem: Any) -> Callable:

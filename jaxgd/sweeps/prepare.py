@@ -19,7 +19,7 @@ import numpy as np
 import optax
 
 from jaxgd import _validate
-from jaxgd._core import Static, combine, objective_of, optimizer_update, partition
+from jaxgd._core import Static, combine, objective_of, optimizer_update, partition, start_of
 from jaxgd.problems import Problem
 from jaxgd.sweeps import backend, engine
 from jaxgd.sweeps.result import SUMMARY_NAMES
@@ -367,7 +367,7 @@ def _losses(problem: Any) -> tuple[list[Any], list[Any] | None, bool]:
             starts.append(p.x0)
         elif callable(p):
             losses.append(p)
-            starts.append(_default_start(p) if needs_key(p) else None)
+            starts.append(start_of(p) if needs_key(p) else None)
         else:
             raise TypeError(f"a problem must be a jaxgd.Problem or a callable loss, got {type(p).__name__}")
     keyed = {needs_key(p) for p in losses}
@@ -382,12 +382,6 @@ def _losses(problem: Any) -> tuple[list[Any], list[Any] | None, bool]:
                     f"{type(p).__name__} has none"
                 )
     return losses, (None if any(s is None for s in starts) else starts), keyed
-
-
-def _default_start(loss: Any) -> Any:
-    """A stochastic loss's default start: its own ``x0`` (a noisy problem's), else its full objective's."""
-    own = getattr(loss, "x0", None)
-    return own if own is not None else getattr(getattr(loss, "full", None), "x0", None)
 
 
 def _starts(num_problems: int, default_starts: list | None, x0: Any, x0s: Any) -> tuple[Any, int]:
