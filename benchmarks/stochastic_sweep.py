@@ -65,6 +65,15 @@ def timed_group(fns, repeats: int) -> list[float]:
     return [STAT(t) for t in times]
 
 
+def over_rates_and_keys(one, keys_outer: bool = False):
+    """``one(lr, key)`` over every (rate, key) in one jit, results (rates, keys): vmapped over rates then keys, or
+    (``keys_outer``) over keys then rates, as jaxgd.sweep nests them."""
+    if keys_outer:
+        inner = jax.jit(jax.vmap(jax.vmap(one, (0, None)), (None, 0)))
+        return lambda lrs, keys: inner(lrs, keys).T
+    return jax.jit(jax.vmap(jax.vmap(one, (None, 0)), (0, None)))
+
+
 def jaxgd_sweep(problem: st.FiniteSum, steps: int, keys_outer: bool = False):
     """Final full loss of every (rate, key): jaxgd.stochastic.run vmapped twice, one jit (``keys_outer``: the keys
     vmapped outside the rates, as run's docstring recommends; results (rates, keys) either way)."""
@@ -72,10 +81,7 @@ def jaxgd_sweep(problem: st.FiniteSum, steps: int, keys_outer: bool = False):
     def one(lr, key):
         return st.run(jaxgd.sgd(lr), problem, problem.x0, steps, key=key, batch_size=BATCH, eval_at=(steps,)).loss[-1]
 
-    if keys_outer:
-        inner = jax.jit(jax.vmap(jax.vmap(one, (0, None)), (None, 0)))
-        return lambda lrs, keys: inner(lrs, keys).T
-    return jax.jit(jax.vmap(jax.vmap(one, (None, 0)), (0, None)))
+    return over_rates_and_keys(one, keys_outer)
 
 
 def _logistic(problem: st.FiniteSum):
@@ -106,7 +112,7 @@ def hand_written(problem: st.FiniteSum, steps: int):
         (w, _, _), _ = jax.lax.scan(step, (x0, opt.init(x0), jnp.zeros([], jnp.int32)), None, length=steps)
         return loss(w, z, y)
 
-    return jax.jit(jax.vmap(jax.vmap(one, (None, 0)), (0, None)))
+    return over_rates_and_keys(one)
 
 
 def hand_written_minibatch(problem: st.FiniteSum, steps: int, seeds_outer: bool = False):
@@ -129,10 +135,7 @@ def hand_written_minibatch(problem: st.FiniteSum, steps: int, seeds_outer: bool 
         (w, _, _), _ = jax.lax.scan(step, (x0, opt.init(x0), jnp.zeros([], jnp.int32)), None, length=steps)
         return loss(w, z, y)
 
-    if seeds_outer:
-        inner = jax.jit(jax.vmap(jax.vmap(one, (0, None)), (None, 0)))
-        return lambda lrs, keys: inner(lrs, keys).T
-    return jax.jit(jax.vmap(jax.vmap(one, (None, 0)), (0, None)))
+    return over_rates_and_keys(one, seeds_outer)
 
 
 def sweep_call(problem: st.FiniteSum, lrs: np.ndarray, keys: jax.Array, steps: int, summaries=None):
